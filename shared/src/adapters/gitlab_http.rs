@@ -1,0 +1,232 @@
+//! GitLab over HTTPS with reqwest: one client per container, no redirects, SSRF-safe resolving,
+//! 429s retried after `Retry-After`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::dns::{Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::domain::gitlab::{GitLabProject, GitLabUser, TokenInfo};
+use crate::domain::host::{is_forbidden_ip, HostUrl};
+use crate::ports::{Avatar, GitLabApi, GitLabError, ProjectsPage};
+
+/// How many times a rate-limited request is sent again, and the longest wait we accept.
+const RATE_LIMIT_RETRIES: u32 = 3;
+const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// Resolves names with the system resolver and drops link-local and metadata addresses, so a
+/// host name that points at 169.254.169.254 is refused just like the literal address.
+struct GuardedResolver;
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| !is_forbidden_ip(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{} resolves to no address we may reach", name.as_str()).into());
+            }
+            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
+        })
+    }
+}
+
+/// The GitLab API client.
+#[derive(Clone)]
+pub struct HttpGitLab {
+    client: Client,
+}
+
+impl HttpGitLab {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let client = Client::builder()
+            .user_agent(concat!("oore-gitlab-serverless/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver))
+            .build()?;
+        Ok(HttpGitLab { client })
+    }
+
+    fn get(&self, url: Url, token: Option<&SecretString>) -> RequestBuilder {
+        let request = self.client.get(url);
+        match token {
+            // GitLab takes personal and OAuth tokens alike as a Bearer token.
+            Some(t) => request.header(AUTHORIZATION, format!("Bearer {}", t.expose_secret())),
+            None => request,
+        }
+    }
+
+    /// Sends, retrying 429s after their `Retry-After` (or a short back-off when GitLab gives none).
+    async fn send(&self, request: RequestBuilder) -> Result<Response, GitLabError> {
+        let mut attempt = 0;
+        loop {
+            let retry = request.try_clone().ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
+            let response = retry.send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+            if response.status() != StatusCode::TOO_MANY_REQUESTS {
+                return check_status(response).await;
+            }
+            let wait = retry_after(response.headers());
+            if attempt >= RATE_LIMIT_RETRIES || wait.is_some_and(|w| w > LONGEST_RETRY_WAIT) {
+                return Err(GitLabError::RateLimited { retry_after_secs: wait.map(|w| w.as_secs()) });
+            }
+            tokio::time::sleep(wait.unwrap_or(Duration::from_millis(500 << attempt))).await;
+            attempt += 1;
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &SecretString) -> Result<T, GitLabError> {
+        let response = self.send(self.get(url, Some(token))).await?;
+        response.json::<T>().await.map_err(|e| GitLabError::Decode(describe(&e)))
+    }
+}
+
+/// An error's text without the URL, which could carry a query we would rather not log.
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_decode() || err.is_body() {
+        "unreadable answer"
+    } else {
+        "request failed"
+    };
+    let mut text = kind.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn header_u32(headers: &HeaderMap, name: &str) -> Option<u32> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The `page` of the `Link` header's rel="next" URL, for answers without `x-next-page`.
+fn link_next_page(headers: &HeaderMap) -> Option<u32> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
+        let url = part.split(';').next()?.trim().trim_start_matches('<').trim_end_matches('>');
+        let url = Url::parse(url).ok()?;
+        url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok())
+    })
+}
+
+async fn check_status(response: Response) -> Result<Response, GitLabError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    Err(match status {
+        StatusCode::UNAUTHORIZED => {
+            // Two shapes: {"message": "401 Unauthorized"} and {"error": "invalid_token", "error_description": "..."}.
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let description = body.get("error_description").and_then(|v| v.as_str()).map(str::to_string);
+            GitLabError::Unauthorized(description)
+        }
+        StatusCode::FORBIDDEN => GitLabError::Forbidden,
+        StatusCode::NOT_FOUND => GitLabError::NotFound,
+        other => GitLabError::Status(other.as_u16()),
+    })
+}
+
+#[async_trait]
+impl GitLabApi for HttpGitLab {
+    async fn current_user(&self, host: &HostUrl, token: &SecretString) -> Result<GitLabUser, GitLabError> {
+        self.get_json(host.join("api/v4/user"), token).await
+    }
+
+    async fn token_self(&self, host: &HostUrl, token: &SecretString) -> Result<TokenInfo, GitLabError> {
+        self.get_json(host.join("api/v4/personal_access_tokens/self"), token).await
+    }
+
+    async fn projects_page(&self, host: &HostUrl, token: &SecretString, page: u32, per_page: u32) -> Result<ProjectsPage, GitLabError> {
+        let mut url = host.join("api/v4/projects");
+        url.query_pairs_mut()
+            .append_pair("membership", "true")
+            .append_pair("archived", "false")
+            // A stable order keeps offset pages from shifting while they are fetched side by side.
+            .append_pair("order_by", "id")
+            .append_pair("sort", "asc")
+            .append_pair("per_page", &per_page.to_string())
+            .append_pair("page", &page.to_string());
+        let response = self.send(self.get(url, Some(token))).await?;
+        let headers = response.headers().clone();
+        let projects: Vec<GitLabProject> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
+        Ok(ProjectsPage {
+            projects,
+            next_page: header_u32(&headers, "x-next-page").or_else(|| link_next_page(&headers)),
+            total_pages: header_u32(&headers, "x-total-pages"),
+        })
+    }
+
+    async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError> {
+        let mut response = self.send(self.get(url.clone(), token)).await?;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        if !content_type.starts_with("image/") {
+            return Err(GitLabError::Decode(format!("avatar is not an image ({content_type})")));
+        }
+        if response.content_length().is_some_and(|len| len as usize > max_bytes) {
+            return Err(GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| GitLabError::Unreachable(describe(&e)))? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Avatar { content_type, bytes: body.into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reads_next_page_from_link_when_header_is_missing() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "link",
+            HeaderValue::from_static("<https://gl/api/v4/projects?page=1&per_page=100>; rel=\"prev\", <https://gl/api/v4/projects?page=3&per_page=100>; rel=\"next\""),
+        );
+        assert_eq!(link_next_page(&headers), Some(3));
+        headers.insert("link", HeaderValue::from_static("<https://gl/api/v4/projects?page=1>; rel=\"first\""));
+        assert_eq!(link_next_page(&headers), None);
+    }
+
+    #[test]
+    fn empty_next_page_header_means_last_page() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-next-page", HeaderValue::from_static(""));
+        assert_eq!(header_u32(&headers, "x-next-page"), None);
+        headers.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+    }
+}

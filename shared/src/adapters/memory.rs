@@ -1,0 +1,164 @@
+//! The embedded store and vault: in-process maps for the local runner and unit tests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::ports::{IntegrationStore, RepositoryStore, SecretVault, StoreError, VaultError};
+
+#[derive(Default)]
+struct Tables {
+    integrations: BTreeMap<String, IntegrationRecord>,
+    installations: BTreeMap<String, BTreeMap<String, Installation>>,
+    /// integration id → external id → repository.
+    repositories: HashMap<String, BTreeMap<String, Repository>>,
+    /// repository id → integration id, the embedded twin of the DynamoDB index.
+    repository_index: HashMap<String, String>,
+}
+
+/// Integrations, installations and repositories in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves plain data behind, still consistent enough to read.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl IntegrationStore for MemoryStore {
+    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if t.integrations.contains_key(&record.id) {
+            return Err(StoreError::Conflict);
+        }
+        t.integrations.insert(record.id.clone(), record.clone());
+        if let Some(inst) = installation {
+            t.installations.entry(record.id.clone()).or_default().insert(inst.id.clone(), inst.clone());
+        }
+        Ok(())
+    }
+
+    async fn get_integration(&self, id: &str) -> Result<Option<IntegrationRecord>, StoreError> {
+        Ok(self.lock().integrations.get(id).cloned())
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
+        Ok(self.lock().integrations.values().cloned().collect())
+    }
+
+    async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t.integrations.get_mut(&record.id) {
+            Some(existing) => {
+                *existing = record.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if !t.integrations.contains_key(&installation.integration_id) {
+            return Err(StoreError::Conflict);
+        }
+        t.installations.entry(installation.integration_id.clone()).or_default().insert(installation.id.clone(), installation.clone());
+        Ok(())
+    }
+
+    async fn list_installations(&self, integration_id: &str) -> Result<Vec<Installation>, StoreError> {
+        Ok(self.lock().installations.get(integration_id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn delete_integration(&self, id: &str) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.integrations.remove(id);
+        t.installations.remove(id);
+        if let Some(repos) = t.repositories.remove(id) {
+            for repo in repos.values() {
+                t.repository_index.remove(&repo.id);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RepositoryStore for MemoryStore {
+    async fn list_repositories(&self, integration_id: &str) -> Result<Vec<Repository>, StoreError> {
+        Ok(self.lock().repositories.get(integration_id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn get_repository(&self, repository_id: &str) -> Result<Option<Repository>, StoreError> {
+        let t = self.lock();
+        let Some(integration_id) = t.repository_index.get(repository_id) else { return Ok(None) };
+        Ok(t.repositories.get(integration_id).and_then(|m| m.values().find(|r| r.id == repository_id)).cloned())
+    }
+
+    async fn write_repositories(&self, integration_id: &str, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let Tables { repositories, repository_index, .. } = &mut *t;
+        let repos = repositories.entry(integration_id.to_string()).or_default();
+        for repo in removals {
+            repos.remove(&repo.external_id);
+            repository_index.remove(&repo.id);
+        }
+        for repo in upserts {
+            repos.insert(repo.external_id.clone(), repo.clone());
+            repository_index.insert(repo.id.clone(), integration_id.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Secrets in memory. Values are kept as `SecretString`, so they never print.
+#[derive(Default)]
+pub struct MemoryVault {
+    secrets: Mutex<HashMap<String, SecretString>>,
+}
+
+impl MemoryVault {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SecretString>> {
+        self.secrets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl SecretVault for MemoryVault {
+    async fn create_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
+        let mut s = self.lock();
+        if s.contains_key(name) {
+            return Err(VaultError::Exists);
+        }
+        s.insert(name.to_string(), SecretString::from(value.expose_secret().to_string()));
+        Ok(())
+    }
+
+    async fn get_secret(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
+        Ok(self.lock().get(name).map(|v| SecretString::from(v.expose_secret().to_string())))
+    }
+
+    async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
+        let mut s = self.lock();
+        match s.get_mut(name) {
+            Some(slot) => {
+                *slot = SecretString::from(value.expose_secret().to_string());
+                Ok(())
+            }
+            None => Err(VaultError::NotFound),
+        }
+    }
+
+    async fn delete_secret(&self, name: &str) -> Result<(), VaultError> {
+        self.lock().remove(name);
+        Ok(())
+    }
+}

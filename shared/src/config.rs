@@ -1,0 +1,79 @@
+//! Settings read once per container from the environment.
+
+use crate::domain::host::HostPolicy;
+
+/// Everything an operator sets. Read at cold start; never holds a secret value.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// DynamoDB table of integrations, installations and repositories (`TABLE_NAME`).
+    pub table_name: String,
+    /// Prefix of every Secrets Manager name this service creates (`SECRET_PREFIX`), so IAM can
+    /// grant the functions exactly that prefix.
+    pub secret_prefix: String,
+    /// Secrets Manager id of the caller-token signing key (`CALLER_KEY_SECRET_ID`).
+    pub caller_key_secret_id: String,
+    /// Expected `iss` and `aud` of caller tokens (`TOKEN_ISSUER`, `TOKEN_AUDIENCE`).
+    pub token_issuer: String,
+    pub token_audience: String,
+    /// Public base URL GitLab and browsers reach us at (`PUBLIC_BASE_URL`), no trailing slash.
+    pub public_base_url: String,
+    /// Which GitLab hosts may be reached over plain http (`GITLAB_HTTP_LOOPBACK=true`,
+    /// `GITLAB_HTTP_HOSTS=a,b`).
+    pub host_policy: HostPolicy,
+    /// Page requests in flight at once while syncing (`SYNC_CONCURRENCY`).
+    pub sync_concurrency: usize,
+}
+
+/// A setting that is missing or unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the settings from `lookup` (the environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError { name, problem: "is required".into() })
+        };
+        let or = |name: &str, default: &str| lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string());
+        let sync_concurrency = or("SYNC_CONCURRENCY", "8")
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=32).contains(n))
+            .ok_or(ConfigError { name: "SYNC_CONCURRENCY", problem: "must be a number from 1 to 32".into() })?;
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            secret_prefix: or("SECRET_PREFIX", "oore-gitlab/"),
+            caller_key_secret_id: required("CALLER_KEY_SECRET_ID")?,
+            token_issuer: or("TOKEN_ISSUER", "oore"),
+            token_audience: or("TOKEN_AUDIENCE", "oore-gitlab"),
+            public_base_url: required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_string(),
+            host_policy: HostPolicy {
+                allow_http_loopback: or("GITLAB_HTTP_LOOPBACK", "false") == "true",
+                http_hosts: or("GITLAB_HTTP_HOSTS", "")
+                    .split(',')
+                    .map(|h| h.trim().to_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+            },
+            sync_concurrency,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The vault name of an integration's credentials.
+    pub fn credentials_secret_name(&self, integration_id: &str) -> String {
+        format!("{}integration/{integration_id}", self.secret_prefix)
+    }
+
+    /// The URL GitLab posts webhooks to.
+    pub fn webhook_url(&self) -> String {
+        format!("{}/v1/webhooks/gitlab", self.public_base_url)
+    }
+}

@@ -1,0 +1,158 @@
+//! What we read from GitLab's API (only the fields we use) and the rules we apply to it.
+
+use serde::Deserialize;
+
+use super::integration::Repository;
+
+/// `GET /api/v4/user`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GitLabUser {
+    pub id: u64,
+    pub username: String,
+    pub name: Option<String>,
+}
+
+/// `GET /api/v4/personal_access_tokens/self`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TokenInfo {
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `YYYY-MM-DD` or null.
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One project of `GET /api/v4/projects` (full, not `simple=true`, so `visibility` is present).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GitLabProject {
+    pub id: u64,
+    pub path_with_namespace: String,
+    pub default_branch: Option<String>,
+    /// `public`, `internal` or `private`; older `simple` answers omit it.
+    pub visibility: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+impl GitLabProject {
+    /// Only public projects are public: internal ones need a GitLab login to clone.
+    /// A missing visibility is treated as private, the safe side.
+    pub fn is_private(&self) -> bool {
+        self.visibility.as_deref() != Some("public")
+    }
+
+    pub fn to_repository(&self, integration_id: &str, installation_id: &str, now: i64) -> Repository {
+        let external_id = self.id.to_string();
+        Repository {
+            id: Repository::id_for(integration_id, &external_id),
+            integration_id: integration_id.to_string(),
+            installation_id: installation_id.to_string(),
+            external_id,
+            full_name: self.path_with_namespace.clone(),
+            default_branch: self.default_branch.clone(),
+            is_private: self.is_private(),
+            avatar_url: self.avatar_url.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// The scopes a personal token must have for us to list projects and clone them:
+/// (api or read_api) and (api or read_repository). Returns the missing requirement, if any.
+pub fn missing_scopes(scopes: &[String]) -> Option<&'static str> {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    if !(has("api") || has("read_api")) {
+        return Some("the token needs the api or read_api scope to list projects");
+    }
+    if !(has("api") || has("read_repository")) {
+        return Some("the token needs the api or read_repository scope to clone repositories");
+    }
+    None
+}
+
+/// The contract's `GitLabCredentialStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStatus {
+    Valid,
+    Expiring,
+    Expired,
+    Rejected,
+    Unknown,
+}
+
+/// A token expiring in 30 days or less is `expiring`.
+pub const EXPIRING_WITHIN_SECS: i64 = 30 * 24 * 3600;
+
+/// Status of a token GitLab accepted, from its expiry.
+pub fn status_from_expiry(expires_at: Option<i64>, now: i64) -> CredentialStatus {
+    match expires_at {
+        Some(at) if at <= now => CredentialStatus::Expired,
+        Some(at) if at - now <= EXPIRING_WITHIN_SECS => CredentialStatus::Expiring,
+        _ => CredentialStatus::Valid,
+    }
+}
+
+/// GitLab's `expires_at` date means the token works through that day (UTC); we record the
+/// end of it as Unix seconds. Unparsable dates give `None` rather than a wrong number.
+pub fn expiry_from_date(date: Option<&str>) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(date?, &format).ok()?;
+    let next = day.next_day()?;
+    Some(next.midnight().assume_utc().unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scope_rules() {
+        assert_eq!(missing_scopes(&scopes(&["api"])), None);
+        assert_eq!(missing_scopes(&scopes(&["read_api", "read_repository"])), None);
+        assert!(missing_scopes(&scopes(&["read_api"])).unwrap().contains("read_repository"));
+        assert!(missing_scopes(&scopes(&["read_repository", "read_user"])).unwrap().contains("read_api"));
+        assert!(missing_scopes(&[]).is_some());
+    }
+
+    #[test]
+    fn expiry_and_status() {
+        let end_of_day = expiry_from_date(Some("2023-08-15")).unwrap();
+        assert_eq!(end_of_day, 1_692_144_000); // 2023-08-16T00:00:00Z
+        assert_eq!(expiry_from_date(Some("not a date")), None);
+        assert_eq!(expiry_from_date(None), None);
+        assert_eq!(status_from_expiry(None, 100), CredentialStatus::Valid);
+        assert_eq!(status_from_expiry(Some(100), 100), CredentialStatus::Expired);
+        assert_eq!(status_from_expiry(Some(100 + EXPIRING_WITHIN_SECS), 100), CredentialStatus::Expiring);
+        assert_eq!(status_from_expiry(Some(101 + EXPIRING_WITHIN_SECS), 100), CredentialStatus::Valid);
+    }
+
+    #[test]
+    fn visibility_decides_privacy() {
+        let mut p = GitLabProject {
+            id: 1,
+            path_with_namespace: "a/b".into(),
+            default_branch: None,
+            visibility: Some("public".into()),
+            avatar_url: None,
+        };
+        assert!(!p.is_private());
+        p.visibility = Some("internal".into());
+        assert!(p.is_private());
+        p.visibility = Some("private".into());
+        assert!(p.is_private());
+        p.visibility = None;
+        assert!(p.is_private());
+    }
+}

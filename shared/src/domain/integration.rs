@@ -1,0 +1,187 @@
+//! Integrations, installations and repositories: the records we keep and the shapes Oore's UI reads.
+
+use serde::{Deserialize, Serialize};
+
+use super::host::HostUrl;
+
+/// How an integration authenticates at GitLab. Only the GitLab modes are served here; the
+/// others exist in the contract's enum and are refused with a clear message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    PersonalToken,
+    OauthApp,
+    GithubApp,
+    LocalPath,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::PersonalToken => "personal_token",
+            AuthMode::OauthApp => "oauth_app",
+            AuthMode::GithubApp => "github_app",
+            AuthMode::LocalPath => "local_path",
+        }
+    }
+}
+
+/// The integration's lifecycle: `inactive` until credentials work, `error` once GitLab refuses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    Active,
+    Inactive,
+    Error,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Active => "active",
+            IntegrationStatus::Inactive => "inactive",
+            IntegrationStatus::Error => "error",
+        }
+    }
+}
+
+/// The integration as stored: the contract's fields plus what only we need.
+/// Never holds a secret value; credentials live in the vault under [`IntegrationRecord::id`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    pub id: String,
+    pub host_url: HostUrl,
+    pub auth_mode: AuthMode,
+    pub status: IntegrationStatus,
+    pub display_name: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// GitLab user id the credentials act as; a replacement token must belong to the same user.
+    pub gitlab_user_id: Option<u64>,
+    /// Personal access token expiry (Unix seconds, end of the day GitLab names), if any.
+    pub token_expires_at: Option<i64>,
+    /// SHA-256 of the integration-level webhook secret. The secret is 256 random bits, so a
+    /// plain hash cannot be brute-forced and the clear value need not be kept anywhere.
+    pub webhook_secret_sha256: Option<String>,
+    pub last_webhook_at: Option<i64>,
+}
+
+/// The contract's `Integration` object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IntegrationView {
+    pub id: String,
+    pub provider: &'static str,
+    pub host_url: String,
+    pub auth_mode: &'static str,
+    pub status: &'static str,
+    pub display_name: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub app_id: Option<String>,
+    pub app_slug: Option<String>,
+}
+
+impl IntegrationRecord {
+    pub fn view(&self) -> IntegrationView {
+        IntegrationView {
+            id: self.id.clone(),
+            provider: "gitlab",
+            host_url: self.host_url.to_string(),
+            auth_mode: self.auth_mode.as_str(),
+            status: self.status.as_str(),
+            display_name: self.display_name.clone(),
+            created_by: self.created_by.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            app_id: None,
+            app_slug: None,
+        }
+    }
+}
+
+/// The GitLab account an integration's credentials act as (the contract's `IntegrationInstallation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installation {
+    pub id: String,
+    pub integration_id: String,
+    /// GitLab username.
+    pub external_id: String,
+    pub account_name: String,
+    pub account_type: Option<String>,
+    pub created_at: i64,
+}
+
+/// A GitLab project the integration reaches (the contract's `IntegrationRepository`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    pub id: String,
+    pub integration_id: String,
+    pub installation_id: String,
+    /// GitLab project id, as a string.
+    pub external_id: String,
+    /// `path_with_namespace`.
+    pub full_name: String,
+    pub default_branch: Option<String>,
+    pub is_private: bool,
+    pub avatar_url: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The contract's `IntegrationRepository` object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RepositoryView {
+    pub id: String,
+    pub installation_id: String,
+    pub external_id: String,
+    pub full_name: String,
+    pub default_branch: Option<String>,
+    pub is_private: bool,
+    pub avatar_url: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The contract's `SourceRepository`: a repository with the integration it belongs to.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceRepositoryView {
+    #[serde(flatten)]
+    pub repository: RepositoryView,
+    pub integration_id: String,
+    pub provider: &'static str,
+    pub host_url: String,
+}
+
+impl Repository {
+    /// Repository ids are derived from the integration and the GitLab project, so a re-sync
+    /// (or two racing) upserts the same record instead of inventing a new id.
+    pub fn id_for(integration_id: &str, external_id: &str) -> String {
+        let name = format!("{integration_id}/{external_id}");
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
+    }
+
+    pub fn view(&self) -> RepositoryView {
+        RepositoryView {
+            id: self.id.clone(),
+            installation_id: self.installation_id.clone(),
+            external_id: self.external_id.clone(),
+            full_name: self.full_name.clone(),
+            default_branch: self.default_branch.clone(),
+            is_private: self.is_private,
+            avatar_url: self.avatar_url.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The daemon's search: full name, default branch, or the words "private"/"public".
+    pub fn matches(&self, query: &str) -> bool {
+        let q = query.to_lowercase();
+        self.full_name.to_lowercase().contains(&q)
+            || self.default_branch.as_deref().is_some_and(|b| b.to_lowercase().contains(&q))
+            || (q == "private" && self.is_private)
+            || (q == "public" && !self.is_private)
+    }
+}

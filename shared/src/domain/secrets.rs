@@ -1,0 +1,97 @@
+//! Secret-bearing values: credentials kept in the vault and webhook secrets shown once.
+
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What the vault keeps for one integration, serialised as one JSON secret (one secret per
+/// integration keeps the monthly Secrets Manager bill proportional to integrations).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Credentials {
+    /// The personal access token, or the OAuth access token.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secret")]
+    pub access_token: Option<SecretString>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secret")]
+    pub refresh_token: Option<SecretString>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secret")]
+    pub client_secret: Option<SecretString>,
+}
+
+impl Credentials {
+    pub fn personal(token: SecretString) -> Self {
+        Credentials { access_token: Some(token), ..Default::default() }
+    }
+
+    /// The JSON kept in the vault. It holds secrets: never log it.
+    pub fn to_secret_json(&self) -> SecretString {
+        let mut map = serde_json::Map::new();
+        for (key, value) in [
+            ("access_token", &self.access_token),
+            ("refresh_token", &self.refresh_token),
+            ("client_secret", &self.client_secret),
+        ] {
+            if let Some(v) = value {
+                map.insert(key.into(), serde_json::Value::String(v.expose_secret().to_string()));
+            }
+        }
+        SecretString::from(serde_json::Value::Object(map).to_string())
+    }
+
+    pub fn from_secret_json(json: &SecretString) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json.expose_secret())
+    }
+}
+
+mod opt_secret {
+    use secrecy::SecretString;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+        // Serialising through serde would risk a secret in a debug dump; `to_secret_json` is the one way out.
+        s.serialize_str("[redacted]")
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
+    }
+}
+
+/// A webhook secret as generated: `oore_` + 64 hex characters (256 random bits).
+pub fn generate_webhook_secret() -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretString::from(format!("oore_{}", hex::encode(bytes)))
+}
+
+/// The stored form of a webhook secret.
+pub fn webhook_secret_digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_secrets_have_the_daemons_form_and_differ() {
+        let a = generate_webhook_secret();
+        let b = generate_webhook_secret();
+        assert!(a.expose_secret().starts_with("oore_"));
+        assert_eq!(a.expose_secret().len(), 5 + 64);
+        assert!(a.expose_secret()[5..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert_eq!(webhook_secret_digest("x").len(), 64);
+    }
+
+    #[test]
+    fn credentials_round_trip_and_debug_redacts() {
+        let creds = Credentials { access_token: Some("glpat-abc".into()), refresh_token: None, client_secret: Some("cs".into()) };
+        let json = creds.to_secret_json();
+        let back = Credentials::from_secret_json(&json).unwrap();
+        assert_eq!(back.access_token.unwrap().expose_secret(), "glpat-abc");
+        assert_eq!(back.client_secret.unwrap().expose_secret(), "cs");
+        assert!(back.refresh_token.is_none());
+        assert!(!format!("{creds:?}").contains("glpat-abc"));
+    }
+}

@@ -1,0 +1,127 @@
+//! Callers: bearer JWTs (HS256) verified against the signing key in the vault, and their roles.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::ports::SecretVault;
+
+/// The daemon's roles. owner/admin may change integrations; developer and qa_viewer may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Developer,
+    QaViewer,
+}
+
+impl Role {
+    pub fn can_write(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+/// What a route needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No bearer token: GitLab's webhooks and the OAuth callback.
+    Public,
+    Read,
+    Write,
+}
+
+/// Claims of a caller token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub role: Role,
+}
+
+/// Verifies caller tokens. The key is read through the (cached) vault on each request, so a
+/// rotated key takes effect once the cache entry expires, without a redeploy.
+#[derive(Clone)]
+pub struct Authenticator {
+    vault: Arc<dyn SecretVault>,
+    key_secret_id: String,
+    issuer: String,
+    audience: String,
+}
+
+impl Authenticator {
+    pub fn new(vault: Arc<dyn SecretVault>, key_secret_id: String, issuer: String, audience: String) -> Self {
+        Authenticator { vault, key_secret_id, issuer, audience }
+    }
+
+    /// Checks the `Authorization` header: none → 401 missing_auth; anything not a valid token → 401 invalid_session.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+        let header = authorization
+            .filter(|h| !h.trim().is_empty())
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing_auth", "Authorization header required"))?;
+        let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_session", "the bearer token is invalid or has expired; sign in again");
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(invalid)?;
+        let key = self
+            .vault
+            .get_secret(&self.key_secret_id)
+            .await?
+            .ok_or_else(|| {
+                tracing::error!("the caller-token signing key secret is missing");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", "caller authentication is not configured")
+            })?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = decode::<Claims>(token, &DecodingKey::from_secret(signing_key_bytes(&key).expose_secret().as_bytes()), &validation).map_err(|_| invalid())?;
+        Ok(Caller { user_id: data.claims.sub, role: data.claims.role })
+    }
+}
+
+/// The key material: the secret as stored, or its `key` field when the secret is JSON
+/// (CloudFormation's GenerateSecretString with GenerateStringKey writes JSON).
+fn signing_key_bytes(secret: &SecretString) -> SecretString {
+    let raw = secret.expose_secret();
+    if raw.trim_start().starts_with('{') {
+        if let Some(key) = serde_json::from_str::<serde_json::Value>(raw).ok().and_then(|v| v.get("key")?.as_str().map(str::to_string)) {
+            return SecretString::from(key);
+        }
+    }
+    SecretString::from(raw.to_string())
+}
+
+/// Issues a caller token (the local runner's `token` command and tests use it).
+pub fn issue_token(key: &SecretString, user_id: &str, role: Role, issuer: &str, audience: &str, now: i64, ttl_secs: i64) -> String {
+    let claims = Claims { sub: user_id.into(), role, iss: issuer.into(), aud: audience.into(), exp: now + ttl_secs, iat: now };
+    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(signing_key_bytes(key).expose_secret().as_bytes()))
+        .expect("HS256 signing with an in-memory key cannot fail")
+}
+
+/// 403 when the role may not do what the route does.
+pub fn authorize(caller: &Caller, access: Access) -> Result<(), ApiError> {
+    match access {
+        Access::Write if !caller.role.can_write() => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "permission_denied", "your role may not change integrations; ask an owner or admin"))
+        }
+        _ => Ok(()),
+    }
+}

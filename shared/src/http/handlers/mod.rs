@@ -1,0 +1,56 @@
+//! One handler per endpoint, and the lookups they share.
+
+mod installations;
+mod integrations;
+mod repositories;
+mod start;
+mod token;
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+
+use super::error::ApiError;
+use super::routes::RouteId;
+use super::{App, Ctx};
+use crate::domain::integration::IntegrationRecord;
+use crate::domain::secrets::Credentials;
+use crate::ports::GitLabError;
+
+pub use start::StartResponse;
+
+pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx, _req: &Request) -> Result<Response<Body>, ApiError> {
+    match id {
+        RouteId::GitLabStart => start::handle(app, ctx).await,
+        RouteId::ListIntegrations => integrations::list(app, ctx).await,
+        RouteId::GetIntegration => integrations::detail(app, ctx).await,
+        RouteId::DeleteIntegration => integrations::delete(app, ctx).await,
+        RouteId::ListRepositories => repositories::list(app, ctx).await,
+        RouteId::ListSourceRepositories => repositories::list_all(app, ctx).await,
+        RouteId::RepositoryAvatar => repositories::avatar(app, ctx).await,
+        RouteId::ListInstallations => installations::list(app, ctx).await,
+        RouteId::SyncInstallations => installations::sync(app, ctx).await,
+        RouteId::CheckGitLabToken => token::check(app, ctx).await,
+        RouteId::ReplaceGitLabToken => token::replace(app, ctx).await,
+    }
+}
+
+/// The integration, or 404.
+async fn integration_or_404(app: &App, id: &str) -> Result<IntegrationRecord, ApiError> {
+    app.integrations.get_integration(id).await?.ok_or_else(|| ApiError::not_found("integration"))
+}
+
+/// The integration's GitLab access token, or 409 when the vault has none.
+async fn access_token(app: &App, integration: &IntegrationRecord) -> Result<SecretString, ApiError> {
+    let name = app.config.credentials_secret_name(&integration.id);
+    let missing = || ApiError::new(StatusCode::CONFLICT, "credentials_missing", "the saved GitLab credentials are missing; replace the token or reconnect");
+    let secret = app.vault.get_secret(&name).await?.ok_or_else(missing)?;
+    let credentials = Credentials::from_secret_json(&secret).map_err(|_| missing())?;
+    credentials.access_token.ok_or_else(missing)
+}
+
+/// GitLab being down, slow or odd: 502 with the contract's code.
+fn gitlab_unavailable(code: &'static str, err: &GitLabError) -> ApiError {
+    tracing::warn!(error = %err, "GitLab request failed");
+    ApiError::new(StatusCode::BAD_GATEWAY, code, "GitLab could not be reached or answered with an error; try again later").with_details(err.to_string())
+}

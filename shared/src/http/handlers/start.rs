@@ -1,0 +1,139 @@
+//! `POST /v1/integrations/gitlab/start`: connect a GitLab instance.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::super::error::ApiError;
+use super::super::{json, App, Ctx};
+use super::gitlab_unavailable;
+use crate::domain::gitlab::{expiry_from_date, missing_scopes, GitLabUser, TokenInfo};
+use crate::domain::host::HostUrl;
+use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, IntegrationView};
+use crate::domain::secrets::{generate_webhook_secret, webhook_secret_digest, Credentials};
+use crate::ports::GitLabError;
+use crate::sync::sync_repositories;
+
+#[derive(Debug, Deserialize)]
+struct StartRequest {
+    host_url: String,
+    auth_mode: AuthMode,
+    access_token: Option<String>,
+    #[allow(dead_code)]
+    client_id: Option<String>,
+    #[allow(dead_code)]
+    client_secret: Option<String>,
+}
+
+/// The contract's `GitLabCompleteResponse`, plus the webhook URL and the secret shown only now.
+#[derive(Debug, Serialize)]
+pub struct StartResponse {
+    pub integration: IntegrationView,
+    pub webhook_url: String,
+    pub webhook_secret: String,
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::invalid_input(format!("`{field}` is required for this authentication mode")))
+}
+
+pub(super) async fn handle(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
+    let request: StartRequest = ctx.json()?;
+    let host = HostUrl::parse(&request.host_url, &app.config.host_policy).map_err(|e| ApiError::invalid_input(e.to_string()))?;
+    match request.auth_mode {
+        AuthMode::PersonalToken => {
+            let token = SecretString::from(required(request.access_token, "access_token")?);
+            connect_personal_token(app, &ctx, host, token).await
+        }
+        AuthMode::OauthApp => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "auth_mode_unavailable",
+            "connecting by OAuth application is not available on this deployment yet; use a personal access token",
+        )),
+        AuthMode::GithubApp | AuthMode::LocalPath => {
+            Err(ApiError::invalid_input("auth_mode must be personal_token or oauth_app for a GitLab integration"))
+        }
+    }
+}
+
+/// Checks a personal token at GitLab: who it acts as, that it is live and has the scopes we need.
+/// Used by connect and by token replacement.
+pub(super) async fn verify_personal_token(app: &App, host: &HostUrl, token: &SecretString, unavailable_code: &'static str) -> Result<(GitLabUser, TokenInfo), ApiError> {
+    let refused = |err: &GitLabError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "gitlab_auth_failed", "GitLab rejected the access token; check it and that it has not expired or been revoked")
+            .with_details(err.to_string())
+    };
+    let user = match app.gitlab.current_user(host, token).await {
+        Ok(user) => user,
+        Err(err @ (GitLabError::Unauthorized(_) | GitLabError::Forbidden)) => return Err(refused(&err)),
+        Err(err) => return Err(gitlab_unavailable(unavailable_code, &err)),
+    };
+    let info = match app.gitlab.token_self(host, token).await {
+        Ok(info) => info,
+        Err(err @ GitLabError::Unauthorized(_)) => return Err(refused(&err)),
+        Err(err) => return Err(gitlab_unavailable(unavailable_code, &err)),
+    };
+    if info.revoked || !info.active {
+        return Err(refused(&GitLabError::Unauthorized(Some("the token is revoked or inactive".into()))));
+    }
+    if let Some(missing) = missing_scopes(&info.scopes) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "gitlab_scope_missing", format!("{missing}; create a token with the api scope, or read_api and read_repository")));
+    }
+    Ok((user, info))
+}
+
+async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: SecretString) -> Result<Response<Body>, ApiError> {
+    let (user, info) = verify_personal_token(app, &host, &token, "gitlab_api_error").await?;
+    let now = app.clock.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let webhook_secret = generate_webhook_secret();
+    let record = IntegrationRecord {
+        id: id.clone(),
+        display_name: Some(format!("{} ({})", user.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| user.username.clone()), host.host_label())),
+        host_url: host.clone(),
+        auth_mode: AuthMode::PersonalToken,
+        status: IntegrationStatus::Active,
+        created_by: ctx.caller_id(),
+        created_at: now,
+        updated_at: now,
+        gitlab_user_id: Some(user.id),
+        token_expires_at: expiry_from_date(info.expires_at.as_deref()),
+        webhook_secret_sha256: Some(webhook_secret_digest(webhook_secret.expose_secret())),
+        last_webhook_at: None,
+    };
+    let installation = Installation {
+        id: uuid::Uuid::new_v4().to_string(),
+        integration_id: id.clone(),
+        external_id: user.username.clone(),
+        account_name: user.username.clone(),
+        account_type: Some("user".into()),
+        created_at: now,
+    };
+
+    // Secret first, then the records; if the records fail the secret is taken back, so a
+    // failed connect leaves nothing behind.
+    let secret_name = app.config.credentials_secret_name(&id);
+    app.vault.create_secret(&secret_name, &Credentials::personal(token.clone()).to_secret_json()).await?;
+    if let Err(err) = app.integrations.create_integration(&record, Some(&installation)).await {
+        if let Err(cleanup) = app.vault.delete_secret(&secret_name).await {
+            tracing::error!(integration_id = %id, error = %cleanup, "could not remove the secret of a failed connect");
+        }
+        return Err(err.into());
+    }
+
+    // A failed first sync is not fatal: the integration works and POST …/installations retries it.
+    match sync_repositories(app.gitlab.as_ref(), app.repositories.as_ref(), &id, &installation.id, &host, &token, now, app.config.sync_concurrency).await {
+        Ok(summary) => tracing::info!(integration_id = %id, fetched = summary.fetched, "initial repository sync done"),
+        Err(err) => tracing::warn!(integration_id = %id, error = %err, "initial repository sync failed"),
+    }
+
+    Ok(json(StatusCode::OK, &StartResponse {
+        integration: record.view(),
+        webhook_url: app.config.webhook_url(),
+        webhook_secret: webhook_secret.expose_secret().to_string(),
+    }))
+}

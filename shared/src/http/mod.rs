@@ -1,0 +1,181 @@
+//! HTTP: the application state, request dispatch through the route table, and the handlers.
+
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use self::auth::{authorize, Access, Authenticator, Caller};
+use self::error::ApiError;
+use self::routes::{find, Lookup, Route, RouteId};
+use crate::config::Config;
+use crate::ports::{Clock, GitLabApi, IntegrationStore, RepositoryStore, SecretVault};
+
+/// Largest JSON body the API routes accept.
+pub const MAX_API_BODY: usize = 64 * 1024;
+
+/// Everything a handler needs, built once per container.
+#[derive(Clone)]
+pub struct App {
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub repositories: Arc<dyn RepositoryStore>,
+    pub vault: Arc<dyn SecretVault>,
+    pub gitlab: Arc<dyn GitLabApi>,
+    pub clock: Arc<dyn Clock>,
+    pub auth: Authenticator,
+    pub config: Arc<Config>,
+}
+
+/// A request after routing, authentication and body parsing.
+pub struct Ctx {
+    pub params: Vec<String>,
+    pub query: HashMap<String, String>,
+    pub body: Option<serde_json::Value>,
+    pub caller: Option<Caller>,
+}
+
+impl Ctx {
+    /// The first path parameter (every parameterised route has exactly one, `{id}`).
+    pub fn id(&self) -> &str {
+        self.params.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// The body as `T`; a wrong shape or enum value is 400 invalid_request.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let value = self.body.clone().unwrap_or(serde_json::Value::Object(Default::default()));
+        serde_json::from_value(value).map_err(|e| ApiError::invalid_request(format!("request body: {e}")))
+    }
+
+    pub fn caller_id(&self) -> String {
+        self.caller.as_ref().map(|c| c.user_id.clone()).unwrap_or_default()
+    }
+
+    /// An integer query parameter within `min..=max`, or `default` when absent.
+    pub fn query_int(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+        match self.query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| ApiError::invalid_request(format!("`{name}` must be a whole number from {min} to {max}"))),
+        }
+    }
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::Text(body))
+            .unwrap_or_default(),
+        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the response could not be encoded").into_response(),
+    }
+}
+
+fn query_map(req: &Request) -> HashMap<String, String> {
+    // In Lambda the parsed parameters arrive as an extension; locally only the URI has them.
+    let from_lambda = req.query_string_parameters();
+    if !from_lambda.is_empty() {
+        return from_lambda.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    }
+    req.uri()
+        .query()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+impl App {
+    /// Serves any route of the table (the local runner).
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let (route, response) = match find(&method, &path) {
+            Lookup::Found(route, params) => (Some(route), self.run(route, params, req).await),
+            Lookup::MethodNotAllowed => (None, ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {path}")).into_response()),
+            Lookup::NotFound => (None, ApiError::not_found("route").into_response()),
+        };
+        log_request(&method, route.map(|r| r.path).unwrap_or("unmatched"), response.status(), started, None);
+        response
+    }
+
+    /// Serves one route (a Lambda function's own); any other path is 404.
+    pub async fn handle_route(&self, id: RouteId, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let route = Route::get(id);
+        let method = req.method().clone();
+        let request_id = req.lambda_context_ref().map(|c| c.request_id.clone());
+        let response = match route.match_path(req.uri().path()) {
+            Some(params) if route.method == method => self.run(route, params, req).await,
+            _ => ApiError::not_found("route").into_response(),
+        };
+        log_request(&method, route.path, response.status(), started, request_id.as_deref());
+        response
+    }
+
+    /// The daemon's order of checks: authentication, body, permission, then the handler.
+    async fn run(&self, route: &'static Route, params: Vec<String>, req: Request) -> Response<Body> {
+        match self.prepare(route, params, &req).await {
+            Ok(ctx) => match handlers::dispatch(self, route.id, ctx, &req).await {
+                Ok(response) => response,
+                Err(err) => err.into_response(),
+            },
+            Err(err) => err.into_response(),
+        }
+    }
+
+    async fn prepare(&self, route: &Route, params: Vec<String>, req: &Request) -> Result<Ctx, ApiError> {
+        let caller = if route.access == Access::Public {
+            None
+        } else {
+            let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            Some(self.auth.authenticate(header).await?)
+        };
+        let body = if matches!(route.method, Method::POST | Method::PUT) && route.access != Access::Public {
+            parse_json_body(req.body())?
+        } else {
+            None
+        };
+        if let Some(caller) = &caller {
+            authorize(caller, route.access)?;
+        }
+        Ok(Ctx { params, query: query_map(req), body, caller })
+    }
+}
+
+fn parse_json_body(body: &Body) -> Result<Option<serde_json::Value>, ApiError> {
+    let bytes: &[u8] = body.as_ref();
+    if bytes.len() > MAX_API_BODY {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {MAX_API_BODY} bytes")));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .map(Some)
+        .map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// One line per request: never a header, body or query value.
+fn log_request(method: &Method, route: &str, status: StatusCode, started: Instant, request_id: Option<&str>) {
+    tracing::info!(
+        method = %method,
+        route,
+        status = status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = request_id.unwrap_or("-"),
+        "request"
+    );
+}
