@@ -7,3 +7,4 @@ pub mod ports;
 pub mod config;
 pub mod http;
 pub mod sync;
+pub mod runtime;

@@ -1,0 +1,41 @@
+//! Creates the table the way the SAM template does, for moto and for a runner pointed at a
+//! fresh emulator. In AWS the template owns the table; nothing here runs there.
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType};
+use aws_sdk_dynamodb::Client;
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("name and type are set")
+}
+
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("name and type are set")
+}
+
+/// Creates the table (`pk`/`sk`, index `gsi1`) unless it exists.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    if client.describe_table().table_name(table).send().await.is_ok() {
+        return Ok(());
+    }
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name("gsi1")
+        .key_schema(key("gsi1pk", KeyType::Hash))
+        .key_schema(key("gsi1sk", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("index fields are set");
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .attribute_definitions(attribute("gsi1pk"))
+        .attribute_definitions(attribute("gsi1sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(gsi)
+        .send()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
+//! version, project listings with GitLab's paging headers, avatars, and GitLab's error shapes.
+//! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+const USER: &str = include_str!("../fixtures/gitlab/api/user.json");
+const TOKEN_SELF: &str = include_str!("../fixtures/gitlab/api/personal-access-token.json");
+const PROJECTS: &str = include_str!("../fixtures/gitlab/api/projects.json");
+
+/// GitLab stops sending totals above this many records.
+const TOTALS_LIMIT: usize = 10_000;
+
+/// A 1×1 PNG, served as every project avatar.
+pub const AVATAR_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
+    0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00,
+    0x00, 0x05, 0x00, 0x01, 0xe9, 0xfa, 0xdc, 0xd8, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// How a token the fake knows behaves.
+#[derive(Debug, Clone)]
+pub struct FakeToken {
+    /// The GitLab user it acts as (the fixture user, with this id and username).
+    pub user_id: u64,
+    pub username: String,
+    pub scopes: Vec<String>,
+    /// `YYYY-MM-DD`, or None for a token that never expires.
+    pub expires_at: Option<String>,
+    pub state: TokenState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Live,
+    /// 401 `invalid_token` "Token is expired…".
+    Expired,
+    /// 401 `invalid_token` "Token was revoked…".
+    Revoked,
+}
+
+impl FakeToken {
+    /// A live token of the fixture user (id 1, john_smith) with `scopes`.
+    pub fn live(scopes: &[&str]) -> Self {
+        FakeToken { user_id: 1, username: "john_smith".into(), scopes: scopes.iter().map(|s| s.to_string()).collect(), expires_at: Some("2099-01-01".into()), state: TokenState::Live }
+    }
+}
+
+/// Settings of a fake GitLab.
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    /// Relative URL root, e.g. `/gitlab` (empty for none).
+    pub prefix: String,
+    /// How many projects the listing holds.
+    pub projects: usize,
+    /// Delay before every answer.
+    pub delay: Duration,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions { prefix: String::new(), projects: 3, delay: Duration::ZERO }
+    }
+}
+
+/// Shared state, readable by tests: counters and knobs.
+pub struct FakeState {
+    tokens: Mutex<HashMap<String, FakeToken>>,
+    projects: Mutex<Vec<Value>>,
+    delay_ms: AtomicU64,
+    /// The next N project-listing requests answer 429 with `Retry-After: 1`.
+    rate_limit_next: AtomicU32,
+    /// Answer every request with 503 (GitLab down).
+    pub failing: std::sync::atomic::AtomicBool,
+    pub project_requests: AtomicU64,
+    in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    base_url: Mutex<String>,
+}
+
+impl FakeState {
+    pub fn add_token(&self, token: &str, spec: FakeToken) {
+        self.tokens.lock().unwrap().insert(token.to_string(), spec);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn rate_limit_next(&self, requests: u32) {
+        self.rate_limit_next.store(requests, Ordering::SeqCst);
+    }
+
+    /// Replaces the listing with `count` projects generated from the fixture.
+    pub fn set_projects(&self, count: usize) {
+        let base = self.base_url.lock().unwrap().clone();
+        *self.projects.lock().unwrap() = generate_projects(count, &base);
+    }
+
+    /// Removes projects by id (a project deleted at GitLab).
+    pub fn remove_projects(&self, ids: &[u64]) {
+        self.projects.lock().unwrap().retain(|p| !ids.contains(&p["id"].as_u64().unwrap_or_default()));
+    }
+
+    pub fn project_count(&self) -> usize {
+        self.projects.lock().unwrap().len()
+    }
+}
+
+/// A running fake GitLab.
+pub struct FakeGitLab {
+    /// Base URL including the prefix, no trailing slash: what a user types as host_url.
+    pub base_url: String,
+    pub state: Arc<FakeState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGitLab {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Visibility cycles public, internal, private so syncs see all three.
+fn generate_projects(count: usize, base_url: &str) -> Vec<Value> {
+    let template: Vec<Value> = serde_json::from_str(PROJECTS).expect("projects fixture is JSON");
+    let template = &template[0];
+    (0..count)
+        .map(|i| {
+            let id = 1000 + i as u64;
+            let path = format!("project-{i:05}");
+            let mut p = template.clone();
+            p["id"] = json!(id);
+            p["name"] = json!(format!("Project {i:05}"));
+            p["path"] = json!(path);
+            p["path_with_namespace"] = json!(format!("diaspora/{path}"));
+            p["name_with_namespace"] = json!(format!("diaspora / Project {i:05}"));
+            p["web_url"] = json!(format!("{base_url}/diaspora/{path}"));
+            p["http_url_to_repo"] = json!(format!("{base_url}/diaspora/{path}.git"));
+            p["visibility"] = json!(["public", "internal", "private"][i % 3]);
+            p["avatar_url"] = if i % 2 == 0 { json!(format!("{base_url}/uploads/-/system/project/avatar/{id}/avatar.png")) } else { Value::Null };
+            p
+        })
+        .collect()
+}
+
+fn unauthorized_plain() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({"message": "401 Unauthorized"}))).into_response()
+}
+
+fn insufficient_scope(scope: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({"error": "insufficient_scope", "error_description": "The request requires higher privileges than provided by the access token.", "scope": scope})),
+    )
+        .into_response()
+}
+
+/// Finds the caller's token (`PRIVATE-TOKEN` or Bearer) and answers GitLab's 401s for bad ones.
+fn authenticate(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Response> {
+    let presented = headers
+        .get("private-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string));
+    let Some(presented) = presented else { return Err(unauthorized_plain()) };
+    let Some(token) = state.tokens.lock().unwrap().get(&presented).cloned() else { return Err(unauthorized_plain()) };
+    match token.state {
+        TokenState::Live => Ok(token),
+        TokenState::Expired => Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_token", "error_description": "Token is expired. You can either do re-authorization or token refresh."})),
+        )
+            .into_response()),
+        TokenState::Revoked => Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_token", "error_description": "Token was revoked. You have to re-authorize from the user."})),
+        )
+            .into_response()),
+    }
+}
+
+fn has_any(token: &FakeToken, scopes: &[&str]) -> bool {
+    token.scopes.iter().any(|s| scopes.contains(&s.as_str()))
+}
+
+/// Applies the delay and the failure switch, and counts requests in flight.
+async fn gate(state: &FakeState) -> Option<Response> {
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    state.failing.load(Ordering::SeqCst).then(|| (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"message": "503 Service Unavailable"}))).into_response())
+}
+
+async fn user(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = gate(&state).await {
+        return r;
+    }
+    let token = match authenticate(&state, &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !has_any(&token, &["api", "read_api", "read_user"]) {
+        return insufficient_scope("api read_user read_api");
+    }
+    let mut body: Value = serde_json::from_str(USER).expect("user fixture is JSON");
+    body["id"] = json!(token.user_id);
+    body["username"] = json!(token.username);
+    Json(body).into_response()
+}
+
+async fn token_self(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = gate(&state).await {
+        return r;
+    }
+    let token = match authenticate(&state, &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let mut body: Value = serde_json::from_str(TOKEN_SELF).expect("token fixture is JSON");
+    if let Some(map) = body.as_object_mut() {
+        map.remove("token");
+    }
+    body["scopes"] = json!(token.scopes);
+    body["user_id"] = json!(token.user_id);
+    body["expires_at"] = json!(token.expires_at);
+    Json(body).into_response()
+}
+
+async fn version(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = gate(&state).await {
+        return r;
+    }
+    match authenticate(&state, &headers) {
+        Ok(_) => Json(json!({"version": "17.5.0-ee", "revision": "fake"})).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    state.project_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = gate(&state).await {
+        return r;
+    }
+    let token = match authenticate(&state, &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !has_any(&token, &["api", "read_api"]) {
+        return insufficient_scope("api read_api");
+    }
+    let limited = state.rate_limit_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    if limited {
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(json!({"message": "Retry later"}))).into_response();
+        response.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        return response;
+    }
+    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(20).clamp(1, 100);
+    let page = query.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let all = state.projects.lock().unwrap().clone();
+    let total = all.len();
+    let total_pages = total.div_ceil(per_page).max(1);
+    let items: Vec<Value> = all.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let base = state.base_url.lock().unwrap().clone();
+    let link = |p: usize, rel: &str| format!("<{base}/api/v4/projects?membership=true&page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let mut links = vec![link(1, "first")];
+    if page < total_pages {
+        links.push(link(page + 1, "next"));
+    }
+    if page > 1 {
+        links.push(link(page - 1, "prev"));
+    }
+    let mut response = Json(items).into_response();
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, name: &'static str, value: String| {
+        h.insert(name, HeaderValue::from_str(&value).expect("header values are ASCII"));
+    };
+    set(h, "x-page", page.to_string());
+    set(h, "x-per-page", per_page.to_string());
+    set(h, "x-next-page", if page < total_pages { (page + 1).to_string() } else { String::new() });
+    set(h, "x-prev-page", if page > 1 { (page - 1).to_string() } else { String::new() });
+    if total <= TOTALS_LIMIT {
+        set(h, "x-total", total.to_string());
+        set(h, "x-total-pages", total_pages.to_string());
+        links.push(link(total_pages, "last"));
+    }
+    set(h, "link", links.join(", "));
+    response
+}
+
+async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    if let Some(r) = gate(&state).await {
+        return r;
+    }
+    if let Err(r) = authenticate(&state, &headers) {
+        return r;
+    }
+    let exists = state.projects.lock().unwrap().iter().any(|p| p["id"].as_u64() == Some(id));
+    if !exists {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not Found"}))).into_response();
+    }
+    ([("content-type", "image/png")], AVATAR_PNG).into_response()
+}
+
+impl FakeGitLab {
+    /// Starts on `127.0.0.1:port` (0 for any free port).
+    pub async fn start(options: FakeOptions, port: u16) -> std::io::Result<FakeGitLab> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let prefix = options.prefix.trim_end_matches('/').to_string();
+        let base_url = format!("http://{}{}", listener.local_addr()?, prefix);
+        let state = Arc::new(FakeState {
+            tokens: Mutex::new(HashMap::new()),
+            projects: Mutex::new(Vec::new()),
+            delay_ms: AtomicU64::new(options.delay.as_millis() as u64),
+            rate_limit_next: AtomicU32::new(0),
+            failing: Default::default(),
+            project_requests: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            base_url: Mutex::new(base_url.clone()),
+        });
+        state.set_projects(options.projects);
+        let api = Router::new()
+            .route("/api/v4/user", get(user))
+            .route("/api/v4/personal_access_tokens/self", get(token_self))
+            .route("/api/v4/version", get(version))
+            .route("/api/v4/projects", get(projects))
+            .route("/uploads/-/system/project/avatar/{id}/avatar.png", get(avatar))
+            .with_state(state.clone());
+        let app = if prefix.is_empty() { api } else { Router::new().nest(&prefix, api) };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FakeGitLab { base_url, state, task })
+    }
+}

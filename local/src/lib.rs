@@ -1,0 +1,5 @@
+//! The local runner's parts: the axum bridge to the handlers, table setup for emulators, and the fake GitLab.
+
+pub mod aws_setup;
+pub mod fake_gitlab;
+pub mod server;

@@ -1,0 +1,167 @@
+//! `oore-local`: every route on 127.0.0.1:8787, a caller token for it, or a fake GitLab to try it against.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken, TokenState};
+use rand::RngCore;
+use secrecy::SecretString;
+use shared::config::Config;
+use shared::http::auth::{issue_token, Role};
+use shared::ports::{Clock, SecretVault, SystemClock};
+
+const USAGE: &str = "usage:
+  oore-local [serve]                     serve every route on OORE_LISTEN (default 127.0.0.1:8787)
+  oore-local token [--role owner|admin|developer|qa_viewer] [--user ID] [--ttl SECONDS]
+                                         print a caller token for the running service
+  oore-local fake-gitlab [--port 9090] [--projects 25] [--delay-ms 0] [--prefix /gitlab]
+                                         run a fake GitLab with ready-made tokens
+
+Settings (environment): TABLE_NAME switches from the embedded store to DynamoDB and Secrets
+Manager (with AWS_REGION, credentials, and AWS_ENDPOINT_URL for an emulator);
+CALLER_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
+GITLAB_HTTP_HOSTS, SYNC_CONCURRENCY, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
+embedded caller key is kept, default ./.oore-local), RUST_LOG.";
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn aws_mode() -> bool {
+    env("TABLE_NAME").is_some()
+}
+
+/// The runner's settings: the environment, with local defaults for what it leaves out.
+fn local_config() -> Result<Config, shared::config::ConfigError> {
+    let listen = env("OORE_LISTEN").unwrap_or_else(|| "127.0.0.1:8787".into());
+    Config::from_lookup(|name| {
+        env(name).or_else(|| match name {
+            "TABLE_NAME" => Some("oore-gitlab-local".into()),
+            "CALLER_KEY_SECRET_ID" => Some("oore-gitlab/caller-key".into()),
+            "PUBLIC_BASE_URL" => Some(format!("http://{listen}")),
+            "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
+            _ => None,
+        })
+    })
+}
+
+/// The embedded caller key, made on first use and kept so tokens survive restarts.
+fn local_key() -> std::io::Result<SecretString> {
+    let dir = PathBuf::from(env("OORE_LOCAL_DIR").unwrap_or_else(|| ".oore-local".into()));
+    let path = dir.join("caller-key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(SecretString::from(existing.trim().to_string()));
+    }
+    std::fs::create_dir_all(&dir)?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let key = hex::encode(bytes);
+    std::fs::write(&path, &key)?;
+    Ok(SecretString::from(key))
+}
+
+async fn aws_vault() -> shared::adapters::secrets_manager::SecretsManagerVault {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    shared::adapters::secrets_manager::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk))
+}
+
+/// The key tokens are signed with: the embedded file, or the secret in Secrets Manager.
+async fn signing_key(config: &Config) -> Result<SecretString, Box<dyn std::error::Error>> {
+    if !aws_mode() {
+        return Ok(local_key()?);
+    }
+    let vault = aws_vault().await;
+    if let Some(key) = vault.get_secret(&config.caller_key_secret_id).await? {
+        return Ok(key);
+    }
+    if env("AWS_ENDPOINT_URL").is_none() {
+        return Err(format!("the secret {} does not exist; deploy the stack first", config.caller_key_secret_id).into());
+    }
+    // A fresh emulator: make the key the template would have made.
+    let key = local_key()?;
+    vault.create_secret(&config.caller_key_secret_id, &key).await?;
+    Ok(key)
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let config = local_config()?;
+    let key = signing_key(&config).await?;
+    let listen = env("OORE_LISTEN").unwrap_or_else(|| "127.0.0.1:8787".into());
+    let issuer = config.token_issuer.clone();
+    let audience = config.token_audience.clone();
+    let app = if aws_mode() {
+        if env("AWS_ENDPOINT_URL").is_some() {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).await?;
+        }
+        shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
+    } else {
+        shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), Arc::new(SystemClock), &key).await
+    };
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let token = issue_token(&key, "local-owner", Role::Owner, &issuer, &audience, SystemClock.now(), 12 * 3600);
+    println!("Oore GitLab integration listening on http://{listen} ({} store)", if aws_mode() { "DynamoDB" } else { "embedded" });
+    println!("Owner token (12 hours; `oore-local token --role developer` makes others):\n  export OORE_TOKEN={token}");
+    oore_local::server::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let config = local_config()?;
+    let key = signing_key(&config).await?;
+    let role: Role = serde_json::from_value(serde_json::Value::String(flag(args, "--role").unwrap_or_else(|| "owner".into())))
+        .map_err(|_| "--role must be owner, admin, developer or qa_viewer")?;
+    let user = flag(args, "--user").unwrap_or_else(|| "local-owner".into());
+    let ttl: i64 = flag(args, "--ttl").map(|t| t.parse()).transpose()?.unwrap_or(12 * 3600);
+    println!("{}", issue_token(&key, &user, role, &config.token_issuer, &config.token_audience, SystemClock.now(), ttl));
+    Ok(())
+}
+
+async fn fake_gitlab(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = flag(args, "--port").map(|p| p.parse()).transpose()?.unwrap_or(9090);
+    let options = FakeOptions {
+        prefix: flag(args, "--prefix").unwrap_or_default(),
+        projects: flag(args, "--projects").map(|p| p.parse()).transpose()?.unwrap_or(25),
+        delay: Duration::from_millis(flag(args, "--delay-ms").map(|p| p.parse()).transpose()?.unwrap_or(0)),
+    };
+    let fake = FakeGitLab::start(options, port).await?;
+    let tokens = [
+        ("glpat-local-api", FakeToken::live(&["api"])),
+        ("glpat-local-readonly", FakeToken::live(&["read_api"])),
+        ("glpat-local-expired", FakeToken { state: TokenState::Expired, ..FakeToken::live(&["api"]) }),
+        ("glpat-local-revoked", FakeToken { state: TokenState::Revoked, ..FakeToken::live(&["api"]) }),
+    ];
+    for (name, spec) in &tokens {
+        fake.state.add_token(name, spec.clone());
+    }
+    println!("Fake GitLab at {} with {} projects", fake.base_url, fake.state.project_count());
+    println!("Tokens: glpat-local-api (api scope), glpat-local-readonly (read_api only: refused for scopes),");
+    println!("        glpat-local-expired, glpat-local-revoked (GitLab's two 401 shapes)");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => serve().await,
+        Some("token") => token(&args).await,
+        Some("fake-gitlab") => fake_gitlab(&args).await,
+        Some(_) => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(err) = result {
+        eprintln!("oore-local: {err}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,87 @@
+//! Wiring: the application built on AWS (Lambda, or the local runner with AWS settings) or on
+//! the embedded adapters, and the Lambda entry point every function's `main` calls.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::{service_fn, Request};
+use secrecy::SecretString;
+
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::gitlab_http::HttpGitLab;
+use crate::adapters::memory::{MemoryStore, MemoryVault};
+use crate::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
+use crate::config::Config;
+use crate::http::auth::Authenticator;
+use crate::http::routes::RouteId;
+use crate::http::App;
+use crate::ports::{Clock, GitLabApi, SecretVault, SystemClock};
+
+/// How long a warm container trusts a secret it read.
+pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
+
+fn assemble(
+    config: Config,
+    store: Arc<dyn AllStores>,
+    vault: Arc<dyn SecretVault>,
+    gitlab: Arc<dyn GitLabApi>,
+    clock: Arc<dyn Clock>,
+) -> App {
+    let auth = Authenticator::new(vault.clone(), config.caller_key_secret_id.clone(), config.token_issuer.clone(), config.token_audience.clone());
+    App { integrations: store.clone().as_integrations(), repositories: store.as_repositories(), vault, gitlab, clock, auth, config: Arc::new(config) }
+}
+
+/// A store that serves both store ports (both adapters do).
+pub trait AllStores: crate::ports::IntegrationStore + crate::ports::RepositoryStore {
+    fn as_integrations(self: Arc<Self>) -> Arc<dyn crate::ports::IntegrationStore>;
+    fn as_repositories(self: Arc<Self>) -> Arc<dyn crate::ports::RepositoryStore>;
+}
+
+impl<T: crate::ports::IntegrationStore + crate::ports::RepositoryStore + 'static> AllStores for T {
+    fn as_integrations(self: Arc<Self>) -> Arc<dyn crate::ports::IntegrationStore> {
+        self
+    }
+    fn as_repositories(self: Arc<Self>) -> Arc<dyn crate::ports::RepositoryStore> {
+        self
+    }
+}
+
+/// The application on DynamoDB and Secrets Manager, with clients built from the environment
+/// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` when pointed at an emulator).
+pub async fn aws_app(config: Config, gitlab: Arc<dyn GitLabApi>) -> App {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone()));
+    let vault = Arc::new(CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)), SECRET_CACHE_TTL));
+    assemble(config, store, vault, gitlab, Arc::new(SystemClock))
+}
+
+/// The application on the embedded store and vault, with the caller-token key placed in the vault.
+pub async fn embedded_app(config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>, signing_key: &SecretString) -> App {
+    let vault = Arc::new(MemoryVault::default());
+    vault
+        .create_secret(&config.caller_key_secret_id, signing_key)
+        .await
+        .expect("a fresh embedded vault accepts the signing key");
+    assemble(config, Arc::new(MemoryStore::default()), vault, gitlab, clock)
+}
+
+/// The GitLab client, built once per container.
+pub fn gitlab_client() -> Arc<dyn GitLabApi> {
+    Arc::new(HttpGitLab::new().expect("the TLS backend initialises"))
+}
+
+/// Logs as JSON lines for CloudWatch; `RUST_LOG` sets the level (default info).
+pub fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).without_time().try_init();
+}
+
+/// The entry point of every function: config read and clients built once, then one route served.
+pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
+    init_json_logs();
+    let config = Config::from_env()?;
+    let app = aws_app(config, gitlab_client()).await;
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(app.handle_route(route, req).await) })).await
+}
