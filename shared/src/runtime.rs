@@ -51,9 +51,14 @@ impl<T: crate::ports::IntegrationStore + crate::ports::RepositoryStore + 'static
 /// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` when pointed at an emulator).
 pub async fn aws_app(config: Config, gitlab: Arc<dyn GitLabApi>) -> App {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone()));
-    let vault = Arc::new(CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)), SECRET_CACHE_TTL));
-    assemble(config, store, vault, gitlab, Arc::new(SystemClock))
+    aws_app_with(&sdk, config, gitlab, Arc::new(SystemClock))
+}
+
+/// The application on DynamoDB and Secrets Manager with given SDK settings and clock.
+pub fn aws_app_with(sdk: &aws_config::SdkConfig, config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> App {
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
+    let vault = Arc::new(CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(sdk)), SECRET_CACHE_TTL));
+    assemble(config, store, vault, gitlab, clock)
 }
 
 /// The application on the embedded store and vault, with the caller-token key placed in the vault.

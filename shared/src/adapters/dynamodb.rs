@@ -103,14 +103,16 @@ impl DynamoStore {
         ])
     }
 
-    /// Every item of a partition whose sort key starts with `prefix`, following pages.
+    /// Every item of a partition whose sort key starts with `prefix` (all of them for an empty
+    /// prefix: DynamoDB refuses an empty key value), following pages.
     async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
+        let query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk));
+        let query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)").expression_attribute_values(":prefix", s(prefix))
+        };
+        query
             .consistent_read(true)
             .into_paginator()
             .items()

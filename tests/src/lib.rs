@@ -1,0 +1,149 @@
+//! Test harness: apps on the embedded adapters or on moto, a fake GitLab, and a client that
+//! sends requests through the handlers the way API Gateway hands them over.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use http::Method;
+use lambda_http::Body;
+use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken};
+use secrecy::SecretString;
+use serde_json::Value;
+use shared::config::Config;
+use shared::http::auth::{issue_token, Role};
+use shared::http::App;
+use shared::ports::{Clock, GitLabApi};
+
+pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
+/// 2026-11-26T00:00:00Z.
+pub const START_TIME: i64 = 1_795_651_200;
+
+/// A clock tests move by hand.
+pub struct TestClock(pub AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The moto endpoint the test command started, e.g. `http://127.0.0.1:5123`.
+/// Tests that need it fail loudly without it rather than pass without testing anything.
+pub fn moto_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()).expect(
+        "AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh, which starts moto on a loopback port",
+    )
+}
+
+/// SDK settings for moto.
+pub async fn moto_sdk() -> aws_config::SdkConfig {
+    let endpoint = moto_endpoint();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// A fresh table on moto, named uniquely so tests do not see each other's items.
+pub async fn moto_table(sdk: &aws_config::SdkConfig) -> String {
+    let table = format!("t-{}", uuid::Uuid::new_v4().simple());
+    oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await.expect("moto creates the table");
+    table
+}
+
+pub fn test_config(table: &str) -> Config {
+    let prefix = format!("test-{}/", uuid::Uuid::new_v4().simple());
+    Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(table.to_string()),
+        "SECRET_PREFIX" => Some(prefix.clone()),
+        "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
+        "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),
+        "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
+        _ => None,
+    })
+    .expect("test settings are complete")
+}
+
+/// Which adapters an app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Moto,
+}
+
+/// An app, a fake GitLab it talks to, and a clock.
+pub struct Harness {
+    pub app: App,
+    pub gitlab: FakeGitLab,
+    pub clock: Arc<TestClock>,
+    pub backend: Backend,
+}
+
+/// The token every test connects with: the fixture user, api scope.
+pub const PAT: &str = "glpat-test-api";
+
+impl Harness {
+    pub async fn new(backend: Backend, options: FakeOptions) -> Harness {
+        let gitlab = FakeGitLab::start(options, 0).await.expect("fake GitLab starts");
+        gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
+        let client: Arc<dyn GitLabApi> = shared::runtime::gitlab_client();
+        Self::with_gitlab(backend, gitlab, client).await
+    }
+
+    /// An app whose GitLab client is `client` (tests wrap it to count or break calls).
+    pub async fn with_gitlab(backend: Backend, gitlab: FakeGitLab, client: Arc<dyn GitLabApi>) -> Harness {
+        let clock = Arc::new(TestClock(AtomicI64::new(START_TIME)));
+        let key = SecretString::from(SIGNING_KEY.to_string());
+        let app = match backend {
+            Backend::Embedded => shared::runtime::embedded_app(test_config("embedded"), client, clock.clone(), &key).await,
+            Backend::Moto => {
+                let sdk = moto_sdk().await;
+                let config = test_config(&moto_table(&sdk).await);
+                let app = shared::runtime::aws_app_with(&sdk, config, client, clock.clone());
+                app.vault.create_secret(&app.config.caller_key_secret_id, &key).await.expect("moto stores the signing key");
+                app
+            }
+        };
+        Harness { app, gitlab, clock, backend }
+    }
+
+    pub fn token(&self, role: Role) -> String {
+        let c = &self.app.config;
+        issue_token(&SecretString::from(SIGNING_KEY.to_string()), "user-1", role, &c.token_issuer, &c.token_audience, self.clock.now(), 3600)
+    }
+
+    /// Sends a request as `role` (None: no Authorization header) and returns status and JSON body.
+    pub async fn call(&self, method: Method, path: &str, role: Option<Role>, body: Option<&str>) -> (u16, Value) {
+        let (status, _, bytes) = self.raw(method, path, role.map(|r| self.token(r)).as_deref(), body.map(|b| b.as_bytes().to_vec())).await;
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    /// The same with a raw bearer token and body; returns status, headers and body bytes.
+    pub async fn raw(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Vec<u8>>) -> (u16, http::HeaderMap, Vec<u8>) {
+        let mut builder = http::Request::builder().method(method).uri(format!("https://api.example.com{path}"));
+        if let Some(token) = bearer {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = builder.body(body.map(Body::Binary).unwrap_or(Body::Empty)).expect("request builds");
+        let response = self.app.handle(request).await;
+        let (parts, body) = response.into_parts();
+        let bytes = match body {
+            Body::Empty => Vec::new(),
+            Body::Text(t) => t.into_bytes(),
+            Body::Binary(b) => b,
+            _ => Vec::new(),
+        };
+        (parts.status.as_u16(), parts.headers, bytes)
+    }
+
+    /// Connects the fake GitLab with [`PAT`]; returns the start response.
+    pub async fn connect(&self) -> Value {
+        let body = serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT}).to_string();
+        let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&body)).await;
+        assert_eq!(status, 200, "connect failed: {json}");
+        json
+    }
+}
