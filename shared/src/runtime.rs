@@ -28,7 +28,7 @@ fn assemble(
     gitlab: Arc<dyn GitLabApi>,
     clock: Arc<dyn Clock>,
 ) -> App {
-    let auth = Authenticator::new(vault.clone(), config.caller_key_secret_id.clone(), config.token_issuer.clone(), config.token_audience.clone());
+    let auth = Authenticator::new(vault.clone(), clock.clone(), config.caller_key_secret_id.clone(), config.token_issuer.clone(), config.token_audience.clone());
     App { integrations: store.clone().as_integrations(), repositories: store.as_repositories(), vault, gitlab, clock, auth, config: Arc::new(config) }
 }
 

@@ -8,7 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use crate::ports::SecretVault;
+use crate::ports::{Clock, SecretVault};
+
+/// Clock skew tolerated on `exp`, as jsonwebtoken's own default.
+const EXPIRY_LEEWAY_SECS: i64 = 60;
 
 /// The daemon's roles. owner/admin may change integrations; developer and qa_viewer may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,14 +61,15 @@ pub struct Caller {
 #[derive(Clone)]
 pub struct Authenticator {
     vault: Arc<dyn SecretVault>,
+    clock: Arc<dyn Clock>,
     key_secret_id: String,
     issuer: String,
     audience: String,
 }
 
 impl Authenticator {
-    pub fn new(vault: Arc<dyn SecretVault>, key_secret_id: String, issuer: String, audience: String) -> Self {
-        Authenticator { vault, key_secret_id, issuer, audience }
+    pub fn new(vault: Arc<dyn SecretVault>, clock: Arc<dyn Clock>, key_secret_id: String, issuer: String, audience: String) -> Self {
+        Authenticator { vault, clock, key_secret_id, issuer, audience }
     }
 
     /// Checks the `Authorization` header: none → 401 missing_auth; anything not a valid token → 401 invalid_session.
@@ -92,7 +96,12 @@ impl Authenticator {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked against our clock (tests move it), not inside the library.
+        validation.validate_exp = false;
         let data = decode::<Claims>(token, &DecodingKey::from_secret(signing_key_bytes(&key).expose_secret().as_bytes()), &validation).map_err(|_| invalid())?;
+        if data.claims.exp + EXPIRY_LEEWAY_SECS < self.clock.now() {
+            return Err(invalid());
+        }
         Ok(Caller { user_id: data.claims.sub, role: data.claims.role })
     }
 }
