@@ -272,10 +272,12 @@ async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query
     }
     let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(20).clamp(1, 100);
     let page = query.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
-    let all = state.projects.lock().unwrap().clone();
-    let total = all.len();
+    let (items, total) = {
+        let all = state.projects.lock().unwrap();
+        let items: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+        (items, all.len())
+    };
     let total_pages = total.div_ceil(per_page).max(1);
-    let items: Vec<Value> = all.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     let base = state.base_url.lock().unwrap().clone();
     let link = |p: usize, rel: &str| format!("<{base}/api/v4/projects?membership=true&page={p}&per_page={per_page}>; rel=\"{rel}\"");
     let mut links = vec![link(1, "first")];
