@@ -24,6 +24,12 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_EC2_METADATA_DISABLED=true
 
-# Every crate, the Lambda binaries included, must build; then every test runs.
+# Every crate, the Lambda binaries and the bench included, must build; then every test runs.
 cargo build --workspace --all-targets
-cargo test --workspace --no-fail-fast
+set +e
+cargo test --workspace --lib --bins --tests --no-fail-fast 2>&1 | tee .tmp/test.log
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .tmp/test.log
+exit "$status"

@@ -75,6 +75,16 @@ pub(super) async fn verify_personal_token(app: &App, host: &HostUrl, token: &Sec
     let info = match app.gitlab.token_self(host, token).await {
         Ok(info) => info,
         Err(err @ GitLabError::Unauthorized(_)) => return Err(refused(&err)),
+        // GitLab before 15.5 has no self-inspection, and newer versions answer 400 for tokens
+        // that are not personal access tokens: either way its scopes cannot be checked.
+        Err(err @ (GitLabError::NotFound | GitLabError::Status(400))) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "gitlab_auth_failed",
+                "GitLab would not describe this token; use a personal access token on GitLab 15.5 or later",
+            )
+            .with_details(err.to_string()))
+        }
         Err(err) => return Err(gitlab_unavailable(unavailable_code, &err)),
     };
     if info.revoked || !info.active {
