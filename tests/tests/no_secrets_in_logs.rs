@@ -1,0 +1,51 @@
+//! Tokens and secrets never reach a log line, whatever the request does.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use http::Method;
+use oore_gitlab_tests::{Backend, Harness, PAT};
+use oore_local::fake_gitlab::{FakeOptions, FakeToken, TokenState};
+use serde_json::json;
+use shared::http::auth::Role;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_requests_but_no_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    h.gitlab.state.add_token("glpat-revoked-secret", FakeToken { state: TokenState::Revoked, ..FakeToken::live(&["api"]) });
+    let started = h.connect().await;
+    let id = started["integration"]["id"].as_str().unwrap().to_string();
+    let webhook_secret = started["webhook_secret"].as_str().unwrap().to_string();
+    let refused = json!({"host_url": h.gitlab.base_url, "auth_mode": "personal_token", "access_token": "glpat-revoked-secret"}).to_string();
+    h.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&refused)).await;
+    h.call(Method::PUT, &format!("/v1/integrations/{id}/gitlab-token"), Some(Role::Owner), Some(r#"{"access_token":"glpat-revoked-secret"}"#)).await;
+    h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), Some(Role::Owner), Some("{}")).await;
+    let bearer = h.token(Role::Owner);
+    h.call(Method::DELETE, &format!("/v1/integrations/{id}"), Some(Role::Owner), None).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("\"route\":\"/v1/integrations/gitlab/start\""), "one line per request is logged:\n{logs}");
+    assert!(logs.contains("GitLab request failed"), "the GitLab outage is logged");
+    for secret in [PAT, "glpat-revoked-secret", webhook_secret.as_str(), bearer.as_str(), oore_gitlab_tests::SIGNING_KEY] {
+        assert!(!logs.contains(secret), "a secret reached the logs:\n{logs}");
+    }
+}
