@@ -207,11 +207,16 @@ async fn gate(state: &FakeState) -> Option<Response> {
     state.failing.load(Ordering::SeqCst).then(|| (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"message": "503 Service Unavailable"}))).into_response())
 }
 
-async fn user(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = gate(&state).await {
-        return r;
+/// The gate, then the token: what every authenticated endpoint does first.
+async fn admit(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Response> {
+    if let Some(r) = gate(state).await {
+        return Err(r);
     }
-    let token = match authenticate(&state, &headers) {
+    authenticate(state, headers)
+}
+
+async fn user(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
+    let token = match admit(&state, &headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -225,10 +230,7 @@ async fn user(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Respon
 }
 
 async fn token_self(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = gate(&state).await {
-        return r;
-    }
-    let token = match authenticate(&state, &headers) {
+    let token = match admit(&state, &headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -243,10 +245,7 @@ async fn token_self(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> 
 }
 
 async fn version(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = gate(&state).await {
-        return r;
-    }
-    match authenticate(&state, &headers) {
+    match admit(&state, &headers).await {
         Ok(_) => Json(json!({"version": "17.5.0-ee", "revision": "fake"})).into_response(),
         Err(r) => r,
     }
@@ -254,10 +253,7 @@ async fn version(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Res
 
 async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     state.project_requests.fetch_add(1, Ordering::SeqCst);
-    if let Some(r) = gate(&state).await {
-        return r;
-    }
-    let token = match authenticate(&state, &headers) {
+    let token = match admit(&state, &headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -306,10 +302,7 @@ async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query
 }
 
 async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
-    if let Some(r) = gate(&state).await {
-        return r;
-    }
-    if let Err(r) = authenticate(&state, &headers) {
+    if let Err(r) = admit(&state, &headers).await {
         return r;
     }
     let exists = state.projects.lock().unwrap().iter().any(|p| p["id"].as_u64() == Some(id));

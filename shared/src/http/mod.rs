@@ -128,7 +128,7 @@ impl App {
     /// The daemon's order of checks: authentication, body, permission, then the handler.
     async fn run(&self, route: &'static Route, params: Vec<String>, req: Request) -> Response<Body> {
         match self.prepare(route, params, &req).await {
-            Ok(ctx) => match handlers::dispatch(self, route.id, ctx, &req).await {
+            Ok(ctx) => match handlers::dispatch(self, route.id, ctx).await {
                 Ok(response) => response,
                 Err(err) => err.into_response(),
             },

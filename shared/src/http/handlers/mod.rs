@@ -7,7 +7,7 @@ mod start;
 mod token;
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use secrecy::SecretString;
 
 use super::error::ApiError;
@@ -19,7 +19,7 @@ use crate::ports::GitLabError;
 
 pub use start::StartResponse;
 
-pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx, _req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     match id {
         RouteId::GitLabStart => start::handle(app, ctx).await,
         RouteId::ListIntegrations => integrations::list(app, ctx).await,
