@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::secrets::copy_secret;
 use crate::ports::{IntegrationStore, RepositoryStore, SecretVault, StoreError, VaultError};
 
 #[derive(Default)]
@@ -138,19 +139,19 @@ impl SecretVault for MemoryVault {
         if s.contains_key(name) {
             return Err(VaultError::Exists);
         }
-        s.insert(name.to_string(), SecretString::from(value.expose_secret().to_string()));
+        s.insert(name.to_string(), copy_secret(value));
         Ok(())
     }
 
     async fn get_secret(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
-        Ok(self.lock().get(name).map(|v| SecretString::from(v.expose_secret().to_string())))
+        Ok(self.lock().get(name).map(|v| copy_secret(v)))
     }
 
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
         let mut s = self.lock();
         match s.get_mut(name) {
             Some(slot) => {
-                *slot = SecretString::from(value.expose_secret().to_string());
+                *slot = copy_secret(value);
                 Ok(())
             }
             None => Err(VaultError::NotFound),

@@ -7,6 +7,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::secrets::copy_secret;
 use crate::ports::{SecretVault, VaultError};
 
 /// Secrets Manager, one secret per name.
@@ -75,15 +76,11 @@ impl<V: SecretVault> CachedVault<V> {
     }
 }
 
-fn copy(value: &SecretString) -> SecretString {
-    SecretString::from(value.expose_secret().to_string())
-}
-
 #[async_trait]
 impl<V: SecretVault> SecretVault for CachedVault<V> {
     async fn create_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
         self.inner.create_secret(name, value).await?;
-        self.cache.insert(name.to_string(), copy(value)).await;
+        self.cache.insert(name.to_string(), copy_secret(value)).await;
         Ok(())
     }
 
@@ -93,7 +90,7 @@ impl<V: SecretVault> SecretVault for CachedVault<V> {
         }
         let value = self.inner.get_secret(name).await?;
         if let Some(v) = &value {
-            self.cache.insert(name.to_string(), copy(v)).await;
+            self.cache.insert(name.to_string(), copy_secret(v)).await;
         }
         Ok(value)
     }
@@ -101,7 +98,7 @@ impl<V: SecretVault> SecretVault for CachedVault<V> {
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
         self.cache.invalidate(name).await;
         self.inner.put_secret(name, value).await?;
-        self.cache.insert(name.to_string(), copy(value)).await;
+        self.cache.insert(name.to_string(), copy_secret(value)).await;
         Ok(())
     }
 

@@ -57,6 +57,11 @@ mod opt_secret {
     }
 }
 
+/// A second handle on a secret value (`SecretString` is deliberately not `Clone`).
+pub fn copy_secret(value: &SecretString) -> SecretString {
+    SecretString::from(value.expose_secret().to_string())
+}
+
 /// A webhook secret as generated: `oore_` + 64 hex characters (256 random bits).
 pub fn generate_webhook_secret() -> SecretString {
     let mut bytes = [0u8; 32];
