@@ -9,7 +9,7 @@ ensure_tools
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 mkdir -p .tmp
-.venv-tools/bin/moto_server -H 127.0.0.1 -p "$port" > .tmp/moto.log 2>&1 &
+.venv-tools/bin/python scripts/moto_server.py 127.0.0.1 "$port" > .tmp/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 

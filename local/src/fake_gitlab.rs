@@ -1,5 +1,6 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
-//! version, project listings with GitLab's paging headers, avatars, and GitLab's error shapes.
+//! version, project listings with GitLab's paging headers, single projects, project hooks,
+//! avatars, and GitLab's error shapes.
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -87,9 +88,35 @@ pub struct FakeState {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     base_url: Mutex<String>,
+    /// Project id → its hooks (as GitLab answers them, plus the `token` GitLab never shows).
+    hooks: Mutex<HashMap<u64, Vec<Value>>>,
+    next_hook_id: AtomicU64,
+    /// `GET /projects/:id` requests served.
+    pub project_lookups: AtomicU64,
 }
 
 impl FakeState {
+    /// Adds one project built from `project` (e.g. the `project` object of a webhook fixture)
+    /// on top of the listing template, so it has every field a listing has.
+    pub fn add_project(&self, project: &Value) {
+        let template: Vec<Value> = serde_json::from_str(PROJECTS).expect("projects fixture is JSON");
+        let mut p = template[0].clone();
+        for field in ["id", "name", "path_with_namespace", "default_branch", "web_url", "avatar_url"] {
+            if let Some(v) = project.get(field) {
+                p[field] = v.clone();
+            }
+        }
+        if let Some(level) = project.get("visibility_level").and_then(Value::as_u64) {
+            p["visibility"] = json!(match level { 20 => "public", 10 => "internal", _ => "private" });
+        }
+        self.projects.lock().unwrap().push(p);
+    }
+
+    /// The hooks of a project, with the secret each was given.
+    pub fn hooks(&self, project_id: u64) -> Vec<Value> {
+        self.hooks.lock().unwrap().get(&project_id).cloned().unwrap_or_default()
+    }
+
     pub fn add_token(&self, token: &str, spec: FakeToken) {
         self.tokens.lock().unwrap().insert(token.to_string(), spec);
     }
@@ -301,6 +328,92 @@ async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query
     response
 }
 
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"message": "404 Project Not Found"}))).into_response()
+}
+
+fn find_project(state: &FakeState, id: u64) -> Option<Value> {
+    state.projects.lock().unwrap().iter().find(|p| p["id"].as_u64() == Some(id)).cloned()
+}
+
+async fn project(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    state.project_lookups.fetch_add(1, Ordering::SeqCst);
+    let token = match admit(&state, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !has_any(&token, &["api", "read_api"]) {
+        return insufficient_scope("api read_api");
+    }
+    find_project(&state, id).map(|p| Json(p).into_response()).unwrap_or_else(not_found)
+}
+
+/// The hook as GitLab shows it: every field but the token.
+fn shown(hook: &Value) -> Value {
+    let mut hook = hook.clone();
+    if let Some(map) = hook.as_object_mut() {
+        map.remove("token");
+    }
+    hook
+}
+
+/// Hooks need the api scope (and Maintainer, which the fake's user always is).
+async fn admit_hooks(state: &FakeState, headers: &HeaderMap, project_id: u64) -> Result<(), Response> {
+    let token = admit(state, headers).await?;
+    if !has_any(&token, &["api"]) {
+        return Err(insufficient_scope("api"));
+    }
+    if find_project(state, project_id).is_none() {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+async fn list_hooks(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    Json(state.hooks(id).iter().map(shown).collect::<Vec<_>>()).into_response()
+}
+
+fn hook_from(id: u64, project_id: u64, body: &Value) -> Value {
+    json!({
+        "id": id,
+        "url": body["url"],
+        "project_id": project_id,
+        "push_events": body["push_events"].as_bool().unwrap_or(true),
+        "tag_push_events": body["tag_push_events"].as_bool().unwrap_or(false),
+        "merge_requests_events": body["merge_requests_events"].as_bool().unwrap_or(false),
+        "enable_ssl_verification": body["enable_ssl_verification"].as_bool().unwrap_or(true),
+        "created_at": "2026-11-26T00:00:00.000Z",
+        "token": body["token"],
+    })
+}
+
+async fn create_hook(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>, Json(body): Json<Value>) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    if body["url"].as_str().is_none_or(str::is_empty) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "url is missing"}))).into_response();
+    }
+    let hook = hook_from(state.next_hook_id.fetch_add(1, Ordering::SeqCst), id, &body);
+    state.hooks.lock().unwrap().entry(id).or_default().push(hook.clone());
+    (StatusCode::CREATED, Json(shown(&hook))).into_response()
+}
+
+async fn update_hook(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path((id, hook_id)): Path<(u64, u64)>, Json(body): Json<Value>) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    let mut hooks = state.hooks.lock().unwrap();
+    let Some(slot) = hooks.get_mut(&id).and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id))) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+    };
+    *slot = hook_from(hook_id, id, &body);
+    Json(shown(slot)).into_response()
+}
+
 async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     if let Err(r) = admit(&state, &headers).await {
         return r;
@@ -328,6 +441,9 @@ impl FakeGitLab {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             base_url: Mutex::new(base_url.clone()),
+            hooks: Mutex::new(HashMap::new()),
+            next_hook_id: AtomicU64::new(1),
+            project_lookups: AtomicU64::new(0),
         });
         state.set_projects(options.projects);
         let api = Router::new()
@@ -335,6 +451,9 @@ impl FakeGitLab {
             .route("/api/v4/personal_access_tokens/self", get(token_self))
             .route("/api/v4/version", get(version))
             .route("/api/v4/projects", get(projects))
+            .route("/api/v4/projects/{id}", get(project))
+            .route("/api/v4/projects/{id}/hooks", get(list_hooks).post(create_hook))
+            .route("/api/v4/projects/{id}/hooks/{hook_id}", put(update_hook))
             .route("/uploads/-/system/project/avatar/{id}/avatar.png", get(avatar))
             .with_state(state.clone());
         let app = if prefix.is_empty() { api } else { Router::new().nest(&prefix, api) };

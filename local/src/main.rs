@@ -20,7 +20,7 @@ const USAGE: &str = "usage:
 
 Settings (environment): TABLE_NAME switches from the embedded store to DynamoDB and Secrets
 Manager (with AWS_REGION, credentials, and AWS_ENDPOINT_URL for an emulator);
-CALLER_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
+CALLER_KEY_SECRET_ID, WEBHOOK_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
 GITLAB_HTTP_HOSTS, SYNC_CONCURRENCY, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
 embedded caller key is kept, default ./.oore-local), RUST_LOG.";
 
@@ -43,6 +43,7 @@ fn local_config() -> Result<Config, shared::config::ConfigError> {
         env(name).or_else(|| match name {
             "TABLE_NAME" => Some("oore-gitlab-local".into()),
             "CALLER_KEY_SECRET_ID" => Some("oore-gitlab/caller-key".into()),
+            "WEBHOOK_KEY_SECRET_ID" => Some("oore-gitlab/webhook-key".into()),
             "PUBLIC_BASE_URL" => Some(format!("http://{listen}")),
             "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
             _ => None,
@@ -98,6 +99,11 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         if env("AWS_ENDPOINT_URL").is_some() {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).await?;
+            // A fresh emulator: make the webhook master key the template would have made.
+            let vault = aws_vault().await;
+            if vault.get_secret(&config.webhook_key_secret_id).await?.is_none() {
+                vault.create_secret(&config.webhook_key_secret_id, &shared::domain::secrets::generate_master_key()).await?;
+            }
         }
         shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
     } else {

@@ -22,6 +22,13 @@ pub struct Config {
     pub host_policy: HostPolicy,
     /// Page requests in flight at once while syncing (`SYNC_CONCURRENCY`).
     pub sync_concurrency: usize,
+    /// Secrets Manager id of the master key webhook signing keys are derived from
+    /// (`WEBHOOK_KEY_SECRET_ID`).
+    pub webhook_key_secret_id: String,
+    /// How long a rotated-out webhook secret keeps working (`WEBHOOK_GRACE_SECONDS`, default 3600).
+    pub webhook_grace_secs: i64,
+    /// How long the delivery log and dedupe markers are kept (`DELIVERY_RETENTION_DAYS`, default 30).
+    pub delivery_retention_secs: i64,
 }
 
 /// A setting that is missing or unusable.
@@ -44,7 +51,13 @@ impl Config {
             .ok()
             .filter(|n| (1..=32).contains(n))
             .ok_or(ConfigError { name: "SYNC_CONCURRENCY", problem: "must be a number from 1 to 32".into() })?;
+        let number = |name: &'static str, default: &str, min: i64, max: i64| {
+            or(name, default).trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or(ConfigError { name, problem: format!("must be a whole number from {min} to {max}") })
+        };
         Ok(Config {
+            webhook_key_secret_id: required("WEBHOOK_KEY_SECRET_ID")?,
+            webhook_grace_secs: number("WEBHOOK_GRACE_SECONDS", "3600", 0, 7 * 24 * 3600)?,
+            delivery_retention_secs: number("DELIVERY_RETENTION_DAYS", "30", 1, 365)? * 24 * 3600,
             table_name: required("TABLE_NAME")?,
             secret_prefix: or("SECRET_PREFIX", "oore-gitlab/"),
             caller_key_secret_id: required("CALLER_KEY_SECRET_ID")?,

@@ -7,9 +7,11 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::domain::gitlab::{GitLabProject, GitLabUser, TokenInfo};
+use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
+use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::webhook_keys::WebhookKey;
 
 /// A storage failure. `Conflict` is a lost conditional write; anything else is the backend's fault.
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +25,9 @@ pub enum StoreError {
 /// Integrations and their installations.
 #[async_trait]
 pub trait IntegrationStore: Send + Sync {
-    /// Creates the integration and its installation together, or neither.
-    /// `Conflict` if the id exists.
-    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>) -> Result<(), StoreError>;
+    /// Creates the integration, its installation and its integration-wide webhook key together,
+    /// or none of them. `Conflict` if the id exists.
+    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError>;
     async fn get_integration(&self, id: &str) -> Result<Option<IntegrationRecord>, StoreError>;
     /// All integrations (a key query, never a scan); callers filter, sort and page.
     async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
@@ -45,6 +47,39 @@ pub trait RepositoryStore: Send + Sync {
     async fn get_repository(&self, repository_id: &str) -> Result<Option<Repository>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
     async fn write_repositories(&self, integration_id: &str, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError>;
+}
+
+/// What became of an attempt to record a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The delivery, its dedupe marker and its trigger (if any) were written.
+    New,
+    /// A delivery with the same key was recorded before; nothing was written.
+    Duplicate,
+    /// The delivery needs a repository that is not stored; nothing was written.
+    RepositoryMissing,
+}
+
+/// Webhook keys, the delivery log and build triggers.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// The key whose digest is `digest`, valid or not (callers check validity).
+    async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError>;
+    /// Every key of one scope: the integration-wide keys (`project_id` None) or one project's.
+    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError>;
+    /// Makes `new` the current key of its scope: the keys current until now stay valid until
+    /// `previous_valid_until`, keys whose grace has ended are removed. `Conflict` if another
+    /// rotation of the same scope won the race.
+    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError>;
+    /// Records a delivery, its dedupe marker and its trigger, all or nothing. `repository` is the
+    /// GitLab project whose repository must be stored for the trigger to be written.
+    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<&str>) -> Result<Recorded, StoreError>;
+    /// Adds a log entry that needs no dedupe (a duplicate's or a refusal's).
+    async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError>;
+    /// The newest deliveries first, `limit` at a time; the cursor continues where a page ended.
+    async fn list_deliveries(&self, integration_id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
+    /// The build triggers of an integration, oldest first.
+    async fn list_triggers(&self, integration_id: &str) -> Result<Vec<BuildTrigger>, StoreError>;
 }
 
 /// A vault failure.
@@ -118,6 +153,23 @@ pub trait GitLabApi: Send + Sync {
     async fn projects_page(&self, host: &HostUrl, token: &SecretString, page: u32, per_page: u32) -> Result<ProjectsPage, GitLabError>;
     /// Fetches an avatar image of at most `max_bytes`.
     async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError>;
+    /// `GET /projects/:id`.
+    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<GitLabProject, GitLabError>;
+    /// `GET /projects/:id/hooks` (every page).
+    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<Vec<ProjectHook>, GitLabError>;
+    /// `POST /projects/:id/hooks`, or `PUT /projects/:id/hooks/:hook_id` when `hook_id` is given.
+    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: u64, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError>;
+}
+
+/// What we ask GitLab to send to our webhook URL.
+pub struct HookSettings {
+    pub url: String,
+    /// Sent back in `X-Gitlab-Token`.
+    pub token: SecretString,
+    pub push_events: bool,
+    pub tag_push_events: bool,
+    pub merge_requests_events: bool,
+    pub enable_ssl_verification: bool,
 }
 
 /// Time and ids, so tests can control both.

@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::http::auth::Authenticator;
 use crate::http::routes::RouteId;
 use crate::http::App;
-use crate::ports::{Clock, GitLabApi, SecretVault, SystemClock};
+use crate::adapters::aws_calls::AwsCallCounter;
+use crate::ports::{Clock, GitLabApi, IntegrationStore, RepositoryStore, SecretVault, SystemClock, WebhookStore};
 
 /// How long a warm container trusts a secret it read.
 pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -29,20 +30,33 @@ fn assemble(
     clock: Arc<dyn Clock>,
 ) -> App {
     let auth = Authenticator::new(vault.clone(), clock.clone(), config.caller_key_secret_id.clone(), config.token_issuer.clone(), config.token_audience.clone());
-    App { integrations: store.clone().as_integrations(), repositories: store.as_repositories(), vault, gitlab, clock, auth, config: Arc::new(config) }
+    App {
+        integrations: store.clone().as_integrations(),
+        repositories: store.clone().as_repositories(),
+        webhooks: store.as_webhooks(),
+        vault,
+        gitlab,
+        clock,
+        auth,
+        config: Arc::new(config),
+    }
 }
 
-/// A store that serves both store ports (both adapters do).
-pub trait AllStores: crate::ports::IntegrationStore + crate::ports::RepositoryStore {
-    fn as_integrations(self: Arc<Self>) -> Arc<dyn crate::ports::IntegrationStore>;
-    fn as_repositories(self: Arc<Self>) -> Arc<dyn crate::ports::RepositoryStore>;
+/// A store that serves every store port (both adapters do).
+pub trait AllStores: IntegrationStore + RepositoryStore + WebhookStore {
+    fn as_integrations(self: Arc<Self>) -> Arc<dyn IntegrationStore>;
+    fn as_repositories(self: Arc<Self>) -> Arc<dyn RepositoryStore>;
+    fn as_webhooks(self: Arc<Self>) -> Arc<dyn WebhookStore>;
 }
 
-impl<T: crate::ports::IntegrationStore + crate::ports::RepositoryStore + 'static> AllStores for T {
-    fn as_integrations(self: Arc<Self>) -> Arc<dyn crate::ports::IntegrationStore> {
+impl<T: IntegrationStore + RepositoryStore + WebhookStore + 'static> AllStores for T {
+    fn as_integrations(self: Arc<Self>) -> Arc<dyn IntegrationStore> {
         self
     }
-    fn as_repositories(self: Arc<Self>) -> Arc<dyn crate::ports::RepositoryStore> {
+    fn as_repositories(self: Arc<Self>) -> Arc<dyn RepositoryStore> {
+        self
+    }
+    fn as_webhooks(self: Arc<Self>) -> Arc<dyn WebhookStore> {
         self
     }
 }
@@ -56,18 +70,31 @@ pub async fn aws_app(config: Config, gitlab: Arc<dyn GitLabApi>) -> App {
 
 /// The application on DynamoDB and Secrets Manager with given SDK settings and clock.
 pub fn aws_app_with(sdk: &aws_config::SdkConfig, config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> App {
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
-    let vault = Arc::new(CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(sdk)), SECRET_CACHE_TTL));
-    assemble(config, store, vault, gitlab, clock)
+    aws_app_counted(sdk, config, gitlab, clock).0
 }
 
-/// The application on the embedded store and vault, with the caller-token key placed in the vault.
+/// The same, also returning the counter of the calls its AWS clients make.
+pub fn aws_app_counted(sdk: &aws_config::SdkConfig, config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> (App, AwsCallCounter) {
+    let counter = AwsCallCounter::default();
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(counter.dynamodb_interceptor()).build();
+    let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(counter.secrets_manager_interceptor()).build();
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), config.table_name.clone()));
+    let vault = Arc::new(CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::from_conf(secrets)), SECRET_CACHE_TTL));
+    (assemble(config, store, vault, gitlab, clock), counter)
+}
+
+/// The application on the embedded store and vault, with the caller-token key placed in the
+/// vault and a webhook master key made for this process.
 pub async fn embedded_app(config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>, signing_key: &SecretString) -> App {
     let vault = Arc::new(MemoryVault::default());
     vault
         .create_secret(&config.caller_key_secret_id, signing_key)
         .await
         .expect("a fresh embedded vault accepts the signing key");
+    vault
+        .create_secret(&config.webhook_key_secret_id, &crate::domain::secrets::generate_master_key())
+        .await
+        .expect("a fresh embedded vault accepts the webhook master key");
     assemble(config, Arc::new(MemoryStore::default()), vault, gitlab, clock)
 }
 

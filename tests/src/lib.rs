@@ -15,6 +15,8 @@ use shared::http::App;
 use shared::ports::{Clock, GitLabApi};
 
 pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
+/// The webhook master key of apps on moto (embedded apps make their own).
+pub const WEBHOOK_MASTER_KEY: &str = "test-webhook-master-key-0123456789";
 /// 2026-11-26T00:00:00Z.
 pub const START_TIME: i64 = 1_795_651_200;
 
@@ -59,6 +61,7 @@ pub fn test_config(table: &str) -> Config {
         "TABLE_NAME" => Some(table.to_string()),
         "SECRET_PREFIX" => Some(prefix.clone()),
         "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
+        "WEBHOOK_KEY_SECRET_ID" => Some(format!("{prefix}webhook-key")),
         "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),
         "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
         _ => None,
@@ -79,6 +82,8 @@ pub struct Harness {
     pub gitlab: FakeGitLab,
     pub clock: Arc<TestClock>,
     pub backend: Backend,
+    /// The AWS calls the app's clients made (moto only).
+    pub aws_calls: Option<shared::adapters::aws_calls::AwsCallCounter>,
 }
 
 /// The token every test connects with: the fixture user, api scope.
@@ -96,17 +101,20 @@ impl Harness {
     pub async fn with_gitlab(backend: Backend, gitlab: FakeGitLab, client: Arc<dyn GitLabApi>) -> Harness {
         let clock = Arc::new(TestClock(AtomicI64::new(START_TIME)));
         let key = SecretString::from(SIGNING_KEY.to_string());
+        let mut aws_calls = None;
         let app = match backend {
             Backend::Embedded => shared::runtime::embedded_app(test_config("embedded"), client, clock.clone(), &key).await,
             Backend::Moto => {
                 let sdk = moto_sdk().await;
                 let config = test_config(&moto_table(&sdk).await);
-                let app = shared::runtime::aws_app_with(&sdk, config, client, clock.clone());
+                let (app, counter) = shared::runtime::aws_app_counted(&sdk, config, client, clock.clone());
                 app.vault.create_secret(&app.config.caller_key_secret_id, &key).await.expect("moto stores the signing key");
+                app.vault.create_secret(&app.config.webhook_key_secret_id, &SecretString::from(WEBHOOK_MASTER_KEY.to_string())).await.expect("moto stores the webhook key");
+                aws_calls = Some(counter);
                 app
             }
         };
-        Harness { app, gitlab, clock, backend }
+        Harness { app, gitlab, clock, backend, aws_calls }
     }
 
     pub fn token(&self, role: Role) -> String {
@@ -123,9 +131,15 @@ impl Harness {
 
     /// The same with a raw bearer token and body; returns status, headers and body bytes.
     pub async fn raw(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Vec<u8>>) -> (u16, http::HeaderMap, Vec<u8>) {
+        let authorization = bearer.map(|token| ("authorization".to_string(), format!("Bearer {token}")));
+        self.send(method, path, authorization.as_slice(), body).await
+    }
+
+    /// A request with any headers (GitLab's webhook headers); returns status, headers and body bytes.
+    pub async fn send(&self, method: Method, path: &str, headers: &[(String, String)], body: Option<Vec<u8>>) -> (u16, http::HeaderMap, Vec<u8>) {
         let mut builder = http::Request::builder().method(method).uri(format!("https://api.example.com{path}"));
-        if let Some(token) = bearer {
-            builder = builder.header("authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
         }
         let request = builder.body(body.map(Body::Binary).unwrap_or(Body::Empty)).expect("request builds");
         let response = self.app.handle(request).await;

@@ -9,10 +9,12 @@ use oore_local::fake_gitlab::FakeOptions;
 use shared::http::auth::Role;
 use shared::http::routes::ROUTES;
 
+/// The event file with `${OORE_TOKEN}` and `${WEBHOOK_SECRET}` set to `token` (the caller token,
+/// or for the webhook, the webhook secret).
 fn event(function: &str, token: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
     let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text = text.replace("${OORE_TOKEN}", token);
+    text = text.replace("${OORE_TOKEN}", token).replace("${WEBHOOK_SECRET}", token);
     for (from, to) in replacements {
         text = text.replace(from, to);
     }
@@ -27,6 +29,7 @@ async fn every_function_has_an_event_its_handler_accepts() {
     let (_, repos) = h.call(Method::GET, &format!("/v1/integrations/{integration_id}/repositories?limit=1"), Some(Role::Owner), None).await;
     let repository_id = repos["repositories"][0]["id"].as_str().unwrap().to_string();
     let token = h.token(Role::Owner);
+    let webhook_secret = started["webhook_secret"].as_str().unwrap().to_string();
     let app = Arc::new(h.app.clone());
 
     for route in ROUTES {
@@ -41,9 +44,14 @@ async fn every_function_has_an_event_its_handler_accepts() {
         if route.function == "delete-integration" {
             continue;
         }
-        let response = app.handle_route(route.id, event(route.function, &token, &replacements)).await;
+        let credential = if route.function == "gitlab-webhook" { webhook_secret.as_str() } else { token.as_str() };
+        let response = app.handle_route(route.id, event(route.function, credential, &replacements)).await;
         let status = response.status().as_u16();
         assert_eq!(status, 200, "{}: {:?}", route.function, response.body());
+        if route.function == "gitlab-webhook" {
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            assert_eq!(body["outcome"], "triggered", "{body}");
+        }
         if route.function == "list-repositories" {
             // The event searches `q=api`, which none of the fake's projects match: the query
             // string reached the handler through lambda_http's parsing.

@@ -9,6 +9,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken, TokenState, AVATAR_PNG};
 use serde_json::{json, Value};
+use shared::domain::webhook_keys::WebhookKey;
 use shared::domain::integration::{Installation, IntegrationRecord};
 use shared::http::auth::Role;
 use shared::ports::{IntegrationStore, StoreError};
@@ -242,7 +243,7 @@ struct BrokenWrites(Arc<dyn IntegrationStore>);
 
 #[async_trait]
 impl IntegrationStore for BrokenWrites {
-    async fn create_integration(&self, _: &IntegrationRecord, _: Option<&Installation>) -> Result<(), StoreError> {
+    async fn create_integration(&self, _: &IntegrationRecord, _: Option<&Installation>, _: Option<&WebhookKey>) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
     async fn get_integration(&self, id: &str) -> Result<Option<IntegrationRecord>, StoreError> {

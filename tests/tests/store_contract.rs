@@ -10,7 +10,10 @@ use shared::adapters::memory::{MemoryStore, MemoryVault};
 use shared::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, Repository};
-use shared::ports::{IntegrationStore, RepositoryStore, SecretVault, StoreError, VaultError};
+use shared::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
+use shared::domain::webhook::{BuildRequest, TriggerEvent};
+use shared::domain::webhook_keys::WebhookKey;
+use shared::ports::{IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
 
 fn record(id: &str) -> IntegrationRecord {
     IntegrationRecord {
@@ -24,8 +27,6 @@ fn record(id: &str) -> IntegrationRecord {
         updated_at: 100,
         gitlab_user_id: Some(7),
         token_expires_at: None,
-        webhook_secret_sha256: Some("ab".repeat(32)),
-        last_webhook_at: None,
     }
 }
 
@@ -61,9 +62,9 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     let b = format!("int-{}", uuid::Uuid::new_v4());
 
     // Create with installation; a second create of the same id loses.
-    store.create_integration(&record(&a), Some(&installation(&a, "inst-1"))).await.unwrap();
-    store.create_integration(&record(&b), None).await.unwrap();
-    assert!(matches!(store.create_integration(&record(&a), None).await, Err(StoreError::Conflict)));
+    store.create_integration(&record(&a), Some(&installation(&a, "inst-1")), None).await.unwrap();
+    store.create_integration(&record(&b), None, None).await.unwrap();
+    assert!(matches!(store.create_integration(&record(&a), None, None).await, Err(StoreError::Conflict)));
     assert_eq!(store.get_integration(&a).await.unwrap(), Some(record(&a)));
     assert_eq!(store.get_integration("missing").await.unwrap(), None);
     let mut ids: Vec<_> = store.list_integrations().await.unwrap().into_iter().map(|r| r.id).collect();
@@ -115,6 +116,91 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     assert_eq!(store.list_integrations().await.unwrap().len(), 1);
 }
 
+fn delivery(integration: &str, key: &str, at: i64, outcome: DeliveryOutcome) -> DeliveryRecord {
+    DeliveryRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        integration_id: integration.into(),
+        delivery_key: key.into(),
+        event: "push".into(),
+        project_id: Some("1".into()),
+        repository_id: Some(Repository::id_for(integration, "1")),
+        outcome,
+        reason: None,
+        trigger_id: None,
+        received_at: at,
+        expires_at: at + 86_400,
+    }
+}
+
+fn trigger(integration: &str, key: &str, at: i64) -> BuildTrigger {
+    let request = BuildRequest {
+        event: TriggerEvent::Push,
+        git_ref: "refs/heads/main".into(),
+        branch: Some("main".into()),
+        tag: None,
+        commit_sha: "abc".into(),
+        actor: Some("u".into()),
+        merge_request_iid: None,
+    };
+    BuildTrigger::queued(request, integration, &Repository::id_for(integration, "1"), "1", Some("group/project-1".into()), key, at)
+}
+
+async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(store: &S) {
+    let a = format!("int-{}", uuid::Uuid::new_v4());
+    let b = format!("int-{}", uuid::Uuid::new_v4());
+    let first = WebhookKey::issue(&a, None, 100).key;
+    store.create_integration(&record(&a), None, Some(&first)).await.unwrap();
+    store.create_integration(&record(&b), None, None).await.unwrap();
+    assert_eq!(store.find_webhook_key(&first.digest).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.find_webhook_key("00").await.unwrap(), None);
+
+    // Rotation: the previous key gets a grace end, keys past theirs are removed, scopes are separate.
+    let second = WebhookKey::issue(&a, None, 200).key;
+    store.rotate_webhook_key(&second, 300, 200).await.unwrap();
+    let old = store.find_webhook_key(&first.digest).await.unwrap().expect("the previous key is kept for its grace");
+    assert_eq!(old.valid_until, Some(300));
+    let third = WebhookKey::issue(&a, None, 400).key;
+    store.rotate_webhook_key(&third, 500, 400).await.unwrap();
+    assert_eq!(store.find_webhook_key(&first.digest).await.unwrap(), None, "a key past its grace is removed on the next rotation");
+    assert_eq!(store.find_webhook_key(&second.digest).await.unwrap().unwrap().valid_until, Some(500));
+    let project_key = WebhookKey::issue(&a, Some("1"), 400).key;
+    store.rotate_webhook_key(&project_key, 500, 400).await.unwrap();
+    assert_eq!(store.webhook_keys(&a, Some("1")).await.unwrap(), vec![project_key.clone()]);
+    assert_eq!(store.webhook_keys(&a, None).await.unwrap().len(), 2);
+    let orphan = WebhookKey::issue("missing", None, 400).key;
+    assert!(matches!(store.rotate_webhook_key(&orphan, 500, 400).await, Err(StoreError::Conflict)), "no key for a deleted integration");
+
+    // Deliveries: one record per key, a trigger only with its repository stored.
+    let first_delivery = delivery(&a, "idem-1", 1000, DeliveryOutcome::Triggered);
+    let t = trigger(&a, "idem-1", 1000);
+    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some("1")).await.unwrap(), Recorded::RepositoryMissing);
+    assert!(store.list_triggers(&a).await.unwrap().is_empty(), "nothing is written when the repository is missing");
+    store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
+    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some("1")).await.unwrap(), Recorded::New);
+    let again = delivery(&a, "idem-1", 1001, DeliveryOutcome::Triggered);
+    assert_eq!(store.record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)), Some("1")).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(store.list_triggers(&a).await.unwrap(), vec![t]);
+    // The same key under another integration is another delivery.
+    assert_eq!(store.record_delivery(&delivery(&b, "idem-1", 1000, DeliveryOutcome::Ignored), None, None).await.unwrap(), Recorded::New);
+
+    // The log pages newest first.
+    for i in 0..4 {
+        store.log_delivery(&delivery(&a, &format!("dup-{i}"), 1100 + i, DeliveryOutcome::Duplicate)).await.unwrap();
+    }
+    let (page, cursor) = store.list_deliveries(&a, 3, None).await.unwrap();
+    assert_eq!(page.iter().map(|d| d.received_at).collect::<Vec<_>>(), vec![1103, 1102, 1101]);
+    let (rest, end) = store.list_deliveries(&a, 3, cursor.as_deref()).await.unwrap();
+    assert_eq!(rest.iter().map(|d| d.received_at).collect::<Vec<_>>(), vec![1100, 1000]);
+    assert_eq!(end, None);
+
+    // Delete takes keys, log and triggers with the integration.
+    store.delete_integration(&a).await.unwrap();
+    assert_eq!(store.find_webhook_key(&second.digest).await.unwrap(), None);
+    assert!(store.list_deliveries(&a, 10, None).await.unwrap().0.is_empty());
+    assert!(store.list_triggers(&a).await.unwrap().is_empty());
+    assert_eq!(store.list_deliveries(&b, 10, None).await.unwrap().0.len(), 1);
+}
+
 async fn vault_contract<V: SecretVault>(vault: &V) {
     let name = format!("contract-{}/integration/x", uuid::Uuid::new_v4().simple());
     let v1 = SecretString::from(r#"{"access_token":"glpat-one"}"#.to_string());
@@ -144,6 +230,18 @@ async fn dynamodb_store_keeps_the_contract_on_moto() {
     let sdk = moto_sdk().await;
     let table = moto_table(&sdk).await;
     store_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
+}
+
+#[tokio::test]
+async fn embedded_webhook_store_keeps_the_contract() {
+    webhook_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_webhook_store_keeps_the_contract_on_moto() {
+    let sdk = moto_sdk().await;
+    let table = moto_table(&sdk).await;
+    webhook_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
 }
 
 #[tokio::test]

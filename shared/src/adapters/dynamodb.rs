@@ -7,11 +7,26 @@
 //! | integration   | `INTEGRATION#{id}`  | `META`                  | `INTEGRATIONS`       | `{id}`     |
 //! | installation  | `INTEGRATION#{id}`  | `INSTALLATION#{inst}`   | –                    | –          |
 //! | repository    | `INTEGRATION#{id}`  | `REPOSITORY#{project}`  | `REPOSITORY#{repo}`  | `REPOSITORY` |
+//! | webhook key   | `INTEGRATION#{id}`  | `WEBHOOK_KEY#{scope}#{digest}` | `WEBHOOK_KEY#{digest}` | `WEBHOOK_KEY` |
+//! | key head      | `INTEGRATION#{id}`  | `WEBHOOK_HEAD#{scope}`  | –                    | –          |
+//! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
+//! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
+//! | build trigger | `INTEGRATION#{id}`  | `TRIGGER#{time}#{trigger}` | –                 | –          |
+//!
+//! Superseded webhook keys, dedupe markers and log entries carry a `ttl` attribute (Unix
+//! seconds) so DynamoDB drops them; readers still check the times themselves, since TTL
+//! deletion lags. Build triggers have no TTL: the table's stream hands them to a build system.
 //!
 //! - get an integration: GetItem; list integrations: Query gsi1 `INTEGRATIONS` (one partition:
 //!   integrations number in the dozens, not millions);
 //! - an integration's installations or repositories: Query pk with `begins_with(sk, …)`;
 //! - a repository by id (avatar, webhook secret): Query gsi1 `REPOSITORY#{repo}`;
+//! - the key of a webhook delivery's secret: Query gsi1 `WEBHOOK_KEY#{digest}`; recording the
+//!   delivery is one TransactWriteItems (dedupe marker with a condition, log entry, trigger,
+//!   a check that the repository is stored), so a warm delivery costs two calls;
+//! - rotation: one transaction that moves the scope's head item (conditioned on the current
+//!   key it saw), so two rotations racing cannot both leave a current key;
+//! - the delivery log: Query pk `DELIVERY#` newest first, paged by the sort key;
 //! - delete: Query pk for every key, BatchWrite deletes, the `META` item last so a delete that
 //!   fails half-way is still visible and can be repeated.
 //!
@@ -21,17 +36,25 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use sha2::{Digest, Sha256};
+
+use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
-use crate::ports::{IntegrationStore, RepositoryStore, StoreError};
+use crate::domain::webhook_keys::{scope_of, WebhookKey};
+use crate::ports::{IntegrationStore, Recorded, RepositoryStore, StoreError, WebhookStore};
 
 type Item = HashMap<String, AttributeValue>;
 
-const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "gsi1pk", "gsi1sk"];
+const KEY_ATTRIBUTES: [&str; 5] = ["pk", "sk", "gsi1pk", "gsi1sk", "ttl"];
+/// The table's TTL attribute.
+const TTL: &str = "ttl";
+/// How often a delivery's transaction is retried when it collides with a concurrent one.
+const TRANSACTION_RETRIES: u32 = 6;
 const GSI1: &str = "gsi1";
 /// BatchWriteItem takes at most 25 requests.
 const BATCH: usize = 25;
@@ -122,6 +145,66 @@ impl DynamoStore {
             .map_err(unavailable)
     }
 
+    fn webhook_key_item(key: &WebhookKey) -> Result<Item, StoreError> {
+        let mut item = to_item(key, &[
+            ("pk", integration_pk(&key.integration_id)),
+            ("sk", format!("WEBHOOK_KEY#{}#{}", key.scope(), key.digest)),
+            ("gsi1pk", format!("WEBHOOK_KEY#{}", key.digest)),
+            ("gsi1sk", "WEBHOOK_KEY".into()),
+        ])?;
+        if let Some(until) = key.valid_until {
+            item.insert(TTL.into(), AttributeValue::N(until.to_string()));
+        }
+        Ok(item)
+    }
+
+    fn head_item(integration_id: &str, scope: &str, current: &str) -> Item {
+        HashMap::from([
+            ("pk".to_string(), s(integration_pk(integration_id))),
+            ("sk".to_string(), s(format!("WEBHOOK_HEAD#{scope}"))),
+            ("current_digest".to_string(), s(current)),
+        ])
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn exists_check(&self, pk: String, sk: String) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self.client.get_item().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk)).consistent_read(true).send().await.map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Runs a transaction; a cancellation comes back as the cancellation reason codes.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<Result<(), Vec<String>>, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    Ok(Err(e.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect()))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
     async fn query_gsi1(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
         self.client
             .query()
@@ -179,24 +262,19 @@ fn delete_request(pk: String, sk: String) -> Result<WriteRequest, StoreError> {
 
 #[async_trait]
 impl IntegrationStore for DynamoStore {
-    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>) -> Result<(), StoreError> {
-        let put = |item: Item, condition: &str| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
-        let mut writes = vec![put(Self::integration_item(record)?, "attribute_not_exists(pk)")?];
+    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError> {
+        let absent = Some("attribute_not_exists(pk)");
+        let mut writes = vec![self.put(Self::integration_item(record)?, absent)?];
         if let Some(inst) = installation {
-            writes.push(put(Self::installation_item(inst)?, "attribute_not_exists(pk)")?);
+            writes.push(self.put(Self::installation_item(inst)?, absent)?);
         }
-        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
+        if let Some(key) = webhook_key {
+            writes.push(self.put(Self::webhook_key_item(key)?, absent)?);
+            writes.push(self.put(Self::head_item(&record.id, &key.scope(), &key.digest), absent)?);
+        }
+        match self.transact(writes).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
         }
     }
 
@@ -291,5 +369,164 @@ impl RepositoryStore for DynamoStore {
             requests.push(delete_request(pk.clone(), format!("REPOSITORY#{}", repo.external_id))?);
         }
         self.batch_write(requests).await
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+impl DynamoStore {
+    fn delivery_item(delivery: &DeliveryRecord) -> Result<Item, StoreError> {
+        let mut item = to_item(delivery, &[("pk", integration_pk(&delivery.integration_id)), ("sk", format!("DELIVERY#{}", delivery.sort_key()))])?;
+        item.insert(TTL.into(), number(delivery.expires_at));
+        Ok(item)
+    }
+
+    fn dedupe_item(delivery: &DeliveryRecord) -> Item {
+        HashMap::from([
+            ("pk".to_string(), s(integration_pk(&delivery.integration_id))),
+            ("sk".to_string(), s(format!("DEDUPE#{}", sha256_hex(&delivery.delivery_key)))),
+            ("entry".to_string(), s(delivery.sort_key())),
+            (TTL.to_string(), number(delivery.expires_at)),
+        ])
+    }
+
+    fn trigger_item(trigger: &BuildTrigger) -> Result<Item, StoreError> {
+        to_item(trigger, &[("pk", integration_pk(&trigger.integration_id)), ("sk", format!("TRIGGER#{:011}#{}", trigger.created_at.max(0), trigger.id))])
+    }
+}
+
+#[async_trait]
+impl WebhookStore for DynamoStore {
+    async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
+        let items = self.query_gsi1(&format!("WEBHOOK_KEY#{digest}")).await?;
+        items.into_iter().next().map(from_item).transpose()
+    }
+
+    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError> {
+        let prefix = format!("WEBHOOK_KEY#{}#", scope_of(project_id));
+        self.query_prefix(&integration_pk(integration_id), &prefix).await?.into_iter().map(from_item).collect()
+    }
+
+    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError> {
+        let pk = integration_pk(&new.integration_id);
+        let scope = new.scope();
+        let head = self.get(pk.clone(), format!("WEBHOOK_HEAD#{scope}")).await?;
+        let keys = self.webhook_keys(&new.integration_id, new.project_id.as_deref()).await?;
+
+        let mut writes = vec![self.exists_check(pk.clone(), "META".into())?];
+        // The head names the current key; moving it on the condition that it still names what
+        // we saw makes a concurrent rotation fail instead of leaving two current keys.
+        let head_put = Put::builder().table_name(&self.table).set_item(Some(Self::head_item(&new.integration_id, &scope, &new.digest)));
+        let head_put = match head.as_ref().and_then(|h| h.get("current_digest")).cloned() {
+            Some(current) => head_put.condition_expression("current_digest = :seen").expression_attribute_values(":seen", current),
+            None => head_put.condition_expression("attribute_not_exists(pk)"),
+        };
+        writes.push(TransactWriteItem::builder().put(head_put.build().map_err(|e| StoreError::Unavailable(e.to_string()))?).build());
+        // A transaction holds at most 100 writes; expired keys left over go on the next rotation.
+        for key in keys.iter().take(90) {
+            let sk = format!("WEBHOOK_KEY#{scope}#{}", key.digest);
+            match key.valid_until {
+                None => {
+                    let update = Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(pk.clone()))
+                        .key("sk", s(sk))
+                        .update_expression("SET valid_until = :until, #ttl = :until")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_names("#ttl", TTL)
+                        .expression_attribute_values(":until", number(previous_valid_until))
+                        .build()
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    writes.push(TransactWriteItem::builder().update(update).build());
+                }
+                Some(until) if until <= now => {
+                    let delete = Delete::builder().table_name(&self.table).key("pk", s(pk.clone())).key("sk", s(sk)).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    writes.push(TransactWriteItem::builder().delete(delete).build());
+                }
+                Some(_) => {}
+            }
+        }
+        writes.push(self.put(Self::webhook_key_item(new)?, Some("attribute_not_exists(pk)"))?);
+        match self.transact(writes).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<&str>) -> Result<Recorded, StoreError> {
+        let mut writes = vec![
+            self.put(Self::dedupe_item(delivery), Some("attribute_not_exists(pk)"))?,
+            self.put(Self::delivery_item(delivery)?, None)?,
+        ];
+        if let Some(trigger) = trigger {
+            writes.push(self.put(Self::trigger_item(trigger)?, None)?);
+        }
+        if let Some(project) = repository {
+            writes.push(self.exists_check(integration_pk(&delivery.integration_id), format!("REPOSITORY#{project}"))?);
+        }
+        for attempt in 0..=TRANSACTION_RETRIES {
+            let reasons = match self.transact(writes.clone()).await? {
+                Ok(()) => return Ok(Recorded::New),
+                Err(reasons) => reasons,
+            };
+            let failed = |index: usize| reasons.get(index).is_some_and(|code| code == "ConditionalCheckFailed");
+            if failed(0) {
+                return Ok(Recorded::Duplicate);
+            }
+            if repository.is_some() && failed(writes.len() - 1) {
+                return Ok(Recorded::RepositoryMissing);
+            }
+            // Reasons missing or a TransactionConflict with a concurrent copy: look at what the
+            // other writer left, then try again.
+            let dedupe_sk = format!("DEDUPE#{}", sha256_hex(&delivery.delivery_key));
+            if self.get(integration_pk(&delivery.integration_id), dedupe_sk).await?.is_some() {
+                return Ok(Recorded::Duplicate);
+            }
+            if let Some(project) = repository {
+                if self.get(integration_pk(&delivery.integration_id), format!("REPOSITORY#{project}")).await?.is_none() {
+                    return Ok(Recorded::RepositoryMissing);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
+        }
+        Err(StoreError::Unavailable("the delivery's transaction kept colliding with concurrent writes".into()))
+    }
+
+    async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
+        self.client.put_item().table_name(&self.table).set_item(Some(Self::delivery_item(delivery)?)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_deliveries(&self, integration_id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+        let pk = integration_pk(integration_id);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s("DELIVERY#"))
+            .scan_index_forward(false)
+            // One more than asked, to know whether another page exists.
+            .limit(limit as i32 + 1);
+        if let Some(cursor) = cursor {
+            query = query.exclusive_start_key("pk", s(pk)).exclusive_start_key("sk", s(format!("DELIVERY#{cursor}")));
+        }
+        let out = query.send().await.map_err(unavailable)?;
+        let mut page: Vec<DeliveryRecord> = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let next = if more { page.last().map(DeliveryRecord::sort_key) } else { None };
+        Ok((page, next))
+    }
+
+    async fn list_triggers(&self, integration_id: &str) -> Result<Vec<BuildTrigger>, StoreError> {
+        self.query_prefix(&integration_pk(integration_id), "TRIGGER#").await?.into_iter().map(from_item).collect()
     }
 }

@@ -13,9 +13,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::domain::gitlab::{GitLabProject, GitLabUser, TokenInfo};
+use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::{is_forbidden_ip, HostUrl};
-use crate::ports::{Avatar, GitLabApi, GitLabError, ProjectsPage};
+use crate::ports::{Avatar, GitLabApi, GitLabError, HookSettings, ProjectsPage};
 
 /// How many times a rate-limited request is sent again, and the longest wait we accept.
 const RATE_LIMIT_RETRIES: u32 = 3;
@@ -59,7 +59,10 @@ impl HttpGitLab {
     }
 
     fn get(&self, url: Url, token: Option<&SecretString>) -> RequestBuilder {
-        let request = self.client.get(url);
+        self.with_token(self.client.get(url), token)
+    }
+
+    fn with_token(&self, request: RequestBuilder, token: Option<&SecretString>) -> RequestBuilder {
         match token {
             // GitLab takes personal and OAuth tokens alike as a Bearer token.
             Some(t) => request.header(AUTHORIZATION, format!("Bearer {}", t.expose_secret())),
@@ -201,6 +204,44 @@ impl GitLabApi for HttpGitLab {
             body.extend_from_slice(&chunk);
         }
         Ok(Avatar { content_type, bytes: body.into() })
+    }
+
+    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<GitLabProject, GitLabError> {
+        self.get_json(host.join(&format!("api/v4/projects/{project_id}")), token).await
+    }
+
+    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<Vec<ProjectHook>, GitLabError> {
+        let mut hooks = Vec::new();
+        let mut page = 1;
+        loop {
+            let mut url = host.join(&format!("api/v4/projects/{project_id}/hooks"));
+            url.query_pairs_mut().append_pair("per_page", "100").append_pair("page", &page.to_string());
+            let response = self.send(self.get(url, Some(token))).await?;
+            let next = header_u32(response.headers(), "x-next-page").or_else(|| link_next_page(response.headers()));
+            let batch: Vec<ProjectHook> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
+            hooks.extend(batch);
+            match next {
+                Some(n) if n > page => page = n,
+                _ => return Ok(hooks),
+            }
+        }
+    }
+
+    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: u64, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError> {
+        let body = serde_json::json!({
+            "url": hook.url,
+            "token": hook.token.expose_secret(),
+            "push_events": hook.push_events,
+            "tag_push_events": hook.tag_push_events,
+            "merge_requests_events": hook.merge_requests_events,
+            "enable_ssl_verification": hook.enable_ssl_verification,
+        });
+        let request = match hook_id {
+            Some(id) => self.client.put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
+            None => self.client.post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
+        };
+        let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
+        response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
     }
 }
 

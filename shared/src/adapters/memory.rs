@@ -6,9 +6,11 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::secrets::copy_secret;
-use crate::ports::{IntegrationStore, RepositoryStore, SecretVault, StoreError, VaultError};
+use crate::domain::webhook_keys::WebhookKey;
+use crate::ports::{IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
 
 #[derive(Default)]
 struct Tables {
@@ -18,6 +20,14 @@ struct Tables {
     repositories: HashMap<String, BTreeMap<String, Repository>>,
     /// repository id → integration id, the embedded twin of the DynamoDB index.
     repository_index: HashMap<String, String>,
+    /// digest → webhook key.
+    webhook_keys: HashMap<String, WebhookKey>,
+    /// integration id → dedupe keys seen.
+    dedupe: HashMap<String, std::collections::HashSet<String>>,
+    /// integration id → sort key → log entry.
+    deliveries: HashMap<String, BTreeMap<String, DeliveryRecord>>,
+    /// integration id → triggers, oldest first.
+    triggers: HashMap<String, Vec<BuildTrigger>>,
 }
 
 /// Integrations, installations and repositories in memory.
@@ -35,12 +45,15 @@ impl MemoryStore {
 
 #[async_trait]
 impl IntegrationStore for MemoryStore {
-    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>) -> Result<(), StoreError> {
+    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError> {
         let mut t = self.lock();
         if t.integrations.contains_key(&record.id) {
             return Err(StoreError::Conflict);
         }
         t.integrations.insert(record.id.clone(), record.clone());
+        if let Some(key) = webhook_key {
+            t.webhook_keys.insert(key.digest.clone(), key.clone());
+        }
         if let Some(inst) = installation {
             t.installations.entry(record.id.clone()).or_default().insert(inst.id.clone(), inst.clone());
         }
@@ -88,6 +101,10 @@ impl IntegrationStore for MemoryStore {
                 t.repository_index.remove(&repo.id);
             }
         }
+        t.webhook_keys.retain(|_, k| k.integration_id != id);
+        t.dedupe.remove(id);
+        t.deliveries.remove(id);
+        t.triggers.remove(id);
         Ok(())
     }
 }
@@ -117,6 +134,73 @@ impl RepositoryStore for MemoryStore {
             repository_index.insert(repo.id.clone(), integration_id.to_string());
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
+        Ok(self.lock().webhook_keys.get(digest).cloned())
+    }
+
+    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError> {
+        let t = self.lock();
+        Ok(t.webhook_keys.values().filter(|k| k.integration_id == integration_id && k.project_id.as_deref() == project_id).cloned().collect())
+    }
+
+    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if !t.integrations.contains_key(&new.integration_id) {
+            return Err(StoreError::Conflict);
+        }
+        t.webhook_keys.retain(|_, k| {
+            let same_scope = k.integration_id == new.integration_id && k.project_id == new.project_id;
+            !(same_scope && k.valid_until.is_some_and(|until| until <= now))
+        });
+        for key in t.webhook_keys.values_mut() {
+            if key.integration_id == new.integration_id && key.project_id == new.project_id && key.valid_until.is_none() {
+                key.valid_until = Some(previous_valid_until);
+            }
+        }
+        t.webhook_keys.insert(new.digest.clone(), new.clone());
+        Ok(())
+    }
+
+    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<&str>) -> Result<Recorded, StoreError> {
+        let mut t = self.lock();
+        if t.dedupe.get(&delivery.integration_id).is_some_and(|seen| seen.contains(&delivery.delivery_key)) {
+            return Ok(Recorded::Duplicate);
+        }
+        if let Some(project) = repository {
+            if !t.repositories.get(&delivery.integration_id).is_some_and(|repos| repos.contains_key(project)) {
+                return Ok(Recorded::RepositoryMissing);
+            }
+        }
+        t.dedupe.entry(delivery.integration_id.clone()).or_default().insert(delivery.delivery_key.clone());
+        t.deliveries.entry(delivery.integration_id.clone()).or_default().insert(delivery.sort_key(), delivery.clone());
+        if let Some(trigger) = trigger {
+            t.triggers.entry(trigger.integration_id.clone()).or_default().push(trigger.clone());
+        }
+        Ok(Recorded::New)
+    }
+
+    async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
+        self.lock().deliveries.entry(delivery.integration_id.clone()).or_default().insert(delivery.sort_key(), delivery.clone());
+        Ok(())
+    }
+
+    async fn list_deliveries(&self, integration_id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+        let t = self.lock();
+        let Some(log) = t.deliveries.get(integration_id) else { return Ok((Vec::new(), None)) };
+        let mut newest_first = log.iter().rev().filter(|(key, _)| cursor.is_none_or(|c| key.as_str() < c));
+        let page: Vec<DeliveryRecord> = newest_first.by_ref().take(limit).map(|(_, d)| d.clone()).collect();
+        let more = newest_first.next().is_some();
+        let next = if more { page.last().map(DeliveryRecord::sort_key) } else { None };
+        Ok((page, next))
+    }
+
+    async fn list_triggers(&self, integration_id: &str) -> Result<Vec<BuildTrigger>, StoreError> {
+        Ok(self.lock().triggers.get(integration_id).cloned().unwrap_or_default())
     }
 }
 

@@ -1,5 +1,6 @@
 //! Adapters: the ports implemented for DynamoDB, Secrets Manager, GitLab over HTTPS and memory.
 
+pub mod aws_calls;
 pub mod dynamodb;
 pub mod gitlab_http;
 pub mod memory;

@@ -29,6 +29,19 @@ fn yes() -> bool {
     true
 }
 
+/// One hook of `GET /api/v4/projects/:id/hooks`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ProjectHook {
+    pub id: u64,
+    pub url: String,
+    #[serde(default)]
+    pub push_events: bool,
+    #[serde(default)]
+    pub tag_push_events: bool,
+    #[serde(default)]
+    pub merge_requests_events: bool,
+}
+
 /// One project of `GET /api/v4/projects` (full, not `simple=true`, so `visibility` is present).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct GitLabProject {

@@ -61,10 +61,6 @@ pub struct IntegrationRecord {
     pub gitlab_user_id: Option<u64>,
     /// Personal access token expiry (Unix seconds, end of the day GitLab names), if any.
     pub token_expires_at: Option<i64>,
-    /// SHA-256 of the integration-level webhook secret. The secret is 256 random bits, so a
-    /// plain hash cannot be brute-forced and the clear value need not be kept anywhere.
-    pub webhook_secret_sha256: Option<String>,
-    pub last_webhook_at: Option<i64>,
 }
 
 /// The contract's `Integration` object.

@@ -1,6 +1,9 @@
-//! The domain: integrations, hosts, GitLab's rules and secrets, free of AWS and HTTP types.
+//! The domain: integrations, hosts, GitLab's rules, webhooks and secrets, free of AWS and HTTP types.
 
+pub mod delivery;
 pub mod gitlab;
 pub mod host;
 pub mod integration;
 pub mod secrets;
+pub mod webhook;
+pub mod webhook_keys;

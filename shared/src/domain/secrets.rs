@@ -69,6 +69,13 @@ pub fn generate_webhook_secret() -> SecretString {
     SecretString::from(format!("oore_{}", hex::encode(bytes)))
 }
 
+/// A random 256-bit key in hex, for keys this process makes itself (the embedded runner's).
+pub fn generate_master_key() -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretString::from(hex::encode(bytes))
+}
+
 /// The stored form of a webhook secret.
 pub fn webhook_secret_digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

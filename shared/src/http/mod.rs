@@ -18,7 +18,7 @@ use self::auth::{authorize, Access, Authenticator, Caller};
 use self::error::ApiError;
 use self::routes::{find, Lookup, Route, RouteId};
 use crate::config::Config;
-use crate::ports::{Clock, GitLabApi, IntegrationStore, RepositoryStore, SecretVault};
+use crate::ports::{Clock, GitLabApi, IntegrationStore, RepositoryStore, SecretVault, WebhookStore};
 
 /// Largest JSON body the API routes accept.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -28,6 +28,7 @@ pub const MAX_API_BODY: usize = 64 * 1024;
 pub struct App {
     pub integrations: Arc<dyn IntegrationStore>,
     pub repositories: Arc<dyn RepositoryStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub vault: Arc<dyn SecretVault>,
     pub gitlab: Arc<dyn GitLabApi>,
     pub clock: Arc<dyn Clock>,
@@ -41,6 +42,10 @@ pub struct Ctx {
     pub query: HashMap<String, String>,
     pub body: Option<serde_json::Value>,
     pub caller: Option<Caller>,
+    /// The request's headers (public routes read theirs: GitLab's webhook headers).
+    pub headers: http::HeaderMap,
+    /// The raw body of a public route, unparsed: webhook signatures are over the exact bytes.
+    pub raw_body: bytes::Bytes,
 }
 
 impl Ctx {
@@ -53,6 +58,11 @@ impl Ctx {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let value = self.body.clone().unwrap_or(serde_json::Value::Object(Default::default()));
         serde_json::from_value(value).map_err(|e| ApiError::invalid_request(format!("request body: {e}")))
+    }
+
+    /// A header's value when it is present, visible ASCII and not blank.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
     }
 
     pub fn caller_id(&self) -> String {
@@ -151,7 +161,8 @@ impl App {
         if let Some(caller) = &caller {
             authorize(caller, route.access)?;
         }
-        Ok(Ctx { params, query: query_map(req), body, caller })
+        let raw_body = if route.access == Access::Public { bytes::Bytes::copy_from_slice(req.body().as_ref()) } else { bytes::Bytes::new() };
+        Ok(Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), raw_body })
     }
 }
 

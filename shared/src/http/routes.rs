@@ -19,6 +19,10 @@ pub enum RouteId {
     SyncInstallations,
     CheckGitLabToken,
     ReplaceGitLabToken,
+    GitLabWebhook,
+    RotateWebhookSecret,
+    RegisterWebhook,
+    ListDeliveries,
 }
 
 /// One row of the table.
@@ -49,6 +53,10 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::SyncInstallations, Method::POST, "/v1/integrations/{id}/installations", Access::Write, "sync-installations"),
     route(RouteId::CheckGitLabToken, Method::POST, "/v1/integrations/{id}/gitlab-token/check", Access::Write, "check-gitlab-token"),
     route(RouteId::ReplaceGitLabToken, Method::PUT, "/v1/integrations/{id}/gitlab-token", Access::Write, "replace-gitlab-token"),
+    route(RouteId::GitLabWebhook, Method::POST, "/v1/webhooks/gitlab", Access::Public, "gitlab-webhook"),
+    route(RouteId::RotateWebhookSecret, Method::POST, "/v1/integration-repositories/{id}/gitlab-webhook-secret", Access::Write, "rotate-webhook-secret"),
+    route(RouteId::RegisterWebhook, Method::POST, "/v1/integration-repositories/{id}/gitlab-webhook", Access::Write, "register-webhook"),
+    route(RouteId::ListDeliveries, Method::GET, "/v1/integrations/{id}/deliveries", Access::Read, "list-deliveries"),
 ];
 
 impl Route {

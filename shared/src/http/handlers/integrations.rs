@@ -55,13 +55,16 @@ pub(super) async fn list(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError
 
 pub(super) async fn detail(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let record = integration_or_404(app, ctx.id()).await?;
-    let (installations, repositories) =
-        futures::try_join!(app.integrations.list_installations(&record.id), app.repositories.list_repositories(&record.id))?;
+    let (installations, repositories, (latest, _)) = futures::try_join!(
+        app.integrations.list_installations(&record.id),
+        app.repositories.list_repositories(&record.id),
+        app.webhooks.list_deliveries(&record.id, 1, None)
+    )?;
     Ok(json(StatusCode::OK, &value!({
         "integration": record.view(),
         "installation_count": installations.len(),
         "repository_count": repositories.len(),
-        "last_webhook_at": record.last_webhook_at,
+        "last_webhook_at": latest.first().map(|d| d.received_at),
     })))
 }
 

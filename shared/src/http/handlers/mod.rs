@@ -5,6 +5,8 @@ mod integrations;
 mod repositories;
 mod start;
 mod token;
+mod webhook;
+mod webhook_admin;
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
@@ -18,6 +20,7 @@ use crate::domain::secrets::Credentials;
 use crate::ports::GitLabError;
 
 pub use start::StartResponse;
+pub use webhook::MAX_WEBHOOK_BODY;
 
 pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     match id {
@@ -32,6 +35,10 @@ pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Respons
         RouteId::SyncInstallations => installations::sync(app, ctx).await,
         RouteId::CheckGitLabToken => token::check(app, ctx).await,
         RouteId::ReplaceGitLabToken => token::replace(app, ctx).await,
+        RouteId::GitLabWebhook => webhook::receive(app, ctx).await,
+        RouteId::RotateWebhookSecret => webhook_admin::rotate_repository_secret(app, ctx).await,
+        RouteId::RegisterWebhook => webhook_admin::register_hook(app, ctx).await,
+        RouteId::ListDeliveries => webhook_admin::list_deliveries(app, ctx).await,
     }
 }
 

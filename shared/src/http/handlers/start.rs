@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::super::error::ApiError;
 use super::super::{json, App, Ctx};
 use super::gitlab_unavailable;
+use super::webhook::webhook_master_key;
 use crate::domain::gitlab::{expiry_from_date, missing_scopes, GitLabUser, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, IntegrationView};
-use crate::domain::secrets::{generate_webhook_secret, webhook_secret_digest, Credentials};
+use crate::domain::secrets::Credentials;
+use crate::domain::webhook::signing_key_text;
+use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::GitLabError;
 use crate::sync::sync_repositories;
 
@@ -26,12 +29,14 @@ struct StartRequest {
     client_secret: Option<String>,
 }
 
-/// The contract's `GitLabCompleteResponse`, plus the webhook URL and the secret shown only now.
+/// The contract's `GitLabCompleteResponse`, plus the webhook URL, and the integration-wide
+/// webhook secret and its Standard Webhooks signing key, shown only now.
 #[derive(Debug, Serialize)]
 pub struct StartResponse {
     pub integration: IntegrationView,
     pub webhook_url: String,
     pub webhook_secret: String,
+    pub webhook_signing_key: String,
 }
 
 fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
@@ -98,9 +103,10 @@ pub(super) async fn verify_personal_token(app: &App, host: &HostUrl, token: &Sec
 
 async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: SecretString) -> Result<Response<Body>, ApiError> {
     let (user, info) = verify_personal_token(app, &host, &token, "gitlab_api_error").await?;
+    let master = webhook_master_key(app).await?;
     let now = app.clock.now();
     let id = uuid::Uuid::new_v4().to_string();
-    let webhook_secret = generate_webhook_secret();
+    let webhook = WebhookKey::issue(&id, None, now);
     let record = IntegrationRecord {
         id: id.clone(),
         display_name: Some(format!("{} ({})", user.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| user.username.clone()), host.host_label())),
@@ -112,8 +118,6 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
         updated_at: now,
         gitlab_user_id: Some(user.id),
         token_expires_at: expiry_from_date(info.expires_at.as_deref()),
-        webhook_secret_sha256: Some(webhook_secret_digest(webhook_secret.expose_secret())),
-        last_webhook_at: None,
     };
     let installation = Installation {
         id: uuid::Uuid::new_v4().to_string(),
@@ -128,7 +132,7 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
     // failed connect leaves nothing behind.
     let secret_name = app.config.credentials_secret_name(&id);
     app.vault.create_secret(&secret_name, &Credentials::personal(token.clone()).to_secret_json()).await?;
-    if let Err(err) = app.integrations.create_integration(&record, Some(&installation)).await {
+    if let Err(err) = app.integrations.create_integration(&record, Some(&installation), Some(&webhook.key)).await {
         if let Err(cleanup) = app.vault.delete_secret(&secret_name).await {
             tracing::error!(integration_id = %id, error = %cleanup, "could not remove the secret of a failed connect");
         }
@@ -144,6 +148,7 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
     Ok(json(StatusCode::OK, &StartResponse {
         integration: record.view(),
         webhook_url: app.config.webhook_url(),
-        webhook_secret: webhook_secret.expose_secret().to_string(),
+        webhook_secret: webhook.secret.expose_secret().to_string(),
+        webhook_signing_key: signing_key_text(&webhook.key.signing_key(&master)),
     }))
 }

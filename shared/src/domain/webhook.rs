@@ -1,0 +1,304 @@
+//! GitLab webhook deliveries: which event a delivery is, whether it builds, how it is deduplicated,
+//! and the Standard Webhooks signature check. Pure functions over the payload and headers.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A git sha of zeros: `before` zero is a created ref, `after` zero a deleted one.
+pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+/// How far a signed delivery's timestamp may be from our clock.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 5 * 60;
+
+/// What a delivery triggers a build for (the names a build system reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerEvent {
+    Push,
+    TagPush,
+    PullRequest,
+}
+
+/// The build a delivery asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRequest {
+    pub event: TriggerEvent,
+    /// The full ref: `refs/heads/x`, `refs/tags/v1`, or `refs/merge-requests/{iid}/head`.
+    pub git_ref: String,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub commit_sha: String,
+    pub actor: Option<String>,
+    pub merge_request_iid: Option<u64>,
+}
+
+/// What to do with a delivery whose sender is verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Build(BuildRequest),
+    /// Accepted and recorded, but nothing to build; the reason is shown in the delivery log.
+    Ignore(String),
+}
+
+/// A payload that claims to be an event we build but lacks what that event must carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MalformedEvent(pub String);
+
+/// The event's kind: `object_kind` when the body has one (hooks made by GitLab integrations
+/// arrive as `Service Hook`), else the `X-Gitlab-Event` header.
+pub fn event_kind(header: Option<&str>, payload: &Value) -> Option<String> {
+    if let Some(kind) = payload.get("object_kind").and_then(Value::as_str).filter(|k| !k.is_empty()) {
+        return Some(kind.to_string());
+    }
+    let kind = match header?.trim() {
+        "Push Hook" => "push",
+        "Tag Push Hook" => "tag_push",
+        "Merge Request Hook" => "merge_request",
+        "Note Hook" => "note",
+        "Issue Hook" | "Confidential Issue Hook" => "issue",
+        "Pipeline Hook" => "pipeline",
+        "Job Hook" => "build",
+        "System Hook" => "system",
+        "" => return None,
+        other => return Some(other.to_lowercase().replace(' ', "_")),
+    };
+    Some(kind.to_string())
+}
+
+/// The GitLab project a payload is about: `project.id`, else `project_id`.
+pub fn project_id(payload: &Value) -> Option<u64> {
+    payload.get("project").and_then(|p| p.get("id")).and_then(Value::as_u64).or_else(|| payload.get("project_id").and_then(Value::as_u64))
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Decides what a verified delivery of `kind` asks for.
+pub fn decide(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> {
+    match kind {
+        "push" | "tag_push" => decide_push(kind, payload),
+        "merge_request" => decide_merge_request(payload),
+        other => Ok(Decision::Ignore(format!("{other} events do not trigger builds"))),
+    }
+}
+
+fn decide_push(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> {
+    let git_ref = text(payload, "/ref").ok_or_else(|| MalformedEvent("the push names no ref".into()))?;
+    let after = text(payload, "/after").unwrap_or(ZERO_SHA);
+    let (event, branch, tag) = if let Some(branch) = git_ref.strip_prefix("refs/heads/") {
+        (TriggerEvent::Push, Some(branch.to_string()), None)
+    } else if let Some(tag) = git_ref.strip_prefix("refs/tags/") {
+        (TriggerEvent::TagPush, None, Some(tag.to_string()))
+    } else {
+        return Ok(Decision::Ignore(format!("{git_ref} is neither a branch nor a tag")));
+    };
+    if kind == "push" && event == TriggerEvent::TagPush || kind == "tag_push" && event == TriggerEvent::Push {
+        return Err(MalformedEvent(format!("a {kind} event for {git_ref}")));
+    }
+    let name = branch.as_deref().or(tag.as_deref()).unwrap_or_default();
+    if after == ZERO_SHA {
+        let what = if event == TriggerEvent::Push { "branch" } else { "tag" };
+        return Ok(Decision::Ignore(format!("{what} {name} was deleted")));
+    }
+    // checkout_sha is the commit even for an annotated tag, whose `after` is the tag object.
+    let commit_sha = text(payload, "/checkout_sha").unwrap_or(after).to_string();
+    Ok(Decision::Build(BuildRequest {
+        event,
+        git_ref: git_ref.to_string(),
+        branch,
+        tag,
+        commit_sha,
+        actor: text(payload, "/user_username").map(str::to_string),
+        merge_request_iid: None,
+    }))
+}
+
+fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
+    let attrs = payload.get("object_attributes").filter(|a| a.is_object()).ok_or_else(|| MalformedEvent("the merge request event has no object_attributes".into()))?;
+    let action = text(attrs, "/action").unwrap_or("");
+    let last_commit = text(attrs, "/last_commit/id");
+    let builds = match action {
+        "open" | "reopen" => true,
+        // `oldrev` is only sent when the update brought new commits.
+        "update" => text(attrs, "/oldrev").is_some_and(|old| Some(old) != last_commit),
+        _ => false,
+    };
+    if !builds {
+        let reason = if action == "update" { "merge request update without new commits".to_string() } else { format!("merge request action `{action}` does not trigger builds") };
+        return Ok(Decision::Ignore(reason));
+    }
+    let source = attrs.get("source_project_id").and_then(Value::as_u64);
+    let target = attrs.get("target_project_id").and_then(Value::as_u64);
+    if source.is_none() || source != target || source != project_id(payload) {
+        return Ok(Decision::Ignore("merge requests from forks are not built".into()));
+    }
+    let iid = attrs.get("iid").and_then(Value::as_u64).ok_or_else(|| MalformedEvent("the merge request has no iid".into()))?;
+    let branch = text(attrs, "/source_branch").ok_or_else(|| MalformedEvent("the merge request has no source_branch".into()))?;
+    let commit_sha = last_commit.ok_or_else(|| MalformedEvent("the merge request has no last_commit".into()))?;
+    Ok(Decision::Build(BuildRequest {
+        event: TriggerEvent::PullRequest,
+        git_ref: format!("refs/merge-requests/{iid}/head"),
+        branch: Some(branch.to_string()),
+        tag: None,
+        commit_sha: commit_sha.to_string(),
+        actor: text(payload, "/user/username").map(str::to_string),
+        merge_request_iid: Some(iid),
+    }))
+}
+
+/// The key two copies of one delivery share: `Idempotency-Key` (stable across GitLab's retries
+/// and manual resends), else `X-Gitlab-Event-UUID`, else a hash of integration, event and body.
+pub fn delivery_key(idempotency_key: Option<&str>, event_uuid: Option<&str>, integration_id: &str, event: &str, body: &[u8]) -> String {
+    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    given(idempotency_key).or_else(|| given(event_uuid)).unwrap_or_else(|| {
+        let mut hash = Sha256::new();
+        for part in [integration_id.as_bytes(), b"\n", event.as_bytes(), b"\n", body] {
+            hash.update(part);
+        }
+        format!("sha256:{}", hex::encode(hash.finalize()))
+    })
+}
+
+/// Why a signed delivery was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("webhook-id, webhook-timestamp and webhook-signature must be sent together")]
+    Incomplete,
+    #[error("webhook-timestamp is not a Unix time")]
+    BadTimestamp,
+    #[error("webhook-timestamp is more than five minutes from now")]
+    Stale,
+    #[error("no webhook-signature matches")]
+    Mismatch,
+}
+
+/// The Standard Webhooks headers of a delivery, when GitLab signs it.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureHeaders<'a> {
+    pub id: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+impl SignatureHeaders<'_> {
+    pub fn present(&self) -> bool {
+        self.id.is_some() || self.timestamp.is_some() || self.signature.is_some()
+    }
+}
+
+/// Verifies `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` (any of several
+/// space-separated signatures may match) and that the timestamp is within the tolerance.
+pub fn verify_signature(headers: &SignatureHeaders<'_>, body: &[u8], key: &[u8], now: i64) -> Result<(), SignatureError> {
+    let (Some(id), Some(timestamp), Some(signatures)) = (headers.id, headers.timestamp, headers.signature) else {
+        return Err(SignatureError::Incomplete);
+    };
+    let sent_at: i64 = timestamp.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
+    if (now - sent_at).abs() > SIGNATURE_TOLERANCE_SECS {
+        return Err(SignatureError::Stale);
+    }
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.trim().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    for candidate in signatures.split_whitespace() {
+        let Some(encoded) = candidate.strip_prefix("v1,") else { continue };
+        let Ok(bytes) = BASE64.decode(encoded) else { continue };
+        // verify_slice compares in constant time.
+        if mac.clone().verify_slice(&bytes).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
+/// Signs as GitLab would; used by tests and by anyone checking a key by hand.
+pub fn sign(id: &str, timestamp: i64, body: &[u8], key: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
+}
+
+/// A signing key as GitLab shows and takes it: `whsec_` + base64 of the key bytes.
+pub fn signing_key_text(key: &[u8]) -> String {
+    format!("whsec_{}", BASE64.encode(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kind_prefers_object_kind_and_reads_the_header_otherwise() {
+        assert_eq!(event_kind(Some("Service Hook"), &json!({"object_kind": "push"})).as_deref(), Some("push"));
+        assert_eq!(event_kind(Some("Tag Push Hook"), &json!({})).as_deref(), Some("tag_push"));
+        assert_eq!(event_kind(Some("Emoji Hook"), &json!({})).as_deref(), Some("emoji_hook"));
+        assert_eq!(event_kind(None, &json!({})), None);
+    }
+
+    #[test]
+    fn pushes_to_odd_refs_are_ignored_and_mismatched_kinds_refused() {
+        let payload = json!({"ref": "refs/notes/x", "after": "abc"});
+        assert!(matches!(decide("push", &payload), Ok(Decision::Ignore(_))));
+        let payload = json!({"ref": "refs/tags/v1", "after": "abc"});
+        assert!(decide("push", &payload).is_err());
+        assert!(decide("push", &json!({})).is_err());
+    }
+
+    #[test]
+    fn merge_request_update_builds_only_with_new_commits() {
+        let mr = |attrs: Value| json!({"project": {"id": 7}, "user": {"username": "u"}, "object_attributes": attrs});
+        let base = json!({"iid": 3, "action": "update", "source_branch": "f", "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": "new"}});
+        assert!(matches!(decide("merge_request", &mr(base.clone())), Ok(Decision::Ignore(_))));
+        let mut with_oldrev = base.clone();
+        with_oldrev["oldrev"] = json!("old");
+        match decide("merge_request", &mr(with_oldrev)).unwrap() {
+            Decision::Build(b) => {
+                assert_eq!(b.commit_sha, "new");
+                assert_eq!(b.git_ref, "refs/merge-requests/3/head");
+                assert_eq!(b.merge_request_iid, Some(3));
+            }
+            other => panic!("expected a build, got {other:?}"),
+        }
+        let mut fork = base;
+        fork["action"] = json!("open");
+        fork["source_project_id"] = json!(8);
+        assert_eq!(decide("merge_request", &mr(fork)).unwrap(), Decision::Ignore("merge requests from forks are not built".into()));
+    }
+
+    #[test]
+    fn delivery_key_prefers_idempotency_key_then_event_uuid_then_a_hash() {
+        assert_eq!(delivery_key(Some("idem"), Some("uuid"), "i", "push", b"{}"), "idem");
+        assert_eq!(delivery_key(Some(" "), Some("uuid"), "i", "push", b"{}"), "uuid");
+        let a = delivery_key(None, None, "i", "push", b"{}");
+        assert!(a.starts_with("sha256:"));
+        assert_eq!(a, delivery_key(None, None, "i", "push", b"{}"));
+        assert_ne!(a, delivery_key(None, None, "j", "push", b"{}"));
+    }
+
+    #[test]
+    fn signatures_verify_and_refuse_forgery_staleness_and_partial_headers() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let body = br#"{"object_kind":"push"}"#;
+        let good = sign("msg_1", 1000, body, key);
+        let headers = |sig: &'static str, ts: &'static str| SignatureHeaders { id: Some("msg_1"), timestamp: Some(ts), signature: Some(sig) };
+        let good: &'static str = Box::leak(format!("v1,bogus {good}").into_boxed_str());
+        assert_eq!(verify_signature(&headers(good, "1000"), body, key, 1100), Ok(()));
+        assert_eq!(verify_signature(&headers(good, "1000"), b"{}", key, 1100), Err(SignatureError::Mismatch));
+        assert_eq!(verify_signature(&headers(good, "1000"), body, b"other", 1100), Err(SignatureError::Mismatch));
+        assert_eq!(verify_signature(&headers(good, "1000"), body, key, 1000 + 301), Err(SignatureError::Stale));
+        assert_eq!(verify_signature(&headers(good, "x"), body, key, 1000), Err(SignatureError::BadTimestamp));
+        let partial = SignatureHeaders { id: Some("msg_1"), timestamp: None, signature: Some(good) };
+        assert_eq!(verify_signature(&partial, body, key, 1000), Err(SignatureError::Incomplete));
+        assert!(signing_key_text(key).starts_with("whsec_"));
+    }
+}

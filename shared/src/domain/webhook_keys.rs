@@ -1,0 +1,122 @@
+//! Webhook secrets as we keep them: only a digest of each secret, who it belongs to, until when it
+//! is valid, and a salt from which its Standard Webhooks signing key is derived.
+//!
+//! The secret itself (`oore_` + 64 hex) is shown once and never stored. The signing key is
+//! HMAC-SHA256(master key, salt): the master key lives in Secrets Manager and is read once per
+//! container, so verifying a signed delivery needs no per-integration secret read.
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::secrets::{generate_webhook_secret, webhook_secret_digest};
+
+/// One webhook secret's stored form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookKey {
+    /// SHA-256 (hex) of the secret; deliveries are matched on it.
+    pub digest: String,
+    pub integration_id: String,
+    /// The GitLab project id this secret is limited to; `None` for the integration-wide secret.
+    pub project_id: Option<String>,
+    /// Random hex mixed with the master key into the signing key.
+    pub salt: String,
+    pub created_at: i64,
+    /// Set when a rotation replaced this secret: it keeps working until then (the grace window).
+    pub valid_until: Option<i64>,
+}
+
+/// A freshly issued secret: the record to keep and the values to show once.
+pub struct IssuedKey {
+    pub key: WebhookKey,
+    pub secret: SecretString,
+}
+
+impl WebhookKey {
+    /// Issues a new secret for an integration, or for one of its projects.
+    pub fn issue(integration_id: &str, project_id: Option<&str>, now: i64) -> IssuedKey {
+        let secret = generate_webhook_secret();
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let key = WebhookKey {
+            digest: webhook_secret_digest(secret.expose_secret()),
+            integration_id: integration_id.to_string(),
+            project_id: project_id.map(str::to_string),
+            salt: hex::encode(salt),
+            created_at: now,
+            valid_until: None,
+        };
+        IssuedKey { key, secret }
+    }
+
+    /// The scope part of the key's storage address: `integration` or `project:{id}`.
+    pub fn scope(&self) -> String {
+        scope_of(self.project_id.as_deref())
+    }
+
+    /// Whether `presented` is this secret and still valid at `now`. Compares in constant time.
+    pub fn accepts(&self, presented: &str, now: i64) -> bool {
+        let digest = webhook_secret_digest(presented);
+        let same: bool = digest.as_bytes().ct_eq(self.digest.as_bytes()).into();
+        same && self.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// Whether the secret may be used for deliveries about `project_id`.
+    pub fn covers(&self, project_id: Option<u64>) -> bool {
+        match &self.project_id {
+            None => true,
+            Some(own) => project_id.is_some_and(|p| p.to_string() == *own),
+        }
+    }
+
+    /// The Standard Webhooks signing key of this secret.
+    pub fn signing_key(&self, master: &SecretString) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes()).expect("HMAC takes any key length");
+        mac.update(b"oore-webhook-signing-key\0");
+        mac.update(self.salt.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// The storage scope name for an integration-wide (`None`) or project secret.
+pub fn scope_of(project_id: Option<&str>) -> String {
+    match project_id {
+        None => "integration".to_string(),
+        Some(id) => format!("project:{id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_accepts_its_secret_until_its_grace_ends_and_only_for_its_project() {
+        let issued = WebhookKey::issue("i1", Some("42"), 100);
+        let secret = issued.secret.expose_secret().to_string();
+        let mut key = issued.key;
+        assert!(key.accepts(&secret, 100));
+        assert!(!key.accepts("oore_wrong", 100));
+        assert!(key.covers(Some(42)));
+        assert!(!key.covers(Some(43)));
+        assert!(!key.covers(None));
+        key.valid_until = Some(200);
+        assert!(key.accepts(&secret, 199));
+        assert!(!key.accepts(&secret, 200));
+        assert!(!format!("{key:?}").contains(&secret));
+    }
+
+    #[test]
+    fn signing_keys_differ_per_secret_and_per_master() {
+        let a = WebhookKey::issue("i1", None, 0).key;
+        let b = WebhookKey::issue("i1", None, 0).key;
+        let master = SecretString::from("master-1");
+        assert_ne!(a.signing_key(&master), b.signing_key(&master));
+        assert_ne!(a.signing_key(&master), a.signing_key(&SecretString::from("master-2")));
+        assert_eq!(a.signing_key(&master), a.signing_key(&master));
+        assert_eq!(a.scope(), "integration");
+    }
+}

@@ -1,0 +1,525 @@
+//! Webhooks end to end through the receiver: every GitLab fixture with the headers GitLab sends,
+//! exactly-once under concurrency on moto, secrets and their rotation, Standard Webhooks
+//! signatures, strangers' input, unsynced repositories, hook registration and the delivery log.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::Method;
+use oore_gitlab_tests::{Backend, Harness, START_TIME};
+use oore_local::fake_gitlab::{FakeOptions, FakeToken};
+use serde_json::{json, Value};
+use shared::domain::delivery::{BuildTrigger, DeliveryRecord};
+use shared::domain::webhook::sign;
+use shared::domain::webhook_keys::WebhookKey;
+use shared::http::auth::Role;
+use shared::ports::{Recorded, StoreError, WebhookStore};
+
+/// The project every fixture is about.
+const FIXTURE_PROJECT: u64 = 4861503;
+const OWNER: Option<Role> = Some(Role::Owner);
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/gitlab/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+/// The `X-Gitlab-Event` GitLab sends with each fixture.
+fn event_header(name: &str) -> &'static str {
+    match name {
+        n if n.starts_with("tag_") => "Tag Push Hook",
+        n if n.starts_with("push") || n.starts_with("branch_") => "Push Hook",
+        n if n.starts_with("pull_request_") => "Merge Request Hook",
+        "merge_request_comment_create.json" => "Note Hook",
+        "pipeline_hook.json" => "Pipeline Hook",
+        "issue_create.json" => "Issue Hook",
+        other => panic!("no header known for {other}"),
+    }
+}
+
+/// GitLab's headers for one delivery: a fresh event UUID that is also the Idempotency-Key.
+fn gitlab_headers(event: &str, token: &str) -> Vec<(String, String)> {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    vec![
+        ("content-type".into(), "application/json".into()),
+        ("user-agent".into(), "GitLab/17.5.0".into()),
+        ("x-gitlab-event".into(), event.into()),
+        ("x-gitlab-token".into(), token.into()),
+        ("x-gitlab-event-uuid".into(), uuid.clone()),
+        ("idempotency-key".into(), uuid),
+        ("x-gitlab-instance".into(), "https://gitlab.com".into()),
+    ]
+}
+
+async fn deliver(h: &Harness, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
+    let (status, _, bytes) = h.send(Method::POST, "/v1/webhooks/gitlab", headers, Some(body.to_vec())).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A harness whose fake GitLab also holds the fixtures' project, connected; returns the start answer.
+async fn connected(backend: Backend) -> (Harness, Value) {
+    let h = Harness::new(backend, FakeOptions::default()).await;
+    h.gitlab.state.add_project(&fixture("push.json")["project"]);
+    let started = h.connect().await;
+    (h, started)
+}
+
+fn id_of(started: &Value) -> String {
+    started["integration"]["id"].as_str().unwrap().to_string()
+}
+
+fn secret_of(started: &Value) -> String {
+    started["webhook_secret"].as_str().unwrap().to_string()
+}
+
+async fn repository_of(h: &Harness, integration: &str, project: u64) -> String {
+    let (_, list) = h.call(Method::GET, &format!("/v1/integrations/{integration}/repositories?limit=100"), OWNER, None).await;
+    list["repositories"].as_array().unwrap().iter().find(|r| r["external_id"] == project.to_string()).unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn every_fixture_has_its_outcome(backend: Backend) {
+    let (h, started) = connected(backend).await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    // (fixture, outcome, event, ref, sha)
+    let expected: &[(&str, &str, Option<(&str, &str, &str)>)] = &[
+        ("push.json", "triggered", Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d"))),
+        ("push_merge.json", "triggered", Some(("push", "refs/heads/master", "78a76ee6b4992a6baf64c59fc4c44c7323d60438"))),
+        ("push_subgroup.json", "triggered", Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d"))),
+        ("branch_create.json", "triggered", Some(("push", "refs/heads/feature", "c4c79227ed610f1151f05bbc5be33b4f340d39c8"))),
+        ("branch_delete.json", "ignored", None),
+        ("tag_create.json", "triggered", Some(("tag_push", "refs/tags/v1.0.0", "2adc9465c4edfc33834e173fe89436a7cb899a1d"))),
+        ("tag_delete.json", "ignored", None),
+        ("pull_request_create.json", "triggered", Some(("pull_request", "refs/merge-requests/1/head", "c4c79227ed610f1151f05bbc5be33b4f340d39c8"))),
+        ("pull_request_reopen.json", "triggered", Some(("pull_request", "refs/merge-requests/1/head", "c4c79227ed610f1151f05bbc5be33b4f340d39c8"))),
+        ("pull_request_close.json", "ignored", None),
+        ("pull_request_merge.json", "ignored", None),
+        ("merge_request_comment_create.json", "ignored", None),
+        ("pipeline_hook.json", "ignored", None),
+        ("issue_create.json", "ignored", None),
+    ];
+    let mut triggered = Vec::new();
+    for (name, outcome, build) in expected {
+        let body = serde_json::to_vec(&fixture(name)).unwrap();
+        let (status, answer) = deliver(&h, &gitlab_headers(event_header(name), &secret), &body).await;
+        assert_eq!(status, 200, "{name}: {answer}");
+        assert_eq!(answer["ok"], true, "{name}");
+        assert_eq!(answer["outcome"], *outcome, "{name}: {answer}");
+        if let Some(build) = build {
+            triggered.push((answer["trigger_id"].as_str().unwrap().to_string(), *build, fixture(name)["project"]["path_with_namespace"].clone()));
+        }
+    }
+    let triggers = h.app.webhooks.list_triggers(&integration).await.unwrap();
+    assert_eq!(triggers.len(), triggered.len());
+    let repository_id = repository_of(&h, &integration, FIXTURE_PROJECT).await;
+    for (trigger_id, (event, git_ref, sha), full_name) in &triggered {
+        let t = triggers.iter().find(|t| &t.id == trigger_id).expect("each trigger answered is stored");
+        assert_eq!((serde_json::to_value(t.event).unwrap().as_str().unwrap(), t.git_ref.as_str(), t.commit_sha.as_str()), (*event, *git_ref, *sha));
+        assert_eq!(t.repository_id, repository_id);
+        assert_eq!(t.status, "queued");
+        assert_eq!(t.full_name.as_deref(), full_name.as_str());
+        assert_eq!(t.actor.as_deref(), Some("sytses"));
+        assert_eq!(t.created_at, START_TIME);
+    }
+    let tag = triggers.iter().find(|t| t.git_ref == "refs/tags/v1.0.0").unwrap();
+    assert_eq!((tag.tag.as_deref(), tag.branch.as_deref()), (Some("v1.0.0"), None), "tags build, as the daemon never did");
+    let mr = triggers.iter().find(|t| t.merge_request_iid.is_some()).unwrap();
+    assert_eq!((mr.branch.as_deref(), mr.merge_request_iid), (Some("feature"), Some(1)));
+
+    // The log holds every delivery with its outcome and reason; the detail shows the last one.
+    let (status, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries?limit=100"), OWNER, None).await;
+    assert_eq!(status, 200);
+    let entries = log["deliveries"].as_array().unwrap();
+    assert_eq!(entries.len(), expected.len());
+    let deleted = entries.iter().find(|e| e["reason"] == "branch feature was deleted").expect("branch deletion logged with its reason");
+    assert_eq!(deleted["outcome"], "ignored");
+    assert!(entries.iter().any(|e| e["event"] == "pipeline" && e["reason"] == "pipeline events do not trigger builds"));
+    let (_, detail) = h.call(Method::GET, &format!("/v1/integrations/{integration}"), OWNER, None).await;
+    assert_eq!(detail["last_webhook_at"], START_TIME);
+
+    // A merge request update builds only with new commits; forks never; a Service Hook routes on object_kind.
+    let mut update = fixture("pull_request_create.json");
+    update["object_attributes"]["action"] = json!("update");
+    let body = serde_json::to_vec(&update).unwrap();
+    let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &body).await;
+    assert_eq!(answer["reason"], "merge request update without new commits");
+    update["object_attributes"]["oldrev"] = json!("ffffffffffffffffffffffffffffffffffffffff");
+    let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &serde_json::to_vec(&update).unwrap()).await;
+    assert_eq!(answer["outcome"], "triggered", "{answer}");
+    let mut fork = fixture("pull_request_create.json");
+    fork["object_attributes"]["source_project_id"] = json!(1);
+    let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &serde_json::to_vec(&fork).unwrap()).await;
+    assert_eq!(answer["reason"], "merge requests from forks are not built");
+    let (_, answer) = deliver(&h, &gitlab_headers("Service Hook", &secret), &serde_json::to_vec(&fixture("push.json")).unwrap()).await;
+    assert_eq!(answer["outcome"], "triggered");
+    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), triggered.len() + 2);
+
+    // Deleting the integration takes keys, log and triggers; its secret stops working.
+    let (status, _) = h.call(Method::DELETE, &format!("/v1/integrations/{integration}"), OWNER, None).await;
+    assert_eq!(status, 200);
+    assert!(h.app.webhooks.list_triggers(&integration).await.unwrap().is_empty());
+    let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&fixture("push.json")).unwrap()).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("invalid_token")));
+}
+
+#[tokio::test]
+async fn every_fixture_has_its_outcome_embedded() {
+    every_fixture_has_its_outcome(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn every_fixture_has_its_outcome_on_moto() {
+    every_fixture_has_its_outcome(Backend::Moto).await;
+}
+
+#[tokio::test]
+async fn strangers_get_a_4xx_in_the_envelope() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let with = |token: &str| gitlab_headers("Push Hook", token);
+
+    let huge = vec![b' '; shared::http::handlers::MAX_WEBHOOK_BODY + 1];
+    let cases: Vec<(&str, Vec<(String, String)>, Vec<u8>, u16, &str)> = vec![
+        ("over 1 MiB", with(&secret), huge, 413, "payload_too_large"),
+        ("no token", gitlab_headers("Push Hook", "").into_iter().filter(|(n, _)| n != "x-gitlab-token").collect(), push.clone(), 401, "missing_token"),
+        ("blank token", with("  "), push.clone(), 401, "missing_token"),
+        ("not JSON", with(&secret), b"event=push".to_vec(), 400, "invalid_payload"),
+        ("truncated JSON", with(&secret), push[..push.len() / 2].to_vec(), 400, "invalid_payload"),
+        ("a JSON array", with(&secret), b"[1,2]".to_vec(), 400, "invalid_payload"),
+        ("wrong token", with("oore_0000000000000000000000000000000000000000000000000000000000000000"), push.clone(), 401, "invalid_token"),
+        ("huge token", with(&"x".repeat(8000)), push.clone(), 401, "invalid_token"),
+        ("no event at all", gitlab_headers("", &secret).into_iter().filter(|(n, _)| n != "x-gitlab-event").collect(), br#"{"project":{"id":4861503}}"#.to_vec(), 400, "invalid_payload"),
+        ("push without ref", with(&secret), br#"{"object_kind":"push","project":{"id":4861503}}"#.to_vec(), 400, "invalid_payload"),
+        ("push without project", with(&secret), br#"{"object_kind":"push","ref":"refs/heads/x","after":"abc"}"#.to_vec(), 400, "invalid_payload"),
+        ("push with a string project id", with(&secret), br#"{"object_kind":"push","ref":"refs/heads/x","after":"abc","project":{"id":"x"}}"#.to_vec(), 400, "invalid_payload"),
+        ("merge request without attributes", with(&secret), br#"{"object_kind":"merge_request","project":{"id":4861503}}"#.to_vec(), 400, "invalid_payload"),
+    ];
+    for (what, headers, body, status, code) in cases {
+        let (got, answer) = deliver(&h, &headers, &body).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{what}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: the envelope has a message");
+        assert!(!answer.to_string().contains(&secret), "{what}: the secret is never echoed");
+    }
+    // An event we do not build is accepted and logged; a huge Idempotency-Key is hashed, not refused.
+    let (status, answer) = deliver(&h, &gitlab_headers("Emoji Hook", &secret), br#"{"object_kind":"emoji","project":{"id":4861503}}"#).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
+    let mut headers = with(&secret);
+    headers.retain(|(n, _)| n != "idempotency-key");
+    headers.push(("idempotency-key".into(), "k".repeat(16_000)));
+    let (status, answer) = deliver(&h, &headers, &push).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
+    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 1, "only the last delivery built");
+}
+
+#[tokio::test]
+async fn duplicates_answer_200_and_build_once() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let headers = gitlab_headers("Push Hook", &secret);
+    let (_, first) = deliver(&h, &headers, &push).await;
+    assert_eq!(first["outcome"], "triggered");
+    let (status, again) = deliver(&h, &headers, &push).await;
+    assert_eq!((status, again), (200, json!({"ok": true, "duplicate": true})));
+    // A resend keeps the Idempotency-Key but GitLab gives it a new event UUID: still a duplicate.
+    let mut resend = headers.clone();
+    resend.retain(|(n, _)| n != "x-gitlab-event-uuid");
+    resend.push(("x-gitlab-event-uuid".into(), uuid::Uuid::new_v4().to_string()));
+    assert_eq!(deliver(&h, &resend, &push).await.1["duplicate"], true);
+    // Older GitLab sends neither key: the body's hash dedupes.
+    let bare: Vec<_> = headers.iter().filter(|(n, _)| n != "idempotency-key" && n != "x-gitlab-event-uuid").cloned().collect();
+    assert_eq!(deliver(&h, &bare, &push).await.1["outcome"], "triggered");
+    assert_eq!(deliver(&h, &bare, &push).await.1["duplicate"], true);
+    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
+    let (_, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries"), OWNER, None).await;
+    let outcomes: Vec<_> = log["deliveries"].as_array().unwrap().iter().map(|d| d["outcome"].as_str().unwrap().to_string()).collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 3);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_copies_make_one_trigger_on_moto() {
+    let (h, started) = connected(Backend::Moto).await;
+    let integration = id_of(&started);
+    let headers = gitlab_headers("Push Hook", &secret_of(&started));
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let h = Arc::new(h);
+    let copies = (0..100).map(|_| {
+        let (h, headers, push) = (h.clone(), headers.clone(), push.clone());
+        tokio::spawn(async move { deliver(&h, &headers, &push).await })
+    });
+    let answers = futures::future::join_all(copies).await;
+    let mut duplicates = 0;
+    for answer in answers {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+        if body["duplicate"] == true {
+            duplicates += 1;
+        }
+    }
+    assert_eq!(duplicates, 99);
+    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let integration = id_of(&started);
+    let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
+    let sibling = repository_of(&h, &integration, 1000).await;
+    let path = format!("/v1/integration-repositories/{repo}/gitlab-webhook-secret");
+
+    let (status, err) = h.call(Method::POST, &path, Some(Role::Developer), Some("{}")).await;
+    assert_eq!((status, err["code"].as_str()), (403, Some("permission_denied")));
+    let (status, err) = h.call(Method::POST, "/v1/integration-repositories/nope/gitlab-webhook-secret", OWNER, Some("{}")).await;
+    assert_eq!((status, err["code"].as_str()), (404, Some("not_found")));
+
+    let (status, first) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["repository_id"], repo.as_str());
+    assert_eq!(first["rotated_at"], START_TIME);
+    let first_secret = first["webhook_secret"].as_str().unwrap().to_string();
+    assert!(first_secret.starts_with("oore_") && first_secret.len() == 69);
+    assert!(first["webhook_signing_key"].as_str().unwrap().starts_with("whsec_"));
+
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let (status, _) = deliver(&h, &gitlab_headers("Push Hook", &first_secret), &push).await;
+    assert_eq!(status, 200);
+    // The repository's secret is refused for its sibling (project 1000), and the refusal is logged.
+    let mut sibling_push = fixture("push.json");
+    sibling_push["project"]["id"] = json!(1000);
+    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &first_secret), &serde_json::to_vec(&sibling_push).unwrap()).await;
+    assert_eq!((status, err["code"].as_str()), (401, Some("invalid_token")));
+    let (_, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries?limit=1"), OWNER, None).await;
+    assert_eq!(log["deliveries"][0]["outcome"], "refused");
+    assert_eq!(log["deliveries"][0]["repository_id"], sibling.as_str());
+
+    // Rotating again: the previous secret works through the grace window, then stops.
+    h.clock.0.store(START_TIME + 10, std::sync::atomic::Ordering::SeqCst);
+    let (_, second) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
+    assert_eq!(second["previous_valid_until"], START_TIME + 10 + 3600);
+    let second_secret = second["webhook_secret"].as_str().unwrap().to_string();
+    assert_ne!(first_secret, second_secret);
+    for secret in [&first_secret, &second_secret] {
+        assert_eq!(deliver(&h, &gitlab_headers("Push Hook", secret), &push).await.0, 200);
+    }
+    h.clock.0.store(START_TIME + 10 + 3600, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &first_secret), &push).await.0, 401);
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &second_secret), &push).await.0, 200);
+
+    // Another integration's secret does not open this one's projects.
+    let other = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let other_secret = secret_of(&other.connect().await);
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &other_secret), &push).await.0, 401);
+}
+
+#[tokio::test]
+async fn signed_deliveries_are_verified() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let secret = secret_of(&started);
+    let key_text = started["webhook_signing_key"].as_str().unwrap();
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.decode(key_text.strip_prefix("whsec_").unwrap()).unwrap();
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let signed = |id: &str, at: i64, signature: String| {
+        let mut headers = gitlab_headers("Push Hook", &secret);
+        headers.retain(|(n, _)| n != "idempotency-key");
+        headers.extend([("idempotency-key".to_string(), id.to_string()), ("webhook-id".into(), id.into()), ("webhook-timestamp".into(), at.to_string()), ("webhook-signature".into(), signature)]);
+        headers
+    };
+    let (status, answer) = deliver(&h, &signed("msg_1", START_TIME - 30, sign("msg_1", START_TIME - 30, &push, &key)), &push).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "{answer}");
+    let forged = sign("msg_2", START_TIME, &push, b"not the key");
+    let (status, err) = deliver(&h, &signed("msg_2", START_TIME, forged), &push).await;
+    assert_eq!((status, err["code"].as_str()), (401, Some("invalid_signature")));
+    let stale = START_TIME - 301;
+    let (status, err) = deliver(&h, &signed("msg_3", stale, sign("msg_3", stale, &push, &key)), &push).await;
+    assert_eq!((status, err["code"].as_str()), (401, Some("invalid_signature")));
+    let mut partial = gitlab_headers("Push Hook", &secret);
+    partial.push(("webhook-signature".into(), sign("msg_4", START_TIME, &push, &key)));
+    assert_eq!(deliver(&h, &partial, &push).await.0, 401);
+    // The body signed is the body checked, byte for byte.
+    let mut other = fixture("push.json");
+    other["checkout_sha"] = json!("ffffffffffffffffffffffffffffffffffffffff");
+    let (status, _) = deliver(&h, &signed("msg_5", START_TIME, sign("msg_5", START_TIME, &push, &key)), &serde_json::to_vec(&other).unwrap()).await;
+    assert_eq!(status, 401);
+}
+
+async fn unsynced_repository_is_looked_up_once(backend: Backend) {
+    let h = Harness::new(backend, FakeOptions::default()).await;
+    let started = h.connect().await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    // The project appears at GitLab after the sync.
+    h.gitlab.state.add_project(&fixture("push.json")["project"]);
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "{answer}");
+    assert_eq!(h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap()[0].repository_id, repo);
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
+    assert_eq!(h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst), 1, "a known repository needs no lookup");
+    // A project the integration cannot see is refused, and nothing is built.
+    let mut foreign = fixture("push.json");
+    foreign["project"]["id"] = json!(777);
+    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&foreign).unwrap()).await;
+    assert_eq!((status, err["code"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
+    // GitLab down during the lookup: 503, so the delivery can be resent.
+    h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    foreign["project"]["id"] = json!(778);
+    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&foreign).unwrap()).await;
+    assert_eq!((status, err["code"].as_str()), (503, Some("gitlab_unavailable")));
+}
+
+#[tokio::test]
+async fn unsynced_repository_is_looked_up_once_embedded() {
+    unsynced_repository_is_looked_up_once(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn unsynced_repository_is_looked_up_once_on_moto() {
+    unsynced_repository_is_looked_up_once(Backend::Moto).await;
+}
+
+#[tokio::test]
+async fn hook_registration_creates_once_then_updates() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let integration = id_of(&started);
+    let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
+    let path = format!("/v1/integration-repositories/{repo}/gitlab-webhook");
+    let (status, first) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["created"], true);
+    assert!(first.get("webhook_secret").is_none(), "the secret goes to GitLab, not to the caller");
+    let hooks = h.gitlab.state.hooks(FIXTURE_PROJECT);
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["url"], "https://oore.example.com/v1/webhooks/gitlab");
+    assert_eq!((hooks[0]["push_events"].clone(), hooks[0]["tag_push_events"].clone(), hooks[0]["merge_requests_events"].clone()), (json!(true), json!(true), json!(true)));
+    let first_token = hooks[0]["token"].as_str().unwrap().to_string();
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &first_token), &push).await.1["outcome"], "triggered");
+
+    let (_, second) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
+    assert_eq!((second["created"].clone(), second["hook_id"].clone()), (json!(false), first["hook_id"].clone()));
+    let hooks = h.gitlab.state.hooks(FIXTURE_PROJECT);
+    assert_eq!(hooks.len(), 1, "a second call updates the same hook");
+    let second_token = hooks[0]["token"].as_str().unwrap();
+    assert_ne!(second_token, first_token);
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", second_token), &push).await.0, 200);
+
+    // A token without the api scope cannot manage hooks: a clear 400, and the hook is untouched.
+    h.gitlab.state.add_token(oore_gitlab_tests::PAT, FakeToken::live(&["read_api", "read_repository"]));
+    let (status, err) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
+    assert_eq!((status, err["code"].as_str()), (400, Some("gitlab_scope_missing")));
+    assert_eq!(h.gitlab.state.hooks(FIXTURE_PROJECT)[0]["token"].as_str().unwrap(), second_token);
+}
+
+#[tokio::test]
+async fn the_delivery_log_pages_and_keeps_to_its_readers() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    for i in 0..5 {
+        h.clock.0.store(START_TIME + i, std::sync::atomic::Ordering::SeqCst);
+        deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
+    }
+    let path = format!("/v1/integrations/{integration}/deliveries");
+    let (status, page) = h.call(Method::GET, &format!("{path}?limit=2"), Some(Role::Developer), None).await;
+    assert_eq!(status, 200);
+    let times: Vec<_> = page["deliveries"].as_array().unwrap().iter().map(|d| d["received_at"].as_i64().unwrap()).collect();
+    assert_eq!(times, vec![START_TIME + 4, START_TIME + 3]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = h.call(Method::GET, &format!("{path}?limit=10&cursor={}", urlencode(cursor)), Some(Role::Admin), None).await;
+    assert_eq!(rest["deliveries"].as_array().unwrap().len(), 3);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let (status, err) = h.call(Method::GET, &path, Some(Role::QaViewer), None).await;
+    assert_eq!((status, err["code"].as_str()), (403, Some("permission_denied")));
+    let (status, err) = h.call(Method::GET, &format!("{path}?cursor=garbage"), OWNER, None).await;
+    assert_eq!((status, err["code"].as_str()), (400, Some("invalid_request")));
+    let (status, _) = h.call(Method::GET, &format!("{path}?limit=0"), OWNER, None).await;
+    assert_eq!(status, 400);
+    let (status, _) = h.call(Method::GET, "/v1/integrations/nope/deliveries", OWNER, None).await;
+    assert_eq!(status, 404);
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_warm_delivery_costs_two_dynamodb_calls_and_no_secrets_manager_call() {
+    let (h, started) = connected(Backend::Moto).await;
+    let secret = secret_of(&started);
+    let key_text = started["webhook_signing_key"].as_str().unwrap();
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.decode(key_text.strip_prefix("whsec_").unwrap()).unwrap();
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let signed = |id: &str| {
+        let mut headers = gitlab_headers("Push Hook", &secret);
+        headers.retain(|(n, _)| n != "idempotency-key");
+        headers.extend([("idempotency-key".to_string(), id.to_string()), ("webhook-id".into(), id.into()), ("webhook-timestamp".into(), START_TIME.to_string()), ("webhook-signature".into(), sign(id, START_TIME, &push, &key))]);
+        headers
+    };
+    // Warm the container: the first signed delivery reads the master key once.
+    assert_eq!(deliver(&h, &signed("warm-up"), &push).await.0, 200);
+    let counter = h.aws_calls.as_ref().unwrap();
+    let before = counter.snapshot();
+    let (status, answer) = deliver(&h, &signed("measured"), &push).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
+    let spent = counter.snapshot() - before;
+    assert_eq!((spent.dynamodb, spent.secrets_manager), (2, 0));
+}
+
+/// Every delivery write fails, as a DynamoDB outage would.
+struct BrokenDeliveries(Arc<dyn WebhookStore>);
+
+#[async_trait]
+impl WebhookStore for BrokenDeliveries {
+    async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
+        self.0.find_webhook_key(digest).await
+    }
+    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError> {
+        self.0.webhook_keys(integration_id, project_id).await
+    }
+    async fn rotate_webhook_key(&self, new: &WebhookKey, until: i64, now: i64) -> Result<(), StoreError> {
+        self.0.rotate_webhook_key(new, until, now).await
+    }
+    async fn record_delivery(&self, _: &DeliveryRecord, _: Option<&BuildTrigger>, _: Option<&str>) -> Result<Recorded, StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn log_delivery(&self, _: &DeliveryRecord) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn list_deliveries(&self, id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+        self.0.list_deliveries(id, limit, cursor).await
+    }
+    async fn list_triggers(&self, id: &str) -> Result<Vec<BuildTrigger>, StoreError> {
+        self.0.list_triggers(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_answers_503_and_a_resend_then_builds() {
+    let (mut h, started) = connected(Backend::Moto).await;
+    let integration = id_of(&started);
+    let working = h.app.webhooks.clone();
+    h.app.webhooks = Arc::new(BrokenDeliveries(working.clone()));
+    let headers = gitlab_headers("Push Hook", &secret_of(&started));
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let (status, err) = deliver(&h, &headers, &push).await;
+    assert_eq!((status, err["code"].as_str()), (503, Some("storage_unavailable")));
+    assert!(working.list_triggers(&integration).await.unwrap().is_empty());
+    assert!(working.list_deliveries(&integration, 10, None).await.unwrap().0.is_empty());
+    h.app.webhooks = working.clone();
+    let (status, answer) = deliver(&h, &headers, &push).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "GitLab's resend is not taken for a duplicate");
+    assert_eq!(working.list_triggers(&integration).await.unwrap().len(), 1);
+}
