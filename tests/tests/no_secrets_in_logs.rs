@@ -39,13 +39,31 @@ async fn logs_carry_requests_but_no_secret() {
     h.call(Method::PUT, &format!("/v1/integrations/{id}/gitlab-token"), Some(Role::Owner), Some(r#"{"access_token":"glpat-revoked-secret"}"#)).await;
     h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), Some(Role::Owner), Some("{}")).await;
+    h.gitlab.state.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // Webhooks: a delivery, a refused one, a rotation and a registration leave no secret behind.
+    let (_, repos) = h.call(Method::GET, &format!("/v1/integrations/{id}/repositories"), Some(Role::Owner), None).await;
+    let repo = repos["repositories"][0]["id"].as_str().unwrap().to_string();
+    let project = repos["repositories"][0]["external_id"].as_str().unwrap().parse::<u64>().unwrap();
+    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "abc", "checkout_sha": "abc", "project": {"id": project}}).to_string();
+    for token in [webhook_secret.as_str(), "oore_wrong-secret-value"] {
+        let headers = [("x-gitlab-token".to_string(), token.to_string()), ("x-gitlab-event".into(), "Push Hook".into())];
+        h.send(Method::POST, "/v1/webhooks/gitlab", &headers, Some(push.clone().into_bytes())).await;
+    }
+    let (_, rotated) = h.call(Method::POST, &format!("/v1/integration-repositories/{repo}/gitlab-webhook-secret"), Some(Role::Owner), Some("{}")).await;
+    let repo_secret = rotated["webhook_secret"].as_str().unwrap().to_string();
+    let signing_key = rotated["webhook_signing_key"].as_str().unwrap().to_string();
+    h.call(Method::POST, &format!("/v1/integration-repositories/{repo}/gitlab-webhook"), Some(Role::Owner), Some("{}")).await;
+    let hook_token = h.gitlab.state.hooks(project)[0]["token"].as_str().unwrap().to_string();
     let bearer = h.token(Role::Owner);
     h.call(Method::DELETE, &format!("/v1/integrations/{id}"), Some(Role::Owner), None).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("\"route\":\"/v1/integrations/gitlab/start\""), "one line per request is logged:\n{logs}");
     assert!(logs.contains("GitLab request failed"), "the GitLab outage is logged");
-    for secret in [PAT, "glpat-revoked-secret", webhook_secret.as_str(), bearer.as_str(), oore_gitlab_tests::SIGNING_KEY] {
+    assert!(logs.contains("build triggered") && logs.contains("\"route\":\"/v1/webhooks/gitlab\",\"status\":401"), "webhook outcomes are logged:\n{logs}");
+    let secrets = [PAT, "glpat-revoked-secret", webhook_secret.as_str(), "oore_wrong-secret-value", &repo_secret, &signing_key, &hook_token, bearer.as_str(), oore_gitlab_tests::SIGNING_KEY];
+    for secret in secrets {
         assert!(!logs.contains(secret), "a secret reached the logs:\n{logs}");
     }
 }
