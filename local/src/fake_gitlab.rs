@@ -1,6 +1,6 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
 //! version, project listings with GitLab's paging headers, single projects, project hooks,
-//! avatars, and GitLab's error shapes.
+//! avatars, GitLab's error shapes, and an OAuth provider (`fake_oauth`).
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
 
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -93,9 +93,35 @@ pub struct FakeState {
     next_hook_id: AtomicU64,
     /// `GET /projects/:id` requests served.
     pub project_lookups: AtomicU64,
+    /// The OAuth provider (`/oauth/…`).
+    pub oauth: crate::fake_oauth::FakeOAuth,
 }
 
 impl FakeState {
+    /// Marks a known token revoked (GitLab's "Token was revoked" 401). False if unknown.
+    pub fn revoke_token(&self, token: &str) -> bool {
+        self.set_token_state(token, TokenState::Revoked)
+    }
+
+    /// Marks a known token expired, as two hours passing would. False if unknown.
+    pub fn expire_token(&self, token: &str) -> bool {
+        self.set_token_state(token, TokenState::Expired)
+    }
+
+    pub fn token_state(&self, token: &str) -> Option<TokenState> {
+        self.tokens.lock().unwrap().get(token).map(|t| t.state)
+    }
+
+    fn set_token_state(&self, token: &str, state: TokenState) -> bool {
+        match self.tokens.lock().unwrap().get_mut(token) {
+            Some(t) => {
+                t.state = state;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds one project built from `project` (e.g. the `project` object of a webhook fixture)
     /// on top of the listing template, so it has every field a listing has.
     pub fn add_project(&self, project: &Value) {
@@ -232,6 +258,11 @@ async fn gate(state: &FakeState) -> Option<Response> {
     }
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
     state.failing.load(Ordering::SeqCst).then(|| (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"message": "503 Service Unavailable"}))).into_response())
+}
+
+/// The gate alone, for endpoints that authenticate their own way (OAuth).
+pub(crate) async fn gate_only(state: &FakeState) -> Option<Response> {
+    gate(state).await
 }
 
 /// The gate, then the token: what every authenticated endpoint does first.
@@ -444,6 +475,7 @@ impl FakeGitLab {
             hooks: Mutex::new(HashMap::new()),
             next_hook_id: AtomicU64::new(1),
             project_lookups: AtomicU64::new(0),
+            oauth: Default::default(),
         });
         state.set_projects(options.projects);
         let api = Router::new()
@@ -455,6 +487,9 @@ impl FakeGitLab {
             .route("/api/v4/projects/{id}/hooks", get(list_hooks).post(create_hook))
             .route("/api/v4/projects/{id}/hooks/{hook_id}", put(update_hook))
             .route("/uploads/-/system/project/avatar/{id}/avatar.png", get(avatar))
+            .route("/oauth/authorize", get(crate::fake_oauth::authorize))
+            .route("/oauth/token", post(crate::fake_oauth::token))
+            .route("/oauth/revoke", post(crate::fake_oauth::revoke))
             .with_state(state.clone());
         let app = if prefix.is_empty() { api } else { Router::new().nest(&prefix, api) };
         let task = tokio::spawn(async move {

@@ -2,4 +2,5 @@
 
 pub mod aws_setup;
 pub mod fake_gitlab;
+pub mod fake_oauth;
 pub mod server;

@@ -16,12 +16,13 @@ const USAGE: &str = "usage:
   oore-local token [--role owner|admin|developer|qa_viewer] [--user ID] [--ttl SECONDS]
                                          print a caller token for the running service
   oore-local fake-gitlab [--port 9090] [--projects 25] [--delay-ms 0] [--prefix /gitlab]
-                                         run a fake GitLab with ready-made tokens
+                         [--callback URL]
+                                         run a fake GitLab with ready-made tokens and an OAuth app
 
 Settings (environment): TABLE_NAME switches from the embedded store to DynamoDB and Secrets
 Manager (with AWS_REGION, credentials, and AWS_ENDPOINT_URL for an emulator);
-CALLER_KEY_SECRET_ID, WEBHOOK_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
-GITLAB_HTTP_HOSTS, SYNC_CONCURRENCY, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
+CALLER_KEY_SECRET_ID, MASTER_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
+GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
 embedded caller key is kept, default ./.oore-local), RUST_LOG.";
 
 fn flag(args: &[String], name: &str) -> Option<String> {
@@ -43,8 +44,9 @@ fn local_config() -> Result<Config, shared::config::ConfigError> {
         env(name).or_else(|| match name {
             "TABLE_NAME" => Some("oore-gitlab-local".into()),
             "CALLER_KEY_SECRET_ID" => Some("oore-gitlab/caller-key".into()),
-            "WEBHOOK_KEY_SECRET_ID" => Some("oore-gitlab/webhook-key".into()),
+            "MASTER_KEY_SECRET_ID" => Some("oore-gitlab/master-key".into()),
             "PUBLIC_BASE_URL" => Some(format!("http://{listen}")),
+            "ALLOWED_UI_ORIGINS" => Some(format!("http://{listen}")),
             "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
             _ => None,
         })
@@ -101,8 +103,8 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).await?;
             // A fresh emulator: make the webhook master key the template would have made.
             let vault = aws_vault().await;
-            if vault.get_secret(&config.webhook_key_secret_id).await?.is_none() {
-                vault.create_secret(&config.webhook_key_secret_id, &shared::domain::secrets::generate_master_key()).await?;
+            if vault.get_secret(&config.master_key_secret_id).await?.is_none() {
+                vault.create_secret(&config.master_key_secret_id, &shared::domain::secrets::generate_master_key()).await?;
             }
         }
         shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
@@ -145,7 +147,10 @@ async fn fake_gitlab(args: &[String]) -> Result<(), Box<dyn std::error::Error>> 
     for (name, spec) in &tokens {
         fake.state.add_token(name, spec.clone());
     }
+    let callback = flag(args, "--callback").unwrap_or_else(|| "http://127.0.0.1:8787/v1/integrations/gitlab/callback".into());
+    fake.state.oauth.add_app("oore-local-app", "oore-local-app-secret", &callback);
     println!("Fake GitLab at {} with {} projects", fake.base_url, fake.state.project_count());
+    println!("OAuth application: client id oore-local-app, secret oore-local-app-secret, redirect URI {callback}");
     println!("Tokens: glpat-local-api (api scope), glpat-local-readonly (read_api only: refused for scopes),");
     println!("        glpat-local-expired, glpat-local-revoked (GitLab's two 401 shapes)");
     tokio::signal::ctrl_c().await?;

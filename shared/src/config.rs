@@ -22,13 +22,16 @@ pub struct Config {
     pub host_policy: HostPolicy,
     /// Page requests in flight at once while syncing (`SYNC_CONCURRENCY`).
     pub sync_concurrency: usize,
-    /// Secrets Manager id of the master key webhook signing keys are derived from
-    /// (`WEBHOOK_KEY_SECRET_ID`).
-    pub webhook_key_secret_id: String,
+    /// Secrets Manager id of the master key webhook signing keys and OAuth PKCE verifiers are derived from
+    /// (`MASTER_KEY_SECRET_ID`).
+    pub master_key_secret_id: String,
     /// How long a rotated-out webhook secret keeps working (`WEBHOOK_GRACE_SECONDS`, default 3600).
     pub webhook_grace_secs: i64,
     /// How long the delivery log and dedupe markers are kept (`DELIVERY_RETENTION_DAYS`, default 30).
     pub delivery_retention_secs: i64,
+    /// Origins of the Oore UI an OAuth authorization may send the browser back to
+    /// (`ALLOWED_UI_ORIGINS`, comma-separated, e.g. `https://ci.example.com`).
+    pub allowed_ui_origins: Vec<String>,
 }
 
 /// A setting that is missing or unusable.
@@ -55,7 +58,7 @@ impl Config {
             or(name, default).trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or(ConfigError { name, problem: format!("must be a whole number from {min} to {max}") })
         };
         Ok(Config {
-            webhook_key_secret_id: required("WEBHOOK_KEY_SECRET_ID")?,
+            master_key_secret_id: required("MASTER_KEY_SECRET_ID")?,
             webhook_grace_secs: number("WEBHOOK_GRACE_SECONDS", "3600", 0, 7 * 24 * 3600)?,
             delivery_retention_secs: number("DELIVERY_RETENTION_DAYS", "30", 1, 365)? * 24 * 3600,
             table_name: required("TABLE_NAME")?,
@@ -73,6 +76,11 @@ impl Config {
                     .collect(),
             },
             sync_concurrency,
+            allowed_ui_origins: or("ALLOWED_UI_ORIGINS", "")
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
         })
     }
 
@@ -83,6 +91,11 @@ impl Config {
     /// The vault name of an integration's credentials.
     pub fn credentials_secret_name(&self, integration_id: &str) -> String {
         format!("{}integration/{integration_id}", self.secret_prefix)
+    }
+
+    /// The OAuth redirect URI to register in GitLab's application settings.
+    pub fn callback_url(&self) -> String {
+        format!("{}/v1/integrations/gitlab/callback", self.public_base_url)
     }
 
     /// The URL GitLab posts webhooks to.

@@ -11,6 +11,7 @@ use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::oauth::{OAuthClient, OAuthTokens, PendingAuthorization};
 use crate::domain::webhook_keys::WebhookKey;
 
 /// A storage failure. `Conflict` is a lost conditional write; anything else is the backend's fault.
@@ -38,6 +39,22 @@ pub trait IntegrationStore: Send + Sync {
     async fn list_installations(&self, integration_id: &str) -> Result<Vec<Installation>, StoreError>;
     /// Removes the integration and everything kept under it. Removing what is gone is not an error.
     async fn delete_integration(&self, id: &str) -> Result<(), StoreError>;
+    /// Takes the integration's token-refresh lease for `owner` until `until`, unless another
+    /// owner holds an unexpired one. Only the holder may talk to GitLab's token endpoint, so one
+    /// refresh reaches GitLab at a time across all Lambdas. `Ok(false)` if someone else holds it.
+    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError>;
+    /// Writes `record` (which carries no lease) if `owner` still holds the lease, releasing it.
+    /// `Conflict` if the lease was lost.
+    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError>;
+}
+
+/// OAuth authorizations in progress, single use.
+#[async_trait]
+pub trait OAuthStateStore: Send + Sync {
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), StoreError>;
+    /// Removes and returns the pending authorization, atomically: of two callers presenting the
+    /// same state, one gets it and the other `None`.
+    async fn take_oauth_state(&self, state_digest: &str) -> Result<Option<PendingAuthorization>, StoreError>;
 }
 
 /// Repositories of integrations.
@@ -99,6 +116,10 @@ pub trait SecretVault: Send + Sync {
     /// Stores a new secret. `Exists` if the name is taken.
     async fn create_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError>;
     async fn get_secret(&self, name: &str) -> Result<Option<SecretString>, VaultError>;
+    /// Reads past any cache: for values another Lambda may just have changed (rotated tokens).
+    async fn get_secret_fresh(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
+        self.get_secret(name).await
+    }
     /// Replaces the value of an existing secret. `NotFound` if there is none.
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError>;
     /// Deletes at once (no recovery window). Deleting what is gone is not an error.
@@ -125,6 +146,9 @@ pub enum GitLabError {
     Status(u16),
     #[error("GitLab's answer could not be read: {0}")]
     Decode(String),
+    /// The OAuth token endpoint refused (`invalid_grant`, `invalid_client`, …).
+    #[error("GitLab refused the OAuth request: {error}")]
+    OAuthRefused { error: String },
 }
 
 /// One page of a project listing, with GitLab's paging headers.
@@ -159,6 +183,14 @@ pub trait GitLabApi: Send + Sync {
     async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<Vec<ProjectHook>, GitLabError>;
     /// `POST /projects/:id/hooks`, or `PUT /projects/:id/hooks/:hook_id` when `hook_id` is given.
     async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: u64, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError>;
+    /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).
+    async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError>;
+    /// `POST /oauth/token` with `grant_type=authorization_code` and the PKCE verifier.
+    async fn exchange_code(&self, host: &HostUrl, client: &OAuthClient, code: &str, redirect_uri: &str, verifier: &SecretString) -> Result<OAuthTokens, GitLabError>;
+    /// `POST /oauth/token` with `grant_type=refresh_token`. GitLab revokes the old refresh token.
+    async fn refresh_tokens(&self, host: &HostUrl, client: &OAuthClient, refresh_token: &SecretString) -> Result<OAuthTokens, GitLabError>;
+    /// `POST /oauth/revoke`.
+    async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString) -> Result<(), GitLabError>;
 }
 
 /// What we ask GitLab to send to our webhook URL.

@@ -17,7 +17,7 @@ use crate::http::auth::Authenticator;
 use crate::http::routes::RouteId;
 use crate::http::App;
 use crate::adapters::aws_calls::AwsCallCounter;
-use crate::ports::{Clock, GitLabApi, IntegrationStore, RepositoryStore, SecretVault, SystemClock, WebhookStore};
+use crate::ports::{Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SystemClock, WebhookStore};
 
 /// How long a warm container trusts a secret it read.
 pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -33,7 +33,8 @@ fn assemble(
     App {
         integrations: store.clone().as_integrations(),
         repositories: store.clone().as_repositories(),
-        webhooks: store.as_webhooks(),
+        webhooks: store.clone().as_webhooks(),
+        oauth_states: store.as_oauth_states(),
         vault,
         gitlab,
         clock,
@@ -43,13 +44,17 @@ fn assemble(
 }
 
 /// A store that serves every store port (both adapters do).
-pub trait AllStores: IntegrationStore + RepositoryStore + WebhookStore {
+pub trait AllStores: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore {
     fn as_integrations(self: Arc<Self>) -> Arc<dyn IntegrationStore>;
     fn as_repositories(self: Arc<Self>) -> Arc<dyn RepositoryStore>;
     fn as_webhooks(self: Arc<Self>) -> Arc<dyn WebhookStore>;
+    fn as_oauth_states(self: Arc<Self>) -> Arc<dyn OAuthStateStore>;
 }
 
-impl<T: IntegrationStore + RepositoryStore + WebhookStore + 'static> AllStores for T {
+impl<T: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + 'static> AllStores for T {
+    fn as_oauth_states(self: Arc<Self>) -> Arc<dyn OAuthStateStore> {
+        self
+    }
     fn as_integrations(self: Arc<Self>) -> Arc<dyn IntegrationStore> {
         self
     }
@@ -92,7 +97,7 @@ pub async fn embedded_app(config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc
         .await
         .expect("a fresh embedded vault accepts the signing key");
     vault
-        .create_secret(&config.webhook_key_secret_id, &crate::domain::secrets::generate_master_key())
+        .create_secret(&config.master_key_secret_id, &crate::domain::secrets::generate_master_key())
         .await
         .expect("a fresh embedded vault accepts the webhook master key");
     assemble(config, Arc::new(MemoryStore::default()), vault, gitlab, clock)

@@ -16,7 +16,7 @@ use shared::ports::{Clock, GitLabApi};
 
 pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
 /// The webhook master key of apps on moto (embedded apps make their own).
-pub const WEBHOOK_MASTER_KEY: &str = "test-webhook-master-key-0123456789";
+pub const MASTER_KEY: &str = "test-webhook-master-key-0123456789";
 /// 2026-11-26T00:00:00Z.
 pub const START_TIME: i64 = 1_795_651_200;
 
@@ -61,9 +61,10 @@ pub fn test_config(table: &str) -> Config {
         "TABLE_NAME" => Some(table.to_string()),
         "SECRET_PREFIX" => Some(prefix.clone()),
         "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
-        "WEBHOOK_KEY_SECRET_ID" => Some(format!("{prefix}webhook-key")),
+        "MASTER_KEY_SECRET_ID" => Some(format!("{prefix}master-key")),
         "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),
         "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
+        "ALLOWED_UI_ORIGINS" => Some("https://ui.example.com".into()),
         _ => None,
     })
     .expect("test settings are complete")
@@ -109,7 +110,7 @@ impl Harness {
                 let config = test_config(&moto_table(&sdk).await);
                 let (app, counter) = shared::runtime::aws_app_counted(&sdk, config, client, clock.clone());
                 app.vault.create_secret(&app.config.caller_key_secret_id, &key).await.expect("moto stores the signing key");
-                app.vault.create_secret(&app.config.webhook_key_secret_id, &SecretString::from(WEBHOOK_MASTER_KEY.to_string())).await.expect("moto stores the webhook key");
+                app.vault.create_secret(&app.config.master_key_secret_id, &SecretString::from(MASTER_KEY.to_string())).await.expect("moto stores the webhook key");
                 aws_calls = Some(counter);
                 app
             }
@@ -159,6 +160,40 @@ impl Harness {
         let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&body)).await;
         assert_eq!(status, 200, "connect failed: {json}");
         json
+    }
+}
+
+/// The OAuth application the tests register in the fake GitLab.
+pub const CLIENT_ID: &str = "app-client-id";
+pub const CLIENT_SECRET: &str = "gloas-app-client-secret";
+/// Where authorizations send the browser back to (an allowed UI origin in [`test_config`]).
+pub const UI_REDIRECT: &str = "https://ui.example.com/settings/integrations?tab=gitlab";
+
+impl Harness {
+    /// Registers the OAuth application at the fake GitLab and connects it in oauth_app mode;
+    /// returns the integration id.
+    pub async fn connect_oauth(&self) -> String {
+        self.gitlab.state.oauth.add_app(CLIENT_ID, CLIENT_SECRET, &self.app.config.callback_url());
+        let body = serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "oauth_app", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}).to_string();
+        let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&body)).await;
+        assert_eq!(status, 200, "oauth connect failed: {json}");
+        json["integration"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Asks for an authorize URL and follows it at the fake GitLab the way a browser would;
+    /// returns the callback path and query GitLab redirected to.
+    pub async fn authorize_at_gitlab(&self, integration_id: &str) -> String {
+        let body = serde_json::json!({"integration_id": integration_id, "redirect_url": UI_REDIRECT}).to_string();
+        let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/authorize", Some(Role::Owner), Some(&body)).await;
+        assert_eq!(status, 200, "authorize failed: {json}");
+        let authorize_url = json["authorize_url"].as_str().unwrap();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = client.get(authorize_url).send().await.expect("the fake GitLab answers");
+        assert_eq!(response.status().as_u16(), 302, "GitLab redirects back");
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        let callback = self.app.config.callback_url();
+        assert!(location.starts_with(&callback), "GitLab redirects to the registered callback: {location}");
+        location.trim_start_matches("https://oore.example.com").to_string()
     }
 }
 

@@ -30,15 +30,30 @@ async fn every_function_has_an_event_its_handler_accepts() {
     let repository_id = repos["repositories"][0]["id"].as_str().unwrap().to_string();
     let token = h.token(Role::Owner);
     let webhook_secret = started["webhook_secret"].as_str().unwrap().to_string();
+    let oauth_id = h.connect_oauth().await;
     let app = Arc::new(h.app.clone());
 
     for route in ROUTES {
-        let id = if route.path.starts_with("/v1/integration-repositories/") { repository_id.as_str() } else { integration_id.as_str() };
+        let id = match route.function {
+            _ if route.path.starts_with("/v1/integration-repositories/") => repository_id.as_str(),
+            "gitlab-authorize" => oauth_id.as_str(),
+            _ => integration_id.as_str(),
+        };
         let host = h.gitlab.base_url.as_str();
+        // The callback's event needs a code and state GitLab really issued.
+        let (code, state) = if route.function == "gitlab-callback" {
+            let back = url::Url::parse(&format!("https://x{}", h.authorize_at_gitlab(&oauth_id).await)).unwrap();
+            let get = |name: &str| back.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap();
+            (get("code"), get("state"))
+        } else {
+            Default::default()
+        };
         let replacements = [
             ("6f1c2a7e-0000-4000-8000-000000000001", id),
             ("https://gitlab.example.com", host),
             ("glpat-example", PAT),
+            ("${OAUTH_CODE}", code.as_str()),
+            ("${OAUTH_STATE}", state.as_str()),
         ];
         // Delete last, so the other events still find the integration.
         if route.function == "delete-integration" {
@@ -47,7 +62,8 @@ async fn every_function_has_an_event_its_handler_accepts() {
         let credential = if route.function == "gitlab-webhook" { webhook_secret.as_str() } else { token.as_str() };
         let response = app.handle_route(route.id, event(route.function, credential, &replacements)).await;
         let status = response.status().as_u16();
-        assert_eq!(status, 200, "{}: {:?}", route.function, response.body());
+        let expected = if route.function == "gitlab-callback" { 303 } else { 200 };
+        assert_eq!(status, expected, "{}: {:?}", route.function, response.body());
         if route.function == "gitlab-webhook" {
             let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
             assert_eq!(body["outcome"], "triggered", "{body}");
@@ -58,14 +74,17 @@ async fn every_function_has_an_event_its_handler_accepts() {
             let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
             assert_eq!(body["total"], 0, "{body}");
         }
-        // Without a token the same event is refused in the envelope.
+        // Without a token the same event is refused in the envelope (the callback has none to lack).
+        if route.function == "gitlab-callback" {
+            continue;
+        }
         let response = app.handle_route(route.id, event(route.function, "", &replacements)).await;
         assert_eq!(response.status().as_u16(), 401, "{}", route.function);
     }
     let response = app.handle_route(shared::http::routes::RouteId::DeleteIntegration, event("delete-integration", &token, &[("6f1c2a7e-0000-4000-8000-000000000001", &integration_id)])).await;
     assert_eq!(response.status().as_u16(), 200);
     let (_, list) = h.call(Method::GET, "/v1/integrations", Some(Role::Owner), None).await;
-    assert_eq!(list["total"], 1, "the start event connected a second integration; the first was deleted");
+    assert_eq!(list["total"], 2, "the start event connected another integration, the OAuth one stays; the first was deleted");
 }
 
 #[tokio::test]

@@ -55,6 +55,23 @@ async fn logs_carry_requests_but_no_secret() {
     let signing_key = rotated["webhook_signing_key"].as_str().unwrap().to_string();
     h.call(Method::POST, &format!("/v1/integration-repositories/{repo}/gitlab-webhook"), Some(Role::Owner), Some("{}")).await;
     let hook_token = h.gitlab.state.hooks(project)[0]["token"].as_str().unwrap().to_string();
+
+    // OAuth: authorize, callback, a refresh, a refused replay, a delete that revokes.
+    let oauth = h.connect_oauth().await;
+    let back = h.authorize_at_gitlab(&oauth).await;
+    let query: Vec<(String, String)> = url::Url::parse(&format!("https://x{back}")).unwrap().query_pairs().into_owned().collect();
+    let code = query.iter().find(|(k, _)| k == "code").unwrap().1.clone();
+    let state = query.iter().find(|(k, _)| k == "state").unwrap().1.clone();
+    h.raw(Method::GET, &back, None, None).await;
+    h.raw(Method::GET, &back, None, None).await;
+    let first_access = h.gitlab.state.oauth.access_tokens()[0].clone();
+    h.gitlab.state.expire_token(&first_access);
+    h.clock.0.fetch_add(7200, std::sync::atomic::Ordering::SeqCst);
+    h.call(Method::POST, &format!("/v1/integrations/{oauth}/installations"), Some(Role::Owner), Some("{}")).await;
+    let second_access = h.gitlab.state.oauth.access_tokens()[1].clone();
+    h.call(Method::DELETE, &format!("/v1/integrations/{oauth}"), Some(Role::Owner), None).await;
+    assert_eq!(h.gitlab.state.oauth.refreshes.load(std::sync::atomic::Ordering::SeqCst), 1, "the refresh happened");
+
     let bearer = h.token(Role::Owner);
     h.call(Method::DELETE, &format!("/v1/integrations/{id}"), Some(Role::Owner), None).await;
 
@@ -62,7 +79,22 @@ async fn logs_carry_requests_but_no_secret() {
     assert!(logs.contains("\"route\":\"/v1/integrations/gitlab/start\""), "one line per request is logged:\n{logs}");
     assert!(logs.contains("GitLab request failed"), "the GitLab outage is logged");
     assert!(logs.contains("build triggered") && logs.contains("\"route\":\"/v1/webhooks/gitlab\",\"status\":401"), "webhook outcomes are logged:\n{logs}");
-    let secrets = [PAT, "glpat-revoked-secret", webhook_secret.as_str(), "oore_wrong-secret-value", &repo_secret, &signing_key, &hook_token, bearer.as_str(), oore_gitlab_tests::SIGNING_KEY];
+    let secrets = [
+        PAT,
+        "glpat-revoked-secret",
+        webhook_secret.as_str(),
+        "oore_wrong-secret-value",
+        &repo_secret,
+        &signing_key,
+        &hook_token,
+        bearer.as_str(),
+        oore_gitlab_tests::SIGNING_KEY,
+        oore_gitlab_tests::CLIENT_SECRET,
+        &code,
+        &state,
+        &first_access,
+        &second_access,
+    ];
     for secret in secrets {
         assert!(!logs.contains(secret), "a secret reached the logs:\n{logs}");
     }

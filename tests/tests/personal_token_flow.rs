@@ -178,7 +178,8 @@ async fn bad_input_gets_a_clear_4xx_in_the_envelope() {
         (json!({"host_url": base, "auth_mode": "personal_token"}).to_string(), 400, "invalid_input", "`access_token` is required"),
         (json!({"host_url": base, "auth_mode": "personal_token", "access_token": "   "}).to_string(), 400, "invalid_input", "`access_token` is required"),
         (json!({"host_url": base, "auth_mode": "github_app"}).to_string(), 400, "invalid_input", "personal_token or oauth_app"),
-        (json!({"host_url": base, "auth_mode": "oauth_app", "client_id": "a", "client_secret": "b"}).to_string(), 501, "auth_mode_unavailable", "personal access token"),
+        (json!({"host_url": base, "auth_mode": "oauth_app", "client_id": "a", "client_secret": " "}).to_string(), 400, "invalid_input", "`client_secret` is required"),
+        (json!({"host_url": base, "auth_mode": "oauth_app", "client_secret": "b"}).to_string(), 400, "invalid_input", "`client_id` is required"),
         (start_body("", PAT), 400, "invalid_input", "absolute URL"),
         (start_body("gitlab.example.com", PAT), 400, "invalid_input", "absolute URL"),
         (start_body("https://user:pw@gitlab.example.com", PAT), 400, "invalid_input", "user name or password"),
@@ -263,6 +264,12 @@ impl IntegrationStore for BrokenWrites {
     }
     async fn delete_integration(&self, id: &str) -> Result<(), StoreError> {
         self.0.delete_integration(id).await
+    }
+    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        self.0.acquire_refresh_lease(id, owner, now, until).await
+    }
+    async fn complete_refresh(&self, r: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
+        self.0.complete_refresh(r, owner).await
     }
 }
 

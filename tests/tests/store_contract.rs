@@ -27,6 +27,9 @@ fn record(id: &str) -> IntegrationRecord {
         updated_at: 100,
         gitlab_user_id: Some(7),
         token_expires_at: None,
+        oauth_client_id: None,
+        refresh_lease_until: None,
+        refresh_lease_owner: None,
     }
 }
 
@@ -80,6 +83,18 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     store.update_integration(&changed).await.unwrap();
     assert_eq!(store.get_integration(&a).await.unwrap(), Some(changed));
     assert!(matches!(store.update_integration(&record("missing")).await, Err(StoreError::Conflict)));
+
+    // The refresh lease: one holder at a time until it runs out; only the holder completes.
+    assert!(store.acquire_refresh_lease(&b, "one", 1000, 1030).await.unwrap());
+    assert!(!store.acquire_refresh_lease(&b, "two", 1010, 1040).await.unwrap(), "a held lease is not taken");
+    let mut refreshed = record(&b);
+    refreshed.token_expires_at = Some(8200);
+    assert!(matches!(store.complete_refresh(&refreshed, "two").await, Err(StoreError::Conflict)));
+    store.complete_refresh(&refreshed, "one").await.unwrap();
+    assert_eq!(store.get_integration(&b).await.unwrap(), Some(refreshed.clone()), "completing writes the record and frees the lease");
+    assert!(store.acquire_refresh_lease(&b, "two", 1020, 1050).await.unwrap());
+    assert!(store.acquire_refresh_lease(&b, "three", 1051, 1080).await.unwrap(), "an expired lease is taken over");
+    store.complete_refresh(&refreshed, "three").await.unwrap();
 
     // Installations.
     store.put_installation(&installation(&a, "inst-2")).await.unwrap();

@@ -12,6 +12,7 @@
 //! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
 //! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
 //! | build trigger | `INTEGRATION#{id}`  | `TRIGGER#{time}#{trigger}` | –                 | –          |
+//! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |
 //!
 //! Superseded webhook keys, dedupe markers and log entries carry a `ttl` attribute (Unix
 //! seconds) so DynamoDB drops them; readers still check the times themselves, since TTL
@@ -27,6 +28,10 @@
 //! - rotation: one transaction that moves the scope's head item (conditioned on the current
 //!   key it saw), so two rotations racing cannot both leave a current key;
 //! - the delivery log: Query pk `DELIVERY#` newest first, paged by the sort key;
+//! - the token-refresh lease: a conditional UpdateItem on the integration's `META` item;
+//!   completing a refresh is a PutItem conditioned on still holding it;
+//! - an OAuth state is taken with one conditional DeleteItem returning the old item, so it is
+//!   used at most once; its `ttl` removes the unused ones;
 //! - delete: Query pk for every key, BatchWrite deletes, the `META` item last so a delete that
 //!   fails half-way is still visible and can be repeated.
 //!
@@ -45,8 +50,9 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::oauth::PendingAuthorization;
 use crate::domain::webhook_keys::{scope_of, WebhookKey};
-use crate::ports::{IntegrationStore, Recorded, RepositoryStore, StoreError, WebhookStore};
+use crate::ports::{IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, StoreError, WebhookStore};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -345,6 +351,81 @@ impl IntegrationStore for DynamoStore {
             self.batch_write(vec![delete_request(pk, "META".into())?]).await?;
         }
         Ok(())
+    }
+
+    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(id)))
+            .key("sk", s("META"))
+            .update_expression("SET refresh_lease_until = :until, refresh_lease_owner = :owner")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)")
+            .expression_attribute_values(":until", number(until))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", number(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
+        let released = IntegrationRecord { refresh_lease_until: None, refresh_lease_owner: None, ..record.clone() };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::integration_item(&released)?))
+            .condition_expression("refresh_lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+fn oauth_state_pk(digest: &str) -> String {
+    format!("OAUTH_STATE#{digest}")
+}
+
+#[async_trait]
+impl OAuthStateStore for DynamoStore {
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let mut item = to_item(pending, &[("pk", oauth_state_pk(&pending.state_digest)), ("sk", "META".into())])?;
+        item.insert(TTL.into(), AttributeValue::N(pending.expires_at.to_string()));
+        let result = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn take_oauth_state(&self, state_digest: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(oauth_state_pk(state_digest)))
+            .key("sk", s("META"))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(from_item).transpose(),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::{is_forbidden_ip, HostUrl};
+use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{Avatar, GitLabApi, GitLabError, HookSettings, ProjectsPage};
 
 /// How many times a rate-limited request is sent again, and the longest wait we accept.
@@ -85,6 +86,23 @@ impl HttpGitLab {
             }
             tokio::time::sleep(wait.unwrap_or(Duration::from_millis(500 << attempt))).await;
             attempt += 1;
+        }
+    }
+
+    /// Posts a form to GitLab's OAuth endpoints. Their refusals (`{"error": "invalid_grant"}`
+    /// with 400, `invalid_client` with 401) become `OAuthRefused`; the description is dropped,
+    /// as it may quote what was sent.
+    async fn oauth_post(&self, url: Url, form: &[(&str, &str)]) -> Result<Vec<u8>, GitLabError> {
+        let response = self.client.post(url).form(form).send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        let refusal = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
+        match refusal {
+            Some(error) if status.is_client_error() => Err(GitLabError::OAuthRefused { error }),
+            _ => Err(GitLabError::Status(status.as_u16())),
         }
     }
 
@@ -225,6 +243,45 @@ impl GitLabApi for HttpGitLab {
                 _ => return Ok(hooks),
             }
         }
+    }
+
+    async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError> {
+        match self.send(self.get(host.join("api/v4/version"), None)).await {
+            // Without a token GitLab answers 401 (or 403): it is there.
+            Ok(_) | Err(GitLabError::Unauthorized(_) | GitLabError::Forbidden) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn exchange_code(&self, host: &HostUrl, client: &OAuthClient, code: &str, redirect_uri: &str, verifier: &SecretString) -> Result<OAuthTokens, GitLabError> {
+        let body = self
+            .oauth_post(host.join("oauth/token"), &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", &client.id),
+                ("client_secret", client.secret.expose_secret()),
+                ("code_verifier", verifier.expose_secret()),
+            ])
+            .await?;
+        OAuthTokens::from_json(&body).map_err(|e| GitLabError::Decode(e.to_string()))
+    }
+
+    async fn refresh_tokens(&self, host: &HostUrl, client: &OAuthClient, refresh_token: &SecretString) -> Result<OAuthTokens, GitLabError> {
+        let body = self
+            .oauth_post(host.join("oauth/token"), &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose_secret()),
+                ("client_id", &client.id),
+                ("client_secret", client.secret.expose_secret()),
+            ])
+            .await?;
+        OAuthTokens::from_json(&body).map_err(|e| GitLabError::Decode(e.to_string()))
+    }
+
+    async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString) -> Result<(), GitLabError> {
+        self.oauth_post(host.join("oauth/revoke"), &[("client_id", &client.id), ("client_secret", client.secret.expose_secret()), ("token", token.expose_secret())]).await?;
+        Ok(())
     }
 
     async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: u64, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError> {

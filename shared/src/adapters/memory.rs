@@ -8,9 +8,10 @@ use secrecy::SecretString;
 
 use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::oauth::PendingAuthorization;
 use crate::domain::secrets::copy_secret;
 use crate::domain::webhook_keys::WebhookKey;
-use crate::ports::{IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
+use crate::ports::{IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
 
 #[derive(Default)]
 struct Tables {
@@ -28,6 +29,8 @@ struct Tables {
     deliveries: HashMap<String, BTreeMap<String, DeliveryRecord>>,
     /// integration id → triggers, oldest first.
     triggers: HashMap<String, Vec<BuildTrigger>>,
+    /// state digest → pending authorization.
+    oauth_states: HashMap<String, PendingAuthorization>,
 }
 
 /// Integrations, installations and repositories in memory.
@@ -106,6 +109,44 @@ impl IntegrationStore for MemoryStore {
         t.deliveries.remove(id);
         t.triggers.remove(id);
         Ok(())
+    }
+
+    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(record) = t.integrations.get_mut(id) else { return Err(StoreError::Conflict) };
+        if record.refresh_lease_until.is_some_and(|held| held >= now) {
+            return Ok(false);
+        }
+        record.refresh_lease_until = Some(until);
+        record.refresh_lease_owner = Some(owner.to_string());
+        Ok(true)
+    }
+
+    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t.integrations.get_mut(&record.id) {
+            Some(existing) if existing.refresh_lease_owner.as_deref() == Some(owner) => {
+                *existing = IntegrationRecord { refresh_lease_until: None, refresh_lease_owner: None, ..record.clone() };
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+}
+
+#[async_trait]
+impl OAuthStateStore for MemoryStore {
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if t.oauth_states.contains_key(&pending.state_digest) {
+            return Err(StoreError::Conflict);
+        }
+        t.oauth_states.insert(pending.state_digest.clone(), pending.clone());
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, state_digest: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        Ok(self.lock().oauth_states.remove(state_digest))
     }
 }
 

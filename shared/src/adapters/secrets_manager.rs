@@ -95,6 +95,15 @@ impl<V: SecretVault> SecretVault for CachedVault<V> {
         Ok(value)
     }
 
+    async fn get_secret_fresh(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
+        let value = self.inner.get_secret(name).await?;
+        match &value {
+            Some(v) => self.cache.insert(name.to_string(), copy_secret(v)).await,
+            None => self.cache.invalidate(name).await,
+        }
+        Ok(value)
+    }
+
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
         self.cache.invalidate(name).await;
         self.inner.put_secret(name, value).await?;

@@ -59,8 +59,17 @@ pub struct IntegrationRecord {
     pub updated_at: i64,
     /// GitLab user id the credentials act as; a replacement token must belong to the same user.
     pub gitlab_user_id: Option<u64>,
-    /// Personal access token expiry (Unix seconds, end of the day GitLab names), if any.
+    /// Access token expiry (Unix seconds): a personal token's end of day, or an OAuth token's
+    /// issue time plus `expires_in`.
     pub token_expires_at: Option<i64>,
+    /// The OAuth application's client id (its secret lives in the vault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_client_id: Option<String>,
+    /// The token-refresh lease: held by one refresher at a time (absent when free).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lease_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lease_owner: Option<String>,
 }
 
 /// The contract's `Integration` object.

@@ -4,6 +4,7 @@ pub mod delivery;
 pub mod gitlab;
 pub mod host;
 pub mod integration;
+pub mod oauth;
 pub mod secrets;
 pub mod webhook;
 pub mod webhook_keys;

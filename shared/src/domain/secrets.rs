@@ -16,6 +16,10 @@ pub struct Credentials {
     pub refresh_token: Option<SecretString>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secret")]
     pub client_secret: Option<SecretString>,
+    /// When the access token expires: lets a warm Lambda tell a cached copy from the one the
+    /// integration record says is current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Credentials {
@@ -34,6 +38,9 @@ impl Credentials {
             if let Some(v) = value {
                 map.insert(key.into(), serde_json::Value::String(v.expose_secret().to_string()));
             }
+        }
+        if let Some(at) = self.expires_at {
+            map.insert("expires_at".into(), serde_json::Value::from(at));
         }
         SecretString::from(serde_json::Value::Object(map).to_string())
     }
@@ -98,12 +105,13 @@ mod tests {
 
     #[test]
     fn credentials_round_trip_and_debug_redacts() {
-        let creds = Credentials { access_token: Some("glpat-abc".into()), refresh_token: None, client_secret: Some("cs".into()) };
+        let creds = Credentials { access_token: Some("glpat-abc".into()), refresh_token: None, client_secret: Some("cs".into()), expires_at: Some(5) };
         let json = creds.to_secret_json();
         let back = Credentials::from_secret_json(&json).unwrap();
         assert_eq!(back.access_token.unwrap().expose_secret(), "glpat-abc");
         assert_eq!(back.client_secret.unwrap().expose_secret(), "cs");
         assert!(back.refresh_token.is_none());
+        assert_eq!(back.expires_at, Some(5));
         assert!(!format!("{creds:?}").contains("glpat-abc"));
     }
 }

@@ -18,7 +18,7 @@ use self::auth::{authorize, Access, Authenticator, Caller};
 use self::error::ApiError;
 use self::routes::{find, Lookup, Route, RouteId};
 use crate::config::Config;
-use crate::ports::{Clock, GitLabApi, IntegrationStore, RepositoryStore, SecretVault, WebhookStore};
+use crate::ports::{Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, WebhookStore};
 
 /// Largest JSON body the API routes accept.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -29,6 +29,7 @@ pub struct App {
     pub integrations: Arc<dyn IntegrationStore>,
     pub repositories: Arc<dyn RepositoryStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub oauth_states: Arc<dyn OAuthStateStore>,
     pub vault: Arc<dyn SecretVault>,
     pub gitlab: Arc<dyn GitLabApi>,
     pub clock: Arc<dyn Clock>,

@@ -9,6 +9,8 @@ use super::auth::Access;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteId {
     GitLabStart,
+    GitLabAuthorize,
+    GitLabCallback,
     ListIntegrations,
     GetIntegration,
     DeleteIntegration,
@@ -43,6 +45,8 @@ const fn route(id: RouteId, method: Method, path: &'static str, access: Access, 
 
 pub const ROUTES: &[Route] = &[
     route(RouteId::GitLabStart, Method::POST, "/v1/integrations/gitlab/start", Access::Write, "gitlab-start"),
+    route(RouteId::GitLabAuthorize, Method::POST, "/v1/integrations/gitlab/authorize", Access::Write, "gitlab-authorize"),
+    route(RouteId::GitLabCallback, Method::GET, "/v1/integrations/gitlab/callback", Access::Public, "gitlab-callback"),
     route(RouteId::ListIntegrations, Method::GET, "/v1/integrations", Access::Read, "list-integrations"),
     route(RouteId::GetIntegration, Method::GET, "/v1/integrations/{id}", Access::Read, "get-integration"),
     route(RouteId::DeleteIntegration, Method::DELETE, "/v1/integrations/{id}", Access::Write, "delete-integration"),

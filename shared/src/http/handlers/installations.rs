@@ -55,6 +55,8 @@ pub(super) async fn sync(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError
             Ok(summary) => tracing::info!(integration_id = %record.id, fetched = summary.fetched, written = summary.written, removed = summary.removed, "repositories synced"),
             Err(SyncError::Store(err)) => return Err(err.into()),
             Err(SyncError::GitLab(err @ GitLabError::Unauthorized(_))) => {
+                // Read again: fetching the token may have refreshed and rewritten the record.
+                record = integration_or_404(app, &record.id).await?;
                 record.status = IntegrationStatus::Error;
                 record.updated_at = now;
                 app.integrations.update_integration(&record).await?;

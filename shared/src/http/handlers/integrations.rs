@@ -8,8 +8,9 @@ use serde_json::json as value;
 
 use super::super::error::ApiError;
 use super::super::{json, App, Ctx};
+use super::credentials::{oauth_client, read_credentials};
 use super::integration_or_404;
-use crate::domain::integration::{IntegrationRecord, IntegrationStatus};
+use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 
 fn compare(sort: &str, a: &IntegrationRecord, b: &IntegrationRecord) -> Ordering {
     let name = |r: &IntegrationRecord| r.display_name.clone().unwrap_or_default().to_lowercase();
@@ -68,12 +69,30 @@ pub(super) async fn detail(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiErr
     })))
 }
 
-/// Removes the credentials first and the records after, the integration's own item last: a
-/// delete that fails half-way leaves the integration listed, and repeating it finishes the job.
+/// Revokes OAuth tokens at GitLab, then removes the credentials and the records, the
+/// integration's own item last: a delete that fails half-way leaves the integration listed,
+/// and repeating it finishes the job.
 pub(super) async fn delete(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let record = integration_or_404(app, ctx.id()).await?;
+    if record.auth_mode == AuthMode::OauthApp {
+        revoke_oauth_tokens(app, &record).await;
+    }
     app.vault.delete_secret(&app.config.credentials_secret_name(&record.id)).await?;
     app.integrations.delete_integration(&record.id).await?;
     tracing::info!(integration_id = %record.id, "integration deleted");
     Ok(json(StatusCode::OK, &value!({ "ok": true })))
+}
+
+/// Revokes the access and refresh tokens. GitLab being unreachable does not block the delete:
+/// the tokens then stay valid until they expire, and the log says so.
+async fn revoke_oauth_tokens(app: &App, record: &IntegrationRecord) {
+    let Ok(credentials) = read_credentials(app, &record.id, true).await else { return };
+    let Ok(client) = oauth_client(record, &credentials) else { return };
+    for token in [&credentials.access_token, &credentials.refresh_token].into_iter().flatten() {
+        if let Err(err) = app.gitlab.revoke_token(&record.host_url, &client, token).await {
+            tracing::warn!(integration_id = %record.id, error = %err, "could not revoke the integration's tokens at GitLab; they stay valid until they expire");
+            return;
+        }
+    }
+    tracing::info!(integration_id = %record.id, "OAuth tokens revoked at GitLab");
 }

@@ -1,7 +1,9 @@
 //! One handler per endpoint, and the lookups they share.
 
+mod credentials;
 mod installations;
 mod integrations;
+mod oauth;
 mod repositories;
 mod start;
 mod token;
@@ -16,15 +18,17 @@ use super::error::ApiError;
 use super::routes::RouteId;
 use super::{App, Ctx};
 use crate::domain::integration::IntegrationRecord;
-use crate::domain::secrets::Credentials;
 use crate::ports::GitLabError;
 
+use credentials::access_token;
 pub use start::StartResponse;
 pub use webhook::MAX_WEBHOOK_BODY;
 
 pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     match id {
         RouteId::GitLabStart => start::handle(app, ctx).await,
+        RouteId::GitLabAuthorize => oauth::authorize(app, ctx).await,
+        RouteId::GitLabCallback => oauth::callback(app, ctx).await,
         RouteId::ListIntegrations => integrations::list(app, ctx).await,
         RouteId::GetIntegration => integrations::detail(app, ctx).await,
         RouteId::DeleteIntegration => integrations::delete(app, ctx).await,
@@ -47,13 +51,12 @@ async fn integration_or_404(app: &App, id: &str) -> Result<IntegrationRecord, Ap
     app.integrations.get_integration(id).await?.ok_or_else(|| ApiError::not_found("integration"))
 }
 
-/// The integration's GitLab access token, or 409 when the vault has none.
-async fn access_token(app: &App, integration: &IntegrationRecord) -> Result<SecretString, ApiError> {
-    let name = app.config.credentials_secret_name(&integration.id);
-    let missing = || ApiError::new(StatusCode::CONFLICT, "credentials_missing", "the saved GitLab credentials are missing; replace the token or reconnect");
-    let secret = app.vault.get_secret(&name).await?.ok_or_else(missing)?;
-    let credentials = Credentials::from_secret_json(&secret).map_err(|_| missing())?;
-    credentials.access_token.ok_or_else(missing)
+/// The master key webhook signing keys and PKCE verifiers derive from (cached vault read).
+async fn master_key(app: &App) -> Result<SecretString, ApiError> {
+    app.vault.get_secret(&app.config.master_key_secret_id).await?.ok_or_else(|| {
+        tracing::error!("the master key is missing from the vault");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "the service's master key is not configured")
+    })
 }
 
 /// GitLab being down, slow or odd: 502 with the contract's code.

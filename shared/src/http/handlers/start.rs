@@ -7,14 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::super::error::ApiError;
 use super::super::{json, App, Ctx};
-use super::gitlab_unavailable;
-use super::webhook::webhook_master_key;
+use super::{gitlab_unavailable, master_key};
 use crate::domain::gitlab::{expiry_from_date, missing_scopes, GitLabUser, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, IntegrationView};
 use crate::domain::secrets::Credentials;
 use crate::domain::webhook::signing_key_text;
-use crate::domain::webhook_keys::WebhookKey;
+use crate::domain::webhook_keys::{IssuedKey, WebhookKey};
 use crate::ports::GitLabError;
 use crate::sync::sync_repositories;
 
@@ -23,9 +22,7 @@ struct StartRequest {
     host_url: String,
     auth_mode: AuthMode,
     access_token: Option<String>,
-    #[allow(dead_code)]
     client_id: Option<String>,
-    #[allow(dead_code)]
     client_secret: Option<String>,
 }
 
@@ -54,11 +51,11 @@ pub(super) async fn handle(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiErr
             let token = SecretString::from(required(request.access_token, "access_token")?);
             connect_personal_token(app, &ctx, host, token).await
         }
-        AuthMode::OauthApp => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "auth_mode_unavailable",
-            "connecting by OAuth application is not available on this deployment yet; use a personal access token",
-        )),
+        AuthMode::OauthApp => {
+            let client_id = required(request.client_id, "client_id")?;
+            let client_secret = SecretString::from(required(request.client_secret, "client_secret")?);
+            connect_oauth_app(app, &ctx, host, client_id, client_secret).await
+        }
         AuthMode::GithubApp | AuthMode::LocalPath => {
             Err(ApiError::invalid_input("auth_mode must be personal_token or oauth_app for a GitLab integration"))
         }
@@ -103,7 +100,7 @@ pub(super) async fn verify_personal_token(app: &App, host: &HostUrl, token: &Sec
 
 async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: SecretString) -> Result<Response<Body>, ApiError> {
     let (user, info) = verify_personal_token(app, &host, &token, "gitlab_api_error").await?;
-    let master = webhook_master_key(app).await?;
+    let master = master_key(app).await?;
     let now = app.clock.now();
     let id = uuid::Uuid::new_v4().to_string();
     let webhook = WebhookKey::issue(&id, None, now);
@@ -118,6 +115,9 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
         updated_at: now,
         gitlab_user_id: Some(user.id),
         token_expires_at: expiry_from_date(info.expires_at.as_deref()),
+        oauth_client_id: None,
+        refresh_lease_until: None,
+        refresh_lease_owner: None,
     };
     let installation = Installation {
         id: uuid::Uuid::new_v4().to_string(),
@@ -128,16 +128,7 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
         created_at: now,
     };
 
-    // Secret first, then the records; if the records fail the secret is taken back, so a
-    // failed connect leaves nothing behind.
-    let secret_name = app.config.credentials_secret_name(&id);
-    app.vault.create_secret(&secret_name, &Credentials::personal(token.clone()).to_secret_json()).await?;
-    if let Err(err) = app.integrations.create_integration(&record, Some(&installation), Some(&webhook.key)).await {
-        if let Err(cleanup) = app.vault.delete_secret(&secret_name).await {
-            tracing::error!(integration_id = %id, error = %cleanup, "could not remove the secret of a failed connect");
-        }
-        return Err(err.into());
-    }
+    store_new_integration(app, &record, Some(&installation), &webhook.key, &Credentials::personal(token.clone())).await?;
 
     // A failed first sync is not fatal: the integration works and POST …/installations retries it.
     match sync_repositories(app.gitlab.as_ref(), app.repositories.as_ref(), &id, &installation.id, &host, &token, now, app.config.sync_concurrency).await {
@@ -145,10 +136,59 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
         Err(err) => tracing::warn!(integration_id = %id, error = %err, "initial repository sync failed"),
     }
 
-    Ok(json(StatusCode::OK, &StartResponse {
+    Ok(start_response(app, &record, &webhook, &master))
+}
+
+fn start_response(app: &App, record: &IntegrationRecord, webhook: &IssuedKey, master: &SecretString) -> Response<Body> {
+    json(StatusCode::OK, &StartResponse {
         integration: record.view(),
         webhook_url: app.config.webhook_url(),
         webhook_secret: webhook.secret.expose_secret().to_string(),
-        webhook_signing_key: signing_key_text(&webhook.key.signing_key(&master)),
-    }))
+        webhook_signing_key: signing_key_text(&webhook.key.signing_key(master)),
+    })
+}
+
+/// Secret first, then the records; if the records fail the secret is taken back, so a failed
+/// connect leaves nothing behind.
+async fn store_new_integration(app: &App, record: &IntegrationRecord, installation: Option<&Installation>, webhook: &WebhookKey, credentials: &Credentials) -> Result<(), ApiError> {
+    let secret_name = app.config.credentials_secret_name(&record.id);
+    app.vault.create_secret(&secret_name, &credentials.to_secret_json()).await?;
+    if let Err(err) = app.integrations.create_integration(record, installation, Some(webhook)).await {
+        if let Err(cleanup) = app.vault.delete_secret(&secret_name).await {
+            tracing::error!(integration_id = %record.id, error = %cleanup, "could not remove the secret of a failed connect");
+        }
+        return Err(err.into());
+    }
+    Ok(())
+}
+
+/// OAuth application mode: GitLab must answer at the host; the client secret goes to the vault;
+/// the integration stays `inactive` until an authorization completes.
+async fn connect_oauth_app(app: &App, ctx: &Ctx, host: HostUrl, client_id: String, client_secret: SecretString) -> Result<Response<Body>, ApiError> {
+    if let Err(err) = app.gitlab.reachable(&host).await {
+        return Err(gitlab_unavailable("gitlab_api_error", &err));
+    }
+    let master = master_key(app).await?;
+    let now = app.clock.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let webhook = WebhookKey::issue(&id, None, now);
+    let record = IntegrationRecord {
+        id: id.clone(),
+        display_name: Some(format!("GitLab OAuth ({})", host.host_label())),
+        host_url: host,
+        auth_mode: AuthMode::OauthApp,
+        status: IntegrationStatus::Inactive,
+        created_by: ctx.caller_id(),
+        created_at: now,
+        updated_at: now,
+        gitlab_user_id: None,
+        token_expires_at: None,
+        oauth_client_id: Some(client_id),
+        refresh_lease_until: None,
+        refresh_lease_owner: None,
+    };
+    let credentials = Credentials { client_secret: Some(client_secret), ..Default::default() };
+    store_new_integration(app, &record, None, &webhook.key, &credentials).await?;
+    tracing::info!(integration_id = %id, "OAuth application integration created");
+    Ok(start_response(app, &record, &webhook, &master))
 }

@@ -9,12 +9,11 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
-use secrecy::SecretString;
 use serde_json::{json as value, Value};
 
 use super::super::error::ApiError;
 use super::super::{json, App, Ctx};
-use super::access_token;
+use super::{access_token, master_key};
 use crate::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
 use crate::domain::integration::Repository;
 use crate::domain::secrets::webhook_secret_digest;
@@ -108,7 +107,7 @@ pub(super) async fn receive(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiEr
     }
     let signature = SignatureHeaders { id: ctx.header("webhook-id"), timestamp: ctx.header("webhook-timestamp"), signature: ctx.header("webhook-signature") };
     if signature.present() {
-        let master = webhook_master_key(app).await?;
+        let master = master_key(app).await?;
         if let Err(err) = verify_signature(&signature, body, &delivery.key.signing_key(&master), now) {
             let refusal = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", format!("the webhook signature was refused: {err}"));
             return Err(delivery.refuse(app, &err.to_string(), refusal).await);
@@ -186,12 +185,4 @@ async fn adopt_repository(app: &App, delivery: &Delivery<'_>, project_id: u64) -
     app.repositories.write_repositories(integration_id, &[repository], &[]).await?;
     tracing::info!(integration_id = %integration_id, project_id, "repository recorded from a webhook delivery");
     Ok(())
-}
-
-/// The master key webhook signing keys derive from (read through the cached vault).
-pub(super) async fn webhook_master_key(app: &App) -> Result<SecretString, ApiError> {
-    app.vault.get_secret(&app.config.webhook_key_secret_id).await?.ok_or_else(|| {
-        tracing::error!("the webhook signing master key is missing from the vault");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "the webhook signing key is not configured")
-    })
 }

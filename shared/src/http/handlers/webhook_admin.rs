@@ -9,8 +9,7 @@ use serde_json::json as value;
 use super::super::auth::Role;
 use super::super::error::ApiError;
 use super::super::{json, App, Ctx};
-use super::webhook::webhook_master_key;
-use super::{access_token, gitlab_unavailable, integration_or_404};
+use super::{access_token, gitlab_unavailable, integration_or_404, master_key};
 use crate::domain::delivery::is_cursor;
 use crate::domain::integration::{IntegrationRecord, Repository};
 use crate::domain::webhook::signing_key_text;
@@ -50,7 +49,7 @@ pub(super) async fn rotate(app: &App, integration_id: &str, project_id: Option<&
 pub(super) async fn rotate_repository_secret(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let (repository, integration) = repository_and_integration(app, ctx.id()).await?;
     // Read first: a rotation whose signing key could not be shown would lose it.
-    let master = webhook_master_key(app).await?;
+    let master = master_key(app).await?;
     let (issued, previous_valid_until) = rotate(app, &integration.id, Some(&repository.external_id)).await?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, "repository webhook secret rotated");
     Ok(json(StatusCode::OK, &value!({
