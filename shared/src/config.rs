@@ -16,7 +16,8 @@ pub struct Config {
     pub token_issuer: String,
     pub token_audience: String,
     /// Public base URL GitLab and browsers reach us at (`PUBLIC_BASE_URL`), no trailing slash.
-    pub public_base_url: String,
+    /// Unset: the URL each request arrived at (the API's own `execute-api` URL in Lambda).
+    pub public_base_url: Option<String>,
     /// Which GitLab hosts may be reached over plain http (`GITLAB_HTTP_LOOPBACK=true`,
     /// `GITLAB_HTTP_HOSTS=a,b`).
     pub host_policy: HostPolicy,
@@ -66,7 +67,7 @@ impl Config {
             caller_key_secret_id: required("CALLER_KEY_SECRET_ID")?,
             token_issuer: or("TOKEN_ISSUER", "oore"),
             token_audience: or("TOKEN_AUDIENCE", "oore-gitlab"),
-            public_base_url: required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_string(),
+            public_base_url: lookup("PUBLIC_BASE_URL").map(|v| v.trim().trim_end_matches('/').to_string()).filter(|v| !v.is_empty()),
             host_policy: HostPolicy {
                 allow_http_loopback: or("GITLAB_HTTP_LOOPBACK", "false") == "true",
                 http_hosts: or("GITLAB_HTTP_HOSTS", "")
@@ -93,13 +94,26 @@ impl Config {
         format!("{}integration/{integration_id}", self.secret_prefix)
     }
 
-    /// The OAuth redirect URI to register in GitLab's application settings.
-    pub fn callback_url(&self) -> String {
-        format!("{}/v1/integrations/gitlab/callback", self.public_base_url)
+    /// The base URL of a request that reached us at `host` over `scheme`: the configured one,
+    /// else the request's own (API Gateway sets `host` to the API's domain).
+    pub fn base_url(&self, scheme: &str, host: Option<&str>) -> String {
+        match (&self.public_base_url, host) {
+            (Some(configured), _) => configured.clone(),
+            (None, Some(host)) => format!("{scheme}://{host}"),
+            (None, None) => String::new(),
+        }
     }
+}
 
-    /// The URL GitLab posts webhooks to.
-    pub fn webhook_url(&self) -> String {
-        format!("{}/v1/webhooks/gitlab", self.public_base_url)
-    }
+/// The OAuth redirect URI under a base URL: what a GitLab application registers.
+pub fn callback_url(base: &str) -> String {
+    format!("{base}/v1/integrations/gitlab/callback")
+}
+
+/// The URL GitLab posts webhooks to, under a base URL.
+pub fn webhook_url(base: &str) -> String {
+    format!("{base}/v1/webhooks/gitlab")
+}
+
+impl Config {
 }

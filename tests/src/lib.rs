@@ -166,6 +166,8 @@ impl Harness {
 /// The OAuth application the tests register in the fake GitLab.
 pub const CLIENT_ID: &str = "app-client-id";
 pub const CLIENT_SECRET: &str = "gloas-app-client-secret";
+/// The OAuth redirect URI under the tests' PUBLIC_BASE_URL.
+pub const CALLBACK_URL: &str = "https://oore.example.com/v1/integrations/gitlab/callback";
 /// Where authorizations send the browser back to (an allowed UI origin in [`test_config`]).
 pub const UI_REDIRECT: &str = "https://ui.example.com/settings/integrations?tab=gitlab";
 
@@ -173,7 +175,7 @@ impl Harness {
     /// Registers the OAuth application at the fake GitLab and connects it in oauth_app mode;
     /// returns the integration id.
     pub async fn connect_oauth(&self) -> String {
-        self.gitlab.state.oauth.add_app(CLIENT_ID, CLIENT_SECRET, &self.app.config.callback_url());
+        self.gitlab.state.oauth.add_app(CLIENT_ID, CLIENT_SECRET, CALLBACK_URL);
         let body = serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "oauth_app", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}).to_string();
         let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&body)).await;
         assert_eq!(status, 200, "oauth connect failed: {json}");
@@ -191,8 +193,8 @@ impl Harness {
         let response = client.get(authorize_url).send().await.expect("the fake GitLab answers");
         assert_eq!(response.status().as_u16(), 302, "GitLab redirects back");
         let location = response.headers()["location"].to_str().unwrap().to_string();
-        let callback = self.app.config.callback_url();
-        assert!(location.starts_with(&callback), "GitLab redirects to the registered callback: {location}");
+        let callback = CALLBACK_URL;
+        assert!(location.starts_with(callback), "GitLab redirects to the registered callback: {location}");
         location.trim_start_matches("https://oore.example.com").to_string()
     }
 }

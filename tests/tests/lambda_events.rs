@@ -62,7 +62,11 @@ async fn every_function_has_an_event_its_handler_accepts() {
         let credential = if route.function == "gitlab-webhook" { webhook_secret.as_str() } else { token.as_str() };
         let response = app.handle_route(route.id, event(route.function, credential, &replacements)).await;
         let status = response.status().as_u16();
-        let expected = if route.function == "gitlab-callback" { 303 } else { 200 };
+        let expected = match route.function {
+            "gitlab-callback" => 303,
+            "cors-preflight" => 204,
+            _ => 200,
+        };
         assert_eq!(status, expected, "{}: {:?}", route.function, response.body());
         if route.function == "gitlab-webhook" {
             let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
@@ -75,7 +79,7 @@ async fn every_function_has_an_event_its_handler_accepts() {
             assert_eq!(body["total"], 0, "{body}");
         }
         // Without a token the same event is refused in the envelope (the callback has none to lack).
-        if route.function == "gitlab-callback" {
+        if matches!(route.function, "gitlab-callback" | "cors-preflight") {
             continue;
         }
         let response = app.handle_route(route.id, event(route.function, "", &replacements)).await;
@@ -94,4 +98,26 @@ async fn a_function_serves_only_its_own_route() {
     let request = event("list-integrations", &token, &[]);
     let response = h.app.handle_route(shared::http::routes::RouteId::GetIntegration, request).await;
     assert_eq!(response.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn without_a_public_base_url_links_use_the_apis_own_host() {
+    let gitlab = oore_local::fake_gitlab::FakeGitLab::start(FakeOptions::default(), 0).await.unwrap();
+    gitlab.state.add_token(PAT, oore_local::fake_gitlab::FakeToken::live(&["api"]));
+    let config = shared::config::Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some("embedded".into()),
+        "CALLER_KEY_SECRET_ID" => Some("caller-key".into()),
+        "MASTER_KEY_SECRET_ID" => Some("master-key".into()),
+        "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
+        _ => None,
+    })
+    .unwrap();
+    let clock = std::sync::Arc::new(oore_gitlab_tests::TestClock(std::sync::atomic::AtomicI64::new(oore_gitlab_tests::START_TIME)));
+    let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
+    let app = shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), clock, &key).await;
+    let token = shared::http::auth::issue_token(&key, "user-1", Role::Owner, "oore", "oore-gitlab", oore_gitlab_tests::START_TIME, 3600);
+    let response = app.handle_route(shared::http::routes::RouteId::GitLabStart, event("gitlab-start", &token, &[("https://gitlab.example.com", &gitlab.base_url), ("glpat-example", PAT)])).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["webhook_url"], "https://abc123.execute-api.us-east-1.amazonaws.com/v1/webhooks/gitlab");
 }

@@ -248,7 +248,7 @@ async fn a_refused_refresh_asks_for_reconnection_and_authorize_reconnects() {
     // Someone else used the refresh token (another copy of the integration, or a revocation).
     let refresh_gone = h.gitlab.state.oauth.live_refresh_tokens();
     assert_eq!(refresh_gone, 1);
-    h.gitlab.state.oauth.add_app(CLIENT_ID, "rotated-secret", &h.app.config.callback_url());
+    h.gitlab.state.oauth.add_app(CLIENT_ID, "rotated-secret", oore_gitlab_tests::CALLBACK_URL);
     let (status, err) = h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), OWNER, Some("{}")).await;
     assert_eq!((status, err["code"].as_str()), (409, Some("gitlab_reconnect_required")), "{err}");
     assert_eq!(integration(&h, &id).await["integration"]["status"], "error");
@@ -257,7 +257,7 @@ async fn a_refused_refresh_asks_for_reconnection_and_authorize_reconnects() {
     assert_eq!(h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst), 0);
 
     // The application secret is fixed at GitLab again; authorizing once more reconnects.
-    h.gitlab.state.oauth.add_app(CLIENT_ID, oore_gitlab_tests::CLIENT_SECRET, &h.app.config.callback_url());
+    h.gitlab.state.oauth.add_app(CLIENT_ID, oore_gitlab_tests::CLIENT_SECRET, oore_gitlab_tests::CALLBACK_URL);
     let back = h.authorize_at_gitlab(&id).await;
     assert_eq!(callback(&h, &back).await.0, 303);
     assert_eq!(integration(&h, &id).await["integration"]["status"], "active");

@@ -1,6 +1,8 @@
 //! The SAM template serves exactly the shared route table: one function per route, built from
 //! the binary of the same name, on the route's method and path.
 
+use std::collections::BTreeSet;
+
 use shared::http::routes::ROUTES;
 
 /// (binary, method, path) of every function in the template, read line by line: the template
@@ -39,4 +41,82 @@ fn every_route_has_a_function_crate() {
         let text = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{main}: {e}"));
         assert!(text.contains(&format!("RouteId::{:?}", route.id)), "{main} must serve {:?}", route.id);
     }
+}
+
+/// Every (action, resource) a function's role is granted, read from its `Policies` block: each
+/// statement is written as `Action: [...]` followed by `Resource: ...` on the next line.
+fn template_grants() -> std::collections::BTreeMap<String, BTreeSet<(String, String)>> {
+    let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut grants = std::collections::BTreeMap::new();
+    let mut function = None;
+    let mut actions: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Binary:") {
+            function = Some(v.trim().to_string());
+            grants.insert(v.trim().to_string(), BTreeSet::new());
+        } else if let Some(v) = line.strip_prefix("Action:") {
+            actions = v.trim().trim_start_matches('[').trim_end_matches(']').split(',').map(|a| a.trim().to_string()).collect();
+        } else if let Some(v) = line.strip_prefix("Resource:") {
+            let set = grants.get_mut(function.as_ref().expect("Resource inside a function")).unwrap();
+            for action in actions.drain(..) {
+                set.insert((action, v.trim().to_string()));
+            }
+        }
+    }
+    grants
+}
+
+/// What the route table says a function needs, in the template's words.
+fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
+    use shared::http::routes::{CredentialUse, TableUse};
+    let mut set = BTreeSet::new();
+    let mut grant = |actions: &[&str], resource: &str| {
+        for a in actions {
+            set.insert((a.to_string(), resource.to_string()));
+        }
+    };
+    let table = r#"[!GetAtt Table.Arn, !Sub "${Table.Arn}/index/gsi1"]"#;
+    let read = ["dynamodb:GetItem", "dynamodb:Query"];
+    let write = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"];
+    match route.needs.table {
+        TableUse::None => {}
+        TableUse::Read => grant(&read, table),
+        TableUse::Write => {
+            grant(&read, table);
+            grant(&write, table);
+        }
+    }
+    if route.access != shared::http::auth::Access::Public {
+        grant(&["secretsmanager:GetSecretValue"], "!Ref CallerKey");
+    }
+    if route.needs.master_key {
+        grant(&["secretsmanager:GetSecretValue"], "!Ref MasterKey");
+    }
+    let credentials = r#"!Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/integration/*""#;
+    for use_ in route.needs.credentials {
+        let action = match use_ {
+            CredentialUse::Read => "secretsmanager:GetSecretValue",
+            CredentialUse::Write => "secretsmanager:PutSecretValue",
+            CredentialUse::Create => "secretsmanager:CreateSecret",
+            CredentialUse::Delete => "secretsmanager:DeleteSecret",
+        };
+        grant(&[action], credentials);
+    }
+    set
+}
+
+#[test]
+fn every_role_allows_exactly_what_its_function_needs() {
+    let grants = template_grants();
+    for route in ROUTES {
+        let granted = grants.get(route.function).unwrap_or_else(|| panic!("{} is not in the template", route.function));
+        assert_eq!(granted, &needed(route), "{}: the template's grants differ from the route table's needs", route.function);
+        assert!(granted.iter().all(|(action, resource)| !action.contains('*') && resource != "*" && resource != "\"*\""), "{}: no wildcard actions or resources", route.function);
+    }
+    // A read-only function cannot write, a public one cannot read the caller key.
+    let list = ROUTES.iter().find(|r| r.function == "list-integrations").unwrap();
+    assert!(!needed(list).iter().any(|(a, _)| a == "dynamodb:PutItem"));
+    let webhook = ROUTES.iter().find(|r| r.function == "gitlab-webhook").unwrap();
+    assert!(!needed(webhook).iter().any(|(_, r)| r == "!Ref CallerKey"));
 }

@@ -1,6 +1,7 @@
 //! HTTP: the application state, request dispatch through the route table, and the handlers.
 
 pub mod auth;
+pub mod cors;
 pub mod error;
 pub mod handlers;
 pub mod routes;
@@ -47,6 +48,8 @@ pub struct Ctx {
     pub headers: http::HeaderMap,
     /// The raw body of a public route, unparsed: webhook signatures are over the exact bytes.
     pub raw_body: bytes::Bytes,
+    /// The public base URL for this request (see [`Config::base_url`]).
+    pub base_url: String,
 }
 
 impl Ctx {
@@ -64,6 +67,16 @@ impl Ctx {
     /// A header's value when it is present, visible ASCII and not blank.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// The webhook URL GitLab should post to.
+    pub fn webhook_url(&self) -> String {
+        crate::config::webhook_url(&self.base_url)
+    }
+
+    /// The OAuth redirect URI.
+    pub fn callback_url(&self) -> String {
+        crate::config::callback_url(&self.base_url)
     }
 
     pub fn caller_id(&self) -> String {
@@ -137,14 +150,19 @@ impl App {
     }
 
     /// The daemon's order of checks: authentication, body, permission, then the handler.
+    /// Answers to the UI's routes carry CORS headers for an allowed origin.
     async fn run(&self, route: &'static Route, params: Vec<String>, req: Request) -> Response<Body> {
-        match self.prepare(route, params, &req).await {
+        let mut response = match self.prepare(route, params, &req).await {
             Ok(ctx) => match handlers::dispatch(self, route.id, ctx).await {
                 Ok(response) => response,
                 Err(err) => err.into_response(),
             },
             Err(err) => err.into_response(),
+        };
+        if route.access != Access::Public {
+            cors::allow_origin(&self.config, req.headers(), &mut response);
         }
+        response
     }
 
     async fn prepare(&self, route: &Route, params: Vec<String>, req: &Request) -> Result<Ctx, ApiError> {
@@ -163,7 +181,13 @@ impl App {
             authorize(caller, route.access)?;
         }
         let raw_body = if route.access == Access::Public { bytes::Bytes::copy_from_slice(req.body().as_ref()) } else { bytes::Bytes::new() };
-        Ok(Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), raw_body })
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+        let scheme = match header("x-forwarded-proto") {
+            Some("http") => "http",
+            _ => "https",
+        };
+        let base_url = self.config.base_url(scheme, header("host"));
+        Ok(Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), raw_body, base_url })
     }
 }
 

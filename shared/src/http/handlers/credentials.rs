@@ -41,12 +41,11 @@ pub(super) async fn read_credentials(app: &App, integration_id: &str, fresh: boo
     Credentials::from_secret_json(&secret).map_err(|_| credentials_missing())
 }
 
-/// Writes the integration's credentials (creating the secret if it is gone).
+/// Replaces the integration's credentials (the secret exists since connect).
 pub(super) async fn write_credentials(app: &App, integration_id: &str, credentials: &Credentials) -> Result<(), ApiError> {
     let name = app.config.credentials_secret_name(integration_id);
-    let value = credentials.to_secret_json();
-    match app.vault.put_secret(&name, &value).await {
-        Err(VaultError::NotFound) => Ok(app.vault.create_secret(&name, &value).await?),
+    match app.vault.put_secret(&name, &credentials.to_secret_json()).await {
+        Err(VaultError::NotFound) => Err(credentials_missing()),
         other => Ok(other?),
     }
 }

@@ -43,6 +43,7 @@ pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Respons
         RouteId::RotateWebhookSecret => webhook_admin::rotate_repository_secret(app, ctx).await,
         RouteId::RegisterWebhook => webhook_admin::register_hook(app, ctx).await,
         RouteId::ListDeliveries => webhook_admin::list_deliveries(app, ctx).await,
+        RouteId::CorsPreflight => super::cors::preflight(&app.config, &ctx.headers, ctx.id()),
     }
 }
 

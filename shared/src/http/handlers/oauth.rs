@@ -39,7 +39,7 @@ pub(super) async fn authorize(app: &App, ctx: Ctx) -> Result<Response<Body>, Api
         let (Some(code), Some(state)) = (present(&request.code), present(&request.state)) else {
             return Err(ApiError::invalid_input("`code` and `state` are both required to complete an authorization"));
         };
-        let (record, _) = complete(app, code, state, present(&request.integration_id)).await.map_err(Failure::api_error)?;
+        let (record, _) = complete(app, &ctx.callback_url(), code, state, present(&request.integration_id)).await.map_err(Failure::api_error)?;
         return Ok(json(StatusCode::OK, &value!({ "integration": record.view() })));
     }
     let integration_id = present(&request.integration_id).ok_or_else(|| ApiError::invalid_input("`integration_id` is required"))?;
@@ -67,7 +67,7 @@ pub(super) async fn authorize(app: &App, ctx: Ctx) -> Result<Response<Body>, Api
     let mut url = integration.host_url.join("oauth/authorize");
     url.query_pairs_mut()
         .append_pair("client_id", &client_id)
-        .append_pair("redirect_uri", &app.config.callback_url())
+        .append_pair("redirect_uri", &ctx.callback_url())
         .append_pair("response_type", "code")
         .append_pair("state", state.expose_secret())
         .append_pair("scope", SCOPE)
@@ -92,7 +92,7 @@ pub(super) async fn callback(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiE
     let (Some(code), Some(state)) = (param("code"), param("state")) else {
         return Ok(page("The authorization is incomplete", "GitLab's answer is missing the authorization code or state.", "Start the connection again from Oore."));
     };
-    match complete(app, code, state, None).await {
+    match complete(app, &ctx.callback_url(), code, state, None).await {
         Ok((record, redirect_url)) => {
             Ok(Response::builder()
                 .status(StatusCode::SEE_OTHER)
@@ -137,7 +137,7 @@ impl Failure {
 /// verifier, stores the tokens, marks the integration active and syncs its repositories.
 /// Returns the integration and the UI URL the authorization started from. Nothing is stored
 /// unless GitLab accepted the code.
-async fn complete(app: &App, code: &str, state: &str, expected_integration: Option<&str>) -> Result<(IntegrationRecord, String), Failure> {
+async fn complete(app: &App, callback_url: &str, code: &str, state: &str, expected_integration: Option<&str>) -> Result<(IntegrationRecord, String), Failure> {
     if code.len() > MAX_PARAM_LEN || state.len() > MAX_PARAM_LEN {
         return Err(failure(StatusCode::BAD_REQUEST, "invalid_state", "The authorization link is not valid", "The code or state is not one GitLab issues.", START_AGAIN));
     }
@@ -159,7 +159,7 @@ async fn complete(app: &App, code: &str, state: &str, expected_integration: Opti
     let client = oauth_client(&integration, &credentials)?;
     let master = master_key(app).await?;
     let host = integration.host_url.clone();
-    let tokens = match app.gitlab.exchange_code(&host, &client, code, &app.config.callback_url(), &pkce_verifier(&master, state)).await {
+    let tokens = match app.gitlab.exchange_code(&host, &client, code, callback_url, &pkce_verifier(&master, state)).await {
         Ok(tokens) => tokens,
         Err(GitLabError::OAuthRefused { error }) => {
             tracing::info!(integration_id = %integration.id, gitlab_error = %error, "GitLab refused the authorization code");

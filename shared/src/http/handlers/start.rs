@@ -136,13 +136,13 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
         Err(err) => tracing::warn!(integration_id = %id, error = %err, "initial repository sync failed"),
     }
 
-    Ok(start_response(app, &record, &webhook, &master))
+    Ok(start_response(ctx, &record, &webhook, &master))
 }
 
-fn start_response(app: &App, record: &IntegrationRecord, webhook: &IssuedKey, master: &SecretString) -> Response<Body> {
+fn start_response(ctx: &Ctx, record: &IntegrationRecord, webhook: &IssuedKey, master: &SecretString) -> Response<Body> {
     json(StatusCode::OK, &StartResponse {
         integration: record.view(),
-        webhook_url: app.config.webhook_url(),
+        webhook_url: ctx.webhook_url(),
         webhook_secret: webhook.secret.expose_secret().to_string(),
         webhook_signing_key: signing_key_text(&webhook.key.signing_key(master)),
     })
@@ -190,5 +190,5 @@ async fn connect_oauth_app(app: &App, ctx: &Ctx, host: HostUrl, client_id: Strin
     let credentials = Credentials { client_secret: Some(client_secret), ..Default::default() };
     store_new_integration(app, &record, None, &webhook.key, &credentials).await?;
     tracing::info!(integration_id = %id, "OAuth application integration created");
-    Ok(start_response(app, &record, &webhook, &master))
+    Ok(start_response(ctx, &record, &webhook, &master))
 }

@@ -58,7 +58,7 @@ pub(super) async fn rotate_repository_secret(app: &App, ctx: Ctx) -> Result<Resp
         "rotated_at": issued.key.created_at,
         "webhook_signing_key": signing_key_text(&issued.key.signing_key(&master)),
         "previous_valid_until": previous_valid_until,
-        "webhook_url": app.config.webhook_url(),
+        "webhook_url": ctx.webhook_url(),
     })))
 }
 
@@ -80,7 +80,7 @@ pub(super) async fn register_hook(app: &App, ctx: Ctx) -> Result<Response<Body>,
     let (repository, integration) = repository_and_integration(app, ctx.id()).await?;
     let project_id: u64 = repository.external_id.parse().map_err(|_| ApiError::invalid_input("the repository's GitLab project id is not a number"))?;
     let token = access_token(app, &integration).await?;
-    let url = app.config.webhook_url();
+    let url = ctx.webhook_url();
     let hooks = app.gitlab.project_hooks(&integration.host_url, &token, project_id).await.map_err(gitlab_refusal)?;
     let existing = hooks.iter().find(|h| h.url == url).map(|h| h.id);
 
