@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs the tools it needs, starts moto on a free loopback port, runs
-# every test of the workspace against it, and stops moto again, whatever happens.
+# every test of the workspace against it, stops moto again whatever happens, then lints the
+# SAM template and builds every function for arm64 the way `sam build` does for a deploy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,9 @@ status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .tmp/test.log
-exit "$status"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+
+# The template: lint (no warning suppressed), then the deploy build and its arm64 bootstraps.
+sam validate --lint -t infra/template.yaml
+sam build
+python3 scripts/check_bootstraps.py infra/template.yaml .aws-sam/build

@@ -1,11 +1,18 @@
-# Installs the project's tools into .venv-tools (sourced by the other scripts).
-# moto for the AWS adapter tests; more tools join here as the project needs them.
+# Installs the project's tools into .venv-tools (sourced by the other scripts): moto for the AWS
+# adapter tests, SAM CLI and cfn-lint for the template, cargo-lambda and zig to build the
+# functions for arm64, and Rust's aarch64 target.
 ensure_tools() {
   local venv=.venv-tools
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    echo "installing test tools into $venv (about a minute)"
+  local wanted=("moto[server]>=5.1,<6" "aws-sam-cli>=1.150" "cfn-lint>=1.30" "cargo-lambda>=1.8" "ziglang>=0.13")
+  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/cargo-lambda" ] || [ ! -x "$venv/bin/python-zig" ]; then
+    echo "installing tools into $venv (about a minute)"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]>=5.1,<6"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${wanted[@]}"
   fi
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+  # cargo-lambda finds zig through the venv's python, so its bin goes first.
   export PATH="$PWD/$venv/bin:$PATH"
+  export SAM_CLI_TELEMETRY=0
 }
