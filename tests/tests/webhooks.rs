@@ -117,17 +117,17 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     let repository_id = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     for (trigger_id, (event, git_ref, sha), full_name) in &triggered {
         let t = triggers.iter().find(|t| &t.id == trigger_id).expect("each trigger answered is stored");
-        assert_eq!((serde_json::to_value(t.event).unwrap().as_str().unwrap(), t.git_ref.as_str(), t.commit_sha.as_str()), (*event, *git_ref, *sha));
+        assert_eq!((serde_json::to_value(t.build.event).unwrap().as_str().unwrap(), t.build.git_ref.as_str(), t.build.commit_sha.as_str()), (*event, *git_ref, *sha));
         assert_eq!(t.repository_id, repository_id);
         assert_eq!(t.status, "queued");
         assert_eq!(t.full_name.as_deref(), full_name.as_str());
-        assert_eq!(t.actor.as_deref(), Some("sytses"));
+        assert_eq!(t.build.actor.as_deref(), Some("sytses"));
         assert_eq!(t.created_at, START_TIME);
     }
-    let tag = triggers.iter().find(|t| t.git_ref == "refs/tags/v1.0.0").unwrap();
-    assert_eq!((tag.tag.as_deref(), tag.branch.as_deref()), (Some("v1.0.0"), None), "tags build, as the daemon never did");
-    let mr = triggers.iter().find(|t| t.merge_request_iid.is_some()).unwrap();
-    assert_eq!((mr.branch.as_deref(), mr.merge_request_iid), (Some("feature"), Some(1)));
+    let tag = triggers.iter().find(|t| t.build.git_ref == "refs/tags/v1.0.0").unwrap();
+    assert_eq!((tag.build.tag.as_deref(), tag.build.branch.as_deref()), (Some("v1.0.0"), None), "tags build, as the daemon never did");
+    let mr = triggers.iter().find(|t| t.build.merge_request_iid.is_some()).unwrap();
+    assert_eq!((mr.build.branch.as_deref(), mr.build.merge_request_iid), (Some("feature"), Some(1)));
 
     // The log holds every delivery with its outcome and reason; the detail shows the last one.
     let (status, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries?limit=100"), OWNER, None).await;

@@ -83,6 +83,23 @@ where
     StoreError::Unavailable(DisplayErrorContext(&err).to_string())
 }
 
+/// A conditional write's outcome: `Ok(true)` written, `Ok(false)` its condition did not hold.
+fn condition_held<O, E>(result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(err) => Err(unavailable(err)),
+    }
+}
+
+/// A write that must find its condition true: `Conflict` otherwise.
+fn conflict_unless_held(held: bool) -> Result<(), StoreError> {
+    if held { Ok(()) } else { Err(StoreError::Conflict) }
+}
+
 fn to_item<T: Serialize>(body: &T, keys: &[(&str, String)]) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(body).map_err(|e| StoreError::Unavailable(format!("encoding an item: {e}")))?;
     for (name, value) in keys {
@@ -311,11 +328,7 @@ impl IntegrationStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
-        }
+        conflict_unless_held(condition_held(result)?)
     }
 
     async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError> {
@@ -367,11 +380,7 @@ impl IntegrationStore for DynamoStore {
             .expression_attribute_values(":now", number(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
-        }
+        condition_held(result)
     }
 
     async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
@@ -385,11 +394,7 @@ impl IntegrationStore for DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
-        }
+        conflict_unless_held(condition_held(result)?)
     }
 }
 
@@ -403,11 +408,7 @@ impl OAuthStateStore for DynamoStore {
         let mut item = to_item(pending, &[("pk", oauth_state_pk(&pending.state_digest)), ("sk", "META".into())])?;
         item.insert(TTL.into(), AttributeValue::N(pending.expires_at.to_string()));
         let result = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
-        }
+        conflict_unless_held(condition_held(result)?)
     }
 
     async fn take_oauth_state(&self, state_digest: &str) -> Result<Option<PendingAuthorization>, StoreError> {
@@ -423,6 +424,7 @@ impl OAuthStateStore for DynamoStore {
             .await;
         match result {
             Ok(out) => out.attributes.map(from_item).transpose(),
+            // Nothing to take: unknown, expired and removed, or taken by another request.
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
             Err(err) => Err(unavailable(err)),
         }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::webhook::{BuildRequest, TriggerEvent};
+use super::webhook::BuildRequest;
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,13 +43,9 @@ pub struct BuildTrigger {
     pub repository_id: String,
     pub project_id: String,
     pub full_name: Option<String>,
-    pub event: TriggerEvent,
-    pub git_ref: String,
-    pub branch: Option<String>,
-    pub tag: Option<String>,
-    pub commit_sha: String,
-    pub actor: Option<String>,
-    pub merge_request_iid: Option<u64>,
+    /// What to build: event, ref, branch or tag, commit, actor, merge request.
+    #[serde(flatten)]
+    pub build: BuildRequest,
     pub delivery_key: String,
     /// `queued` when written; the build system moves it on.
     pub status: String,
@@ -64,13 +60,7 @@ impl BuildTrigger {
             repository_id: repository_id.to_string(),
             project_id: project_id.to_string(),
             full_name,
-            event: request.event,
-            git_ref: request.git_ref,
-            branch: request.branch,
-            tag: request.tag,
-            commit_sha: request.commit_sha,
-            actor: request.actor,
-            merge_request_iid: request.merge_request_iid,
+            build: request,
             delivery_key: delivery_key.to_string(),
             status: "queued".into(),
             created_at: now,

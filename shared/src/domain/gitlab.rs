@@ -12,6 +12,14 @@ pub struct GitLabUser {
     pub name: Option<String>,
 }
 
+impl GitLabUser {
+    /// The integration's name as the daemon forms it: "{name or username} ({host})".
+    pub fn integration_name(&self, host_label: &str) -> String {
+        let name = self.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| self.username.clone());
+        format!("{name} ({host_label})")
+    }
+}
+
 /// `GET /api/v4/personal_access_tokens/self`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct TokenInfo {

@@ -89,6 +89,25 @@ pub struct IntegrationView {
 }
 
 impl IntegrationRecord {
+    /// A new integration with a fresh id, no credentials facts yet and no lease.
+    pub fn new(host_url: HostUrl, auth_mode: AuthMode, status: IntegrationStatus, display_name: String, created_by: String, now: i64) -> Self {
+        IntegrationRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            host_url,
+            auth_mode,
+            status,
+            display_name: Some(display_name),
+            created_by,
+            created_at: now,
+            updated_at: now,
+            gitlab_user_id: None,
+            token_expires_at: None,
+            oauth_client_id: None,
+            refresh_lease_until: None,
+            refresh_lease_owner: None,
+        }
+    }
+
     pub fn view(&self) -> IntegrationView {
         IntegrationView {
             id: self.id.clone(),

@@ -203,7 +203,7 @@ async fn complete(app: &App, callback_url: &str, code: &str, state: &str, expect
     integration.status = IntegrationStatus::Active;
     integration.gitlab_user_id = Some(user.id);
     integration.token_expires_at = expires_at;
-    integration.display_name = Some(format!("{} ({})", user.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| user.username.clone()), host.host_label()));
+    integration.display_name = Some(user.integration_name(&host.host_label()));
     integration.updated_at = now;
     app.integrations.update_integration(&integration).await.map_err(ApiError::from)?;
 

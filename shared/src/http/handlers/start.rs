@@ -102,23 +102,11 @@ async fn connect_personal_token(app: &App, ctx: &Ctx, host: HostUrl, token: Secr
     let (user, info) = verify_personal_token(app, &host, &token, "gitlab_api_error").await?;
     let master = master_key(app).await?;
     let now = app.clock.now();
-    let id = uuid::Uuid::new_v4().to_string();
+    let mut record = IntegrationRecord::new(host.clone(), AuthMode::PersonalToken, IntegrationStatus::Active, user.integration_name(&host.host_label()), ctx.caller_id(), now);
+    record.gitlab_user_id = Some(user.id);
+    record.token_expires_at = expiry_from_date(info.expires_at.as_deref());
+    let id = record.id.clone();
     let webhook = WebhookKey::issue(&id, None, now);
-    let record = IntegrationRecord {
-        id: id.clone(),
-        display_name: Some(format!("{} ({})", user.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| user.username.clone()), host.host_label())),
-        host_url: host.clone(),
-        auth_mode: AuthMode::PersonalToken,
-        status: IntegrationStatus::Active,
-        created_by: ctx.caller_id(),
-        created_at: now,
-        updated_at: now,
-        gitlab_user_id: Some(user.id),
-        token_expires_at: expiry_from_date(info.expires_at.as_deref()),
-        oauth_client_id: None,
-        refresh_lease_until: None,
-        refresh_lease_owner: None,
-    };
     let installation = Installation {
         id: uuid::Uuid::new_v4().to_string(),
         integration_id: id.clone(),
@@ -170,23 +158,11 @@ async fn connect_oauth_app(app: &App, ctx: &Ctx, host: HostUrl, client_id: Strin
     }
     let master = master_key(app).await?;
     let now = app.clock.now();
-    let id = uuid::Uuid::new_v4().to_string();
+    let name = format!("GitLab OAuth ({})", host.host_label());
+    let mut record = IntegrationRecord::new(host, AuthMode::OauthApp, IntegrationStatus::Inactive, name, ctx.caller_id(), now);
+    record.oauth_client_id = Some(client_id);
+    let id = record.id.clone();
     let webhook = WebhookKey::issue(&id, None, now);
-    let record = IntegrationRecord {
-        id: id.clone(),
-        display_name: Some(format!("GitLab OAuth ({})", host.host_label())),
-        host_url: host,
-        auth_mode: AuthMode::OauthApp,
-        status: IntegrationStatus::Inactive,
-        created_by: ctx.caller_id(),
-        created_at: now,
-        updated_at: now,
-        gitlab_user_id: None,
-        token_expires_at: None,
-        oauth_client_id: Some(client_id),
-        refresh_lease_until: None,
-        refresh_lease_owner: None,
-    };
     let credentials = Credentials { client_secret: Some(client_secret), ..Default::default() };
     store_new_integration(app, &record, None, &webhook.key, &credentials).await?;
     tracing::info!(integration_id = %id, "OAuth application integration created");

@@ -145,7 +145,7 @@ pub(super) async fn receive(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiEr
             }
             match recorded {
                 Recorded::New => {
-                    tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.event, "build triggered");
+                    tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.build.event, "build triggered");
                     Ok(json(StatusCode::OK, &value!({ "ok": true, "outcome": "triggered", "trigger_id": trigger.id })))
                 }
                 Recorded::Duplicate => duplicate(app, &delivery).await,
