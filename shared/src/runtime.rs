@@ -103,9 +103,9 @@ pub async fn embedded_app(config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc
     assemble(config, Arc::new(MemoryStore::default()), vault, gitlab, clock)
 }
 
-/// The GitLab client, built once per container.
+/// The GitLab client, one per container (its HTTP client is made on first use).
 pub fn gitlab_client() -> Arc<dyn GitLabApi> {
-    Arc::new(HttpGitLab::new().expect("the TLS backend initialises"))
+    Arc::new(HttpGitLab::new())
 }
 
 /// Logs as JSON lines for CloudWatch; `RUST_LOG` sets the level (default info).

@@ -41,26 +41,34 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// The GitLab API client.
-#[derive(Clone)]
+/// The GitLab API client. The HTTP client is built on first use: building it loads the
+/// system's root certificates (most of a function's init time), and most requests — webhooks,
+/// lists — never call GitLab.
+#[derive(Default)]
 pub struct HttpGitLab {
-    client: Client,
+    client: std::sync::OnceLock<Client>,
 }
 
 impl HttpGitLab {
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let client = Client::builder()
-            .user_agent(concat!("oore-gitlab-serverless/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver))
-            .build()?;
-        Ok(HttpGitLab { client })
+    pub fn new() -> Self {
+        HttpGitLab::default()
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| {
+            Client::builder()
+                .user_agent(concat!("oore-gitlab-serverless/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(20))
+                .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(GuardedResolver))
+                .build()
+                .expect("the TLS backend initialises")
+        })
     }
 
     fn get(&self, url: Url, token: Option<&SecretString>) -> RequestBuilder {
-        self.with_token(self.client.get(url), token)
+        self.with_token(self.client().get(url), token)
     }
 
     fn with_token(&self, request: RequestBuilder, token: Option<&SecretString>) -> RequestBuilder {
@@ -93,7 +101,7 @@ impl HttpGitLab {
     /// with 400, `invalid_client` with 401) become `OAuthRefused`; the description is dropped,
     /// as it may quote what was sent.
     async fn oauth_post(&self, url: Url, form: &[(&str, &str)]) -> Result<Vec<u8>, GitLabError> {
-        let response = self.client.post(url).form(form).send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        let response = self.client().post(url).form(form).send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
         if status.is_success() {
@@ -294,8 +302,8 @@ impl GitLabApi for HttpGitLab {
             "enable_ssl_verification": hook.enable_ssl_verification,
         });
         let request = match hook_id {
-            Some(id) => self.client.put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
-            None => self.client.post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
+            Some(id) => self.client().put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
+            None => self.client().post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
         };
         let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
         response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
