@@ -91,7 +91,9 @@ async fn cold_start(binary: &Path, event: &str, env: &HashMap<String, String>) -
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let started = Instant::now();
+    // Only what Lambda's environment holds: no inherited variables.
     let mut child = Command::new(binary)
+        .env_clear()
         .envs(env)
         .env("AWS_LAMBDA_RUNTIME_API", &api)
         .stdout(Stdio::null())
@@ -210,6 +212,9 @@ async fn main() {
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
         ("RUST_LOG", "warn"),
+        // Lambda's provided.al2023 keeps its roots in one bundle file; point the TLS stacks at
+        // this machine's bundle so they read one file too, not a directory of hundreds.
+        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
