@@ -167,7 +167,8 @@ pub fn find(method: &Method, path: &str) -> Lookup {
             if route.method == method {
                 return Lookup::Found(route, params);
             }
-            path_known = true;
+            // The preflight's `{proxy+}` fits every path; it does not make a path known.
+            path_known |= !route.path.ends_with("+}");
         }
     }
     if path_known { Lookup::MethodNotAllowed } else { Lookup::NotFound }
