@@ -51,6 +51,22 @@ fn gitlab_headers(event: &str, token: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// GitLab's headers for a delivery signed the Standard Webhooks way (`webhook-id` is also the
+/// Idempotency-Key, as GitLab sends it).
+fn signed_headers(token: &str, id: &str, at: i64, signature: String) -> Vec<(String, String)> {
+    let mut headers = gitlab_headers("Push Hook", token);
+    headers.retain(|(n, _)| n != "idempotency-key");
+    headers.extend([("idempotency-key".to_string(), id.to_string()), ("webhook-id".into(), id.into()), ("webhook-timestamp".into(), at.to_string()), ("webhook-signature".into(), signature)]);
+    headers
+}
+
+/// The signing key bytes of the `whsec_…` key a connect answer showed.
+fn signing_key_of(started: &Value) -> Vec<u8> {
+    use base64::Engine;
+    let text = started["webhook_signing_key"].as_str().unwrap();
+    base64::engine::general_purpose::STANDARD.decode(text.strip_prefix("whsec_").unwrap()).unwrap()
+}
+
 async fn deliver(h: &Harness, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
     let (status, _, bytes) = h.send(Method::POST, "/v1/webhooks/gitlab", headers, Some(body.to_vec())).await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -322,16 +338,9 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
 async fn signed_deliveries_are_verified() {
     let (h, started) = connected(Backend::Embedded).await;
     let secret = secret_of(&started);
-    let key_text = started["webhook_signing_key"].as_str().unwrap();
-    use base64::Engine;
-    let key = base64::engine::general_purpose::STANDARD.decode(key_text.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = signing_key_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
-    let signed = |id: &str, at: i64, signature: String| {
-        let mut headers = gitlab_headers("Push Hook", &secret);
-        headers.retain(|(n, _)| n != "idempotency-key");
-        headers.extend([("idempotency-key".to_string(), id.to_string()), ("webhook-id".into(), id.into()), ("webhook-timestamp".into(), at.to_string()), ("webhook-signature".into(), signature)]);
-        headers
-    };
+    let signed = |id: &str, at: i64, signature: String| signed_headers(&secret, id, at, signature);
     let (status, answer) = deliver(&h, &signed("msg_1", START_TIME - 30, sign("msg_1", START_TIME - 30, &push, &key)), &push).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "{answer}");
     let forged = sign("msg_2", START_TIME, &push, b"not the key");
@@ -458,16 +467,9 @@ fn urlencode(text: &str) -> String {
 async fn a_warm_delivery_costs_two_dynamodb_calls_and_no_secrets_manager_call() {
     let (h, started) = connected(Backend::Moto).await;
     let secret = secret_of(&started);
-    let key_text = started["webhook_signing_key"].as_str().unwrap();
-    use base64::Engine;
-    let key = base64::engine::general_purpose::STANDARD.decode(key_text.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = signing_key_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
-    let signed = |id: &str| {
-        let mut headers = gitlab_headers("Push Hook", &secret);
-        headers.retain(|(n, _)| n != "idempotency-key");
-        headers.extend([("idempotency-key".to_string(), id.to_string()), ("webhook-id".into(), id.into()), ("webhook-timestamp".into(), START_TIME.to_string()), ("webhook-signature".into(), sign(id, START_TIME, &push, &key))]);
-        headers
-    };
+    let signed = |id: &str| signed_headers(&secret, id, START_TIME, sign(id, START_TIME, &push, &key));
     // Warm the container: the first signed delivery reads the master key once.
     assert_eq!(deliver(&h, &signed("warm-up"), &push).await.0, 200);
     let counter = h.aws_calls.as_ref().unwrap();

@@ -120,6 +120,12 @@ impl HttpGitLab {
     }
 }
 
+/// GitLab's token answer. A parse error could quote the answer, which holds tokens, so only
+/// the fact is reported.
+fn read_token_answer(body: &[u8]) -> Result<OAuthTokens, GitLabError> {
+    OAuthTokens::from_json(body).map_err(|_| GitLabError::Decode("GitLab's token answer is not in the expected form".into()))
+}
+
 /// An error's text without the URL, which could carry a query we would rather not log.
 fn describe(err: &reqwest::Error) -> String {
     let kind = if err.is_timeout() {
@@ -272,7 +278,7 @@ impl GitLabApi for HttpGitLab {
                 ("code_verifier", verifier.expose_secret()),
             ])
             .await?;
-        OAuthTokens::from_json(&body).map_err(|e| GitLabError::Decode(e.to_string()))
+        read_token_answer(&body)
     }
 
     async fn refresh_tokens(&self, host: &HostUrl, client: &OAuthClient, refresh_token: &SecretString) -> Result<OAuthTokens, GitLabError> {
@@ -284,7 +290,7 @@ impl GitLabApi for HttpGitLab {
                 ("client_secret", client.secret.expose_secret()),
             ])
             .await?;
-        OAuthTokens::from_json(&body).map_err(|e| GitLabError::Decode(e.to_string()))
+        read_token_answer(&body)
     }
 
     async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString) -> Result<(), GitLabError> {

@@ -97,6 +97,12 @@ impl OAuthTokens {
     }
 }
 
+/// Whether `origin` (scheme://host[:port]) is one of the allowed UI origins, as CORS and
+/// OAuth redirects both decide it.
+pub fn origin_allowed(allowed_origins: &[String], origin: &str) -> bool {
+    allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+}
+
 /// Checks a UI redirect URL: absolute http(s), no credentials, and on an allowed origin.
 pub fn check_redirect_url(raw: &str, allowed_origins: &[String]) -> Result<Url, String> {
     let url = Url::parse(raw.trim()).map_err(|_| "redirect_url is not an absolute URL".to_string())?;
@@ -107,7 +113,7 @@ pub fn check_redirect_url(raw: &str, allowed_origins: &[String]) -> Result<Url, 
         return Err("redirect_url must not carry credentials".into());
     }
     let origin = url.origin().ascii_serialization();
-    if !allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+    if !origin_allowed(allowed_origins, &origin) {
         return Err(format!("{origin} is not an allowed UI origin"));
     }
     Ok(url)

@@ -8,6 +8,7 @@ use super::auth::Access;
 use super::error::ApiError;
 use super::routes::{find, Lookup};
 use crate::config::Config;
+use crate::domain::oauth::origin_allowed;
 
 /// How long a browser may reuse a preflight answer.
 const MAX_AGE_SECS: &str = "600";
@@ -15,7 +16,7 @@ const MAX_AGE_SECS: &str = "600";
 /// The request's `Origin` when it is one of the allowed UI origins.
 fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a str> {
     let origin = headers.get(http::header::ORIGIN)?.to_str().ok()?.trim();
-    config.allowed_ui_origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)).then_some(origin)
+    origin_allowed(&config.allowed_ui_origins, origin).then_some(origin)
 }
 
 /// Adds `Access-Control-Allow-Origin` to an answer when the request came from an allowed origin.

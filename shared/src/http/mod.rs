@@ -181,13 +181,10 @@ impl App {
             authorize(caller, route.access)?;
         }
         let raw_body = if route.access == Access::Public { bytes::Bytes::copy_from_slice(req.body().as_ref()) } else { bytes::Bytes::new() };
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-        let scheme = match header("x-forwarded-proto") {
-            Some("http") => "http",
-            _ => "https",
-        };
-        let base_url = self.config.base_url(scheme, header("host"));
-        Ok(Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), raw_body, base_url })
+        let mut ctx = Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), raw_body, base_url: String::new() };
+        let scheme = if ctx.header("x-forwarded-proto") == Some("http") { "http" } else { "https" };
+        ctx.base_url = self.config.base_url(scheme, ctx.header("host"));
+        Ok(ctx)
     }
 }
 

@@ -106,6 +106,11 @@ pub const ROUTES: &[Route] = &[
 ];
 
 impl Route {
+    /// Whether the path ends in API Gateway's greedy `{proxy+}`, which takes the rest of a path.
+    pub fn is_catch_all(&self) -> bool {
+        self.path.ends_with("+}")
+    }
+
     pub fn get(id: RouteId) -> &'static Route {
         ROUTES.iter().find(|r| r.id == id).expect("every RouteId has a row")
     }
@@ -115,8 +120,7 @@ impl Route {
     pub fn match_path(&self, path: &str) -> Option<Vec<String>> {
         let pattern: Vec<&str> = self.path.trim_matches('/').split('/').collect();
         let actual: Vec<&str> = path.trim_end_matches('/').trim_start_matches('/').split('/').collect();
-        // `{proxy+}` (API Gateway's greedy parameter) takes the rest of the path.
-        if pattern.last().is_some_and(|p| p.ends_with("+}")) {
+        if self.is_catch_all() {
             let fixed = pattern.len() - 1;
             if actual.len() <= fixed || pattern[..fixed] != actual[..fixed] || actual[fixed..].iter().any(|a| a.is_empty()) {
                 return None;
@@ -168,7 +172,7 @@ pub fn find(method: &Method, path: &str) -> Lookup {
                 return Lookup::Found(route, params);
             }
             // The preflight's `{proxy+}` fits every path; it does not make a path known.
-            path_known |= !route.path.ends_with("+}");
+            path_known |= !route.is_catch_all();
         }
     }
     if path_known { Lookup::MethodNotAllowed } else { Lookup::NotFound }
