@@ -69,7 +69,7 @@ fn local_key() -> std::io::Result<SecretString> {
 }
 
 async fn aws_vault() -> shared::adapters::secrets_manager::SecretsManagerVault {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared::adapters::sdk_settings::sdk_config_loader().load().await;
     shared::adapters::secrets_manager::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk))
 }
 
@@ -99,7 +99,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let audience = config.token_audience.clone();
     let app = if aws_mode() {
         if env("AWS_ENDPOINT_URL").is_some() {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let sdk = shared::adapters::sdk_settings::sdk_config_loader().load().await;
             oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).await?;
             // A fresh emulator: make the webhook master key the template would have made.
             let vault = aws_vault().await;

@@ -69,7 +69,7 @@ impl<T: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + 's
 /// The application on DynamoDB and Secrets Manager, with clients built from the environment
 /// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` when pointed at an emulator).
 pub async fn aws_app(config: Config, gitlab: Arc<dyn GitLabApi>) -> App {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::adapters::sdk_settings::sdk_config_loader().load().await;
     aws_app_with(&sdk, config, gitlab, Arc::new(SystemClock))
 }
 
@@ -118,7 +118,8 @@ pub fn init_json_logs() {
 pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
     init_json_logs();
     let config = Config::from_env()?;
-    let app = aws_app(config, gitlab_client()).await;
+    let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
+    let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(app.handle_route(route, req).await) })).await
 }

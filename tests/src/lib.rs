@@ -40,7 +40,7 @@ pub fn moto_endpoint() -> String {
 /// SDK settings for moto.
 pub async fn moto_sdk() -> aws_config::SdkConfig {
     let endpoint = moto_endpoint();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    shared::adapters::sdk_settings::sdk_config_loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
