@@ -275,3 +275,14 @@ async fn cached_vault_keeps_the_contract_on_moto() {
     let sdk = moto_sdk().await;
     vault_contract(&CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)), Duration::from_secs(60))).await;
 }
+
+/// A function in Lambda configures the SDK from the environment alone (region, credentials and,
+/// here, moto's endpoint): the same settings must reach both services.
+#[tokio::test]
+async fn lambda_settings_reach_dynamodb_and_secrets_manager_from_the_environment() {
+    let sdk = shared::adapters::sdk_settings::lambda_config_loader().load().await;
+    assert_eq!(sdk.region().map(|r| r.as_ref()), std::env::var("AWS_REGION").ok().as_deref());
+    let table = moto_table(&moto_sdk().await).await;
+    store_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
+    vault_contract(&SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk))).await;
+}

@@ -1,8 +1,9 @@
-//! Adapters: the ports implemented for DynamoDB, Secrets Manager, GitLab over HTTPS and memory.
+//! Adapters: the ports implemented for DynamoDB, Secrets Manager, GitLab over HTTPS and memory,
+//! and the settings the AWS SDK clients share.
 
 pub mod aws_calls;
-pub mod sdk_settings;
 pub mod dynamodb;
 pub mod gitlab_http;
 pub mod memory;
+pub mod sdk_settings;
 pub mod secrets_manager;
