@@ -18,7 +18,7 @@ async fn forward(State(app): State<App>, request: Request) -> Response {
         Ok(b) => b,
         Err(_) => {
             return into_axum(
-                shared::http::error::ApiError::new(http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large").into_response(),
+                shared::http::envelope::ApiError::new(http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large").into_response(),
             )
         }
     };

@@ -1,6 +1,7 @@
 //! Settings read once per container from the environment.
 
 use crate::domain::host::HostPolicy;
+use crate::domain::ids::IntegrationId;
 
 /// Everything an operator sets. Read at cold start; never holds a secret value.
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ impl Config {
     }
 
     /// The vault name of an integration's credentials.
-    pub fn credentials_secret_name(&self, integration_id: &str) -> String {
+    pub fn credentials_secret_name(&self, integration_id: &IntegrationId) -> String {
         format!("{}integration/{integration_id}", self.secret_prefix)
     }
 
@@ -113,7 +114,4 @@ pub fn callback_url(base: &str) -> String {
 /// The URL GitLab posts webhooks to, under a base URL.
 pub fn webhook_url(base: &str) -> String {
     format!("{base}/v1/webhooks/gitlab")
-}
-
-impl Config {
 }

@@ -1,10 +1,10 @@
-//! The Oore CI GitLab integration, serverless edition: domain, ports, adapters and HTTP handlers
-//! that every Lambda (and the local runner) is built from.
+//! The Oore CI GitLab integration, serverless edition: the domain, the use cases (`app`), the
+//! ports and their adapters, and the HTTP handlers every Lambda (and the local runner) is built from.
 
 pub mod adapters;
-pub mod domain;
-pub mod ports;
+pub mod app;
 pub mod config;
+pub mod domain;
 pub mod http;
-pub mod sync;
+pub mod ports;
 pub mod runtime;

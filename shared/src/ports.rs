@@ -10,6 +10,7 @@ use url::Url;
 use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::{OAuthClient, OAuthTokens, PendingAuthorization};
 use crate::domain::webhook_keys::WebhookKey;
@@ -29,20 +30,20 @@ pub trait IntegrationStore: Send + Sync {
     /// Creates the integration, its installation and its integration-wide webhook key together,
     /// or none of them. `Conflict` if the id exists.
     async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError>;
-    async fn get_integration(&self, id: &str) -> Result<Option<IntegrationRecord>, StoreError>;
+    async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError>;
     /// All integrations (a key query, never a scan); callers filter, sort and page.
     async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
     /// Replaces an existing integration. `Conflict` if it no longer exists.
     async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError>;
     /// Adds or replaces an installation of an existing integration.
     async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError>;
-    async fn list_installations(&self, integration_id: &str) -> Result<Vec<Installation>, StoreError>;
+    async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError>;
     /// Removes the integration and everything kept under it. Removing what is gone is not an error.
-    async fn delete_integration(&self, id: &str) -> Result<(), StoreError>;
+    async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError>;
     /// Takes the integration's token-refresh lease for `owner` until `until`, unless another
     /// owner holds an unexpired one. Only the holder may talk to GitLab's token endpoint, so one
     /// refresh reaches GitLab at a time across all Lambdas. `Ok(false)` if someone else holds it.
-    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError>;
+    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError>;
     /// Writes `record` (which carries no lease) if `owner` still holds the lease, releasing it.
     /// `Conflict` if the lease was lost.
     async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError>;
@@ -60,10 +61,10 @@ pub trait OAuthStateStore: Send + Sync {
 /// Repositories of integrations.
 #[async_trait]
 pub trait RepositoryStore: Send + Sync {
-    async fn list_repositories(&self, integration_id: &str) -> Result<Vec<Repository>, StoreError>;
-    async fn get_repository(&self, repository_id: &str) -> Result<Option<Repository>, StoreError>;
+    async fn list_repositories(&self, integration_id: &IntegrationId) -> Result<Vec<Repository>, StoreError>;
+    async fn get_repository(&self, repository_id: &RepositoryId) -> Result<Option<Repository>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
-    async fn write_repositories(&self, integration_id: &str, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError>;
+    async fn write_repositories(&self, integration_id: &IntegrationId, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError>;
 }
 
 /// What became of an attempt to record a delivery.
@@ -83,20 +84,20 @@ pub trait WebhookStore: Send + Sync {
     /// The key whose digest is `digest`, valid or not (callers check validity).
     async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError>;
     /// Every key of one scope: the integration-wide keys (`project_id` None) or one project's.
-    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError>;
+    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError>;
     /// Makes `new` the current key of its scope: the keys current until now stay valid until
     /// `previous_valid_until`, keys whose grace has ended are removed. `Conflict` if another
     /// rotation of the same scope won the race.
     async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError>;
     /// Records a delivery, its dedupe marker and its trigger, all or nothing. `repository` is the
     /// GitLab project whose repository must be stored for the trigger to be written.
-    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<&str>) -> Result<Recorded, StoreError>;
+    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<ProjectId>) -> Result<Recorded, StoreError>;
     /// Adds a log entry that needs no dedupe (a duplicate's or a refusal's).
     async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError>;
     /// The newest deliveries first, `limit` at a time; the cursor continues where a page ended.
-    async fn list_deliveries(&self, integration_id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
+    async fn list_deliveries(&self, integration_id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
     /// The build triggers of an integration, oldest first.
-    async fn list_triggers(&self, integration_id: &str) -> Result<Vec<BuildTrigger>, StoreError>;
+    async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError>;
 }
 
 /// A vault failure.
@@ -178,11 +179,11 @@ pub trait GitLabApi: Send + Sync {
     /// Fetches an avatar image of at most `max_bytes`.
     async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError>;
     /// `GET /projects/:id`.
-    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<GitLabProject, GitLabError>;
+    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<GitLabProject, GitLabError>;
     /// `GET /projects/:id/hooks` (every page).
-    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<Vec<ProjectHook>, GitLabError>;
+    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<Vec<ProjectHook>, GitLabError>;
     /// `POST /projects/:id/hooks`, or `PUT /projects/:id/hooks/:hook_id` when `hook_id` is given.
-    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: u64, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError>;
+    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError>;
     /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).
     async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError>;
     /// `POST /oauth/token` with `grant_type=authorization_code` and the PKCE verifier.

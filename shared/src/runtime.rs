@@ -8,62 +8,38 @@ use std::time::Duration;
 use lambda_http::{service_fn, Request};
 use secrecy::SecretString;
 
+use crate::adapters::aws_calls::AwsCallCounter;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::gitlab_http::HttpGitLab;
 use crate::adapters::memory::{MemoryStore, MemoryVault};
 use crate::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
+use crate::app::Services;
 use crate::config::Config;
 use crate::http::auth::Authenticator;
 use crate::http::routes::RouteId;
 use crate::http::App;
-use crate::adapters::aws_calls::AwsCallCounter;
 use crate::ports::{Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SystemClock, WebhookStore};
 
 /// How long a warm container trusts a secret it read.
 pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
 
-fn assemble(
-    config: Config,
-    store: Arc<dyn AllStores>,
-    vault: Arc<dyn SecretVault>,
-    gitlab: Arc<dyn GitLabApi>,
-    clock: Arc<dyn Clock>,
-) -> App {
+/// The application over one store that serves every store port (both store adapters do).
+fn assemble<S>(config: Config, store: Arc<S>, vault: Arc<dyn SecretVault>, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> App
+where
+    S: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + 'static,
+{
     let auth = Authenticator::new(vault.clone(), clock.clone(), config.caller_key_secret_id.clone(), config.token_issuer.clone(), config.token_audience.clone());
-    App {
-        integrations: store.clone().as_integrations(),
-        repositories: store.clone().as_repositories(),
-        webhooks: store.clone().as_webhooks(),
-        oauth_states: store.as_oauth_states(),
+    let services = Services {
+        integrations: store.clone(),
+        repositories: store.clone(),
+        webhooks: store.clone(),
+        oauth_states: store,
         vault,
         gitlab,
         clock,
-        auth,
         config: Arc::new(config),
-    }
-}
-
-/// A store that serves every store port (both adapters do).
-pub trait AllStores: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore {
-    fn as_integrations(self: Arc<Self>) -> Arc<dyn IntegrationStore>;
-    fn as_repositories(self: Arc<Self>) -> Arc<dyn RepositoryStore>;
-    fn as_webhooks(self: Arc<Self>) -> Arc<dyn WebhookStore>;
-    fn as_oauth_states(self: Arc<Self>) -> Arc<dyn OAuthStateStore>;
-}
-
-impl<T: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + 'static> AllStores for T {
-    fn as_oauth_states(self: Arc<Self>) -> Arc<dyn OAuthStateStore> {
-        self
-    }
-    fn as_integrations(self: Arc<Self>) -> Arc<dyn IntegrationStore> {
-        self
-    }
-    fn as_repositories(self: Arc<Self>) -> Arc<dyn RepositoryStore> {
-        self
-    }
-    fn as_webhooks(self: Arc<Self>) -> Arc<dyn WebhookStore> {
-        self
-    }
+    };
+    App { services, auth }
 }
 
 /// The application on DynamoDB and Secrets Manager, with clients built from the environment
@@ -75,17 +51,22 @@ pub async fn aws_app(config: Config, gitlab: Arc<dyn GitLabApi>) -> App {
 
 /// The application on DynamoDB and Secrets Manager with given SDK settings and clock.
 pub fn aws_app_with(sdk: &aws_config::SdkConfig, config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> App {
-    aws_app_counted(sdk, config, gitlab, clock).0
+    aws_app_from(aws_sdk_dynamodb::config::Builder::from(sdk).build(), aws_sdk_secretsmanager::config::Builder::from(sdk).build(), config, gitlab, clock)
 }
 
-/// The same, also returning the counter of the calls its AWS clients make.
+/// The same with a counter on both AWS clients, for the tests and benches that hold a request
+/// path to its budget of AWS calls. Production never installs it.
 pub fn aws_app_counted(sdk: &aws_config::SdkConfig, config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> (App, AwsCallCounter) {
     let counter = AwsCallCounter::default();
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(counter.dynamodb_interceptor()).build();
     let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(counter.secrets_manager_interceptor()).build();
+    (aws_app_from(dynamodb, secrets, config, gitlab, clock), counter)
+}
+
+fn aws_app_from(dynamodb: aws_sdk_dynamodb::Config, secrets: aws_sdk_secretsmanager::Config, config: Config, gitlab: Arc<dyn GitLabApi>, clock: Arc<dyn Clock>) -> App {
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), config.table_name.clone()));
     let vault = Arc::new(CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::from_conf(secrets)), SECRET_CACHE_TTL));
-    (assemble(config, store, vault, gitlab, clock), counter)
+    assemble(config, store, vault, gitlab, clock)
 }
 
 /// The application on the embedded store and vault, with the caller-token key placed in the

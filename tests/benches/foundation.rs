@@ -13,7 +13,7 @@ use oore_local::fake_gitlab::FakeOptions;
 use secrecy::SecretString;
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::http::auth::Role;
-use shared::sync::{fetch_all_projects, DEFAULT_CONCURRENCY};
+use shared::app::sync::{fetch_all_projects, DEFAULT_CONCURRENCY};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

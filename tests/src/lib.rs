@@ -109,8 +109,8 @@ impl Harness {
                 let sdk = moto_sdk().await;
                 let config = test_config(&moto_table(&sdk).await);
                 let (app, counter) = shared::runtime::aws_app_counted(&sdk, config, client, clock.clone());
-                app.vault.create_secret(&app.config.caller_key_secret_id, &key).await.expect("moto stores the signing key");
-                app.vault.create_secret(&app.config.master_key_secret_id, &SecretString::from(MASTER_KEY.to_string())).await.expect("moto stores the webhook key");
+                app.services.vault.create_secret(&app.services.config.caller_key_secret_id, &key).await.expect("moto stores the signing key");
+                app.services.vault.create_secret(&app.services.config.master_key_secret_id, &SecretString::from(MASTER_KEY.to_string())).await.expect("moto stores the webhook key");
                 aws_calls = Some(counter);
                 app
             }
@@ -119,7 +119,7 @@ impl Harness {
     }
 
     pub fn token(&self, role: Role) -> String {
-        let c = &self.app.config;
+        let c = &self.app.services.config;
         issue_token(&SecretString::from(SIGNING_KEY.to_string()), "user-1", role, &c.token_issuer, &c.token_audience, self.clock.now(), 3600)
     }
 

@@ -36,7 +36,7 @@ async fn integration(h: &Harness, id: &str) -> Value {
 
 /// The integration's stored GitLab access token (what the handlers call GitLab with).
 async fn stored_access_token(h: &Harness, id: &str) -> String {
-    let secret = h.app.vault.get_secret_fresh(&h.app.config.credentials_secret_name(id)).await.unwrap().unwrap();
+    let secret = h.app.services.vault.get_secret_fresh(&h.app.services.config.credentials_secret_name(&id.into())).await.unwrap().unwrap();
     let credentials = shared::domain::secrets::Credentials::from_secret_json(&secret).unwrap();
     use secrecy::ExposeSecret;
     credentials.access_token.unwrap().expose_secret().to_string()
@@ -90,7 +90,7 @@ async fn whole_flow(backend: Backend) {
     assert_eq!(h.gitlab.state.oauth.revocations.load(Ordering::SeqCst), 2);
     assert_eq!(h.gitlab.state.token_state(&access), Some(TokenState::Revoked));
     assert_eq!(h.gitlab.state.oauth.live_refresh_tokens(), 0);
-    assert!(h.app.vault.get_secret_fresh(&h.app.config.credentials_secret_name(&id)).await.unwrap().is_none());
+    assert!(h.app.services.vault.get_secret_fresh(&h.app.services.config.credentials_secret_name(&id.as_str().into())).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -237,7 +237,7 @@ async fn fifty_requests_on_an_expired_token_make_one_refresh_on_moto() {
     let new = stored_access_token(&h, &id).await;
     assert_ne!(new, old);
     assert_eq!(integration(&h, &id).await["integration"]["status"], "active");
-    let record = h.app.integrations.get_integration(&id).await.unwrap().unwrap();
+    let record = h.app.services.integrations.get_integration(&id.as_str().into()).await.unwrap().unwrap();
     assert_eq!(record.token_expires_at, Some(START_TIME + 7200 + 7200));
     assert_eq!(record.refresh_lease_owner, None, "the lease is released");
 }

@@ -10,6 +10,7 @@ use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken, TokenState, AVATAR_PNG};
 use serde_json::{json, Value};
 use shared::domain::webhook_keys::WebhookKey;
+use shared::domain::ids::IntegrationId;
 use shared::domain::integration::{Installation, IntegrationRecord};
 use shared::http::auth::Role;
 use shared::ports::{IntegrationStore, StoreError};
@@ -102,13 +103,13 @@ async fn whole_flow(backend: Backend) {
     assert_eq!(check["checked_at"], oore_gitlab_tests::START_TIME);
 
     // Delete: records and the secret go; a second delete finds nothing.
-    let secret_name = h.app.config.credentials_secret_name(&id);
-    assert!(h.app.vault.get_secret(&secret_name).await.unwrap().is_some());
+    let secret_name = h.app.services.config.credentials_secret_name(&id.as_str().into());
+    assert!(h.app.services.vault.get_secret(&secret_name).await.unwrap().is_some());
     let (status, ok) = h.call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None).await;
     assert_eq!((status, ok), (200, json!({"ok": true})));
-    assert!(h.app.vault.get_secret(&secret_name).await.unwrap().is_none(), "the GitLab token is removed from the vault");
-    assert!(h.app.repositories.list_repositories(&id).await.unwrap().is_empty());
-    assert!(h.app.integrations.list_installations(&id).await.unwrap().is_empty());
+    assert!(h.app.services.vault.get_secret(&secret_name).await.unwrap().is_none(), "the GitLab token is removed from the vault");
+    assert!(h.app.services.repositories.list_repositories(&id.as_str().into()).await.unwrap().is_empty());
+    assert!(h.app.services.integrations.list_installations(&id.as_str().into()).await.unwrap().is_empty());
     let (status, gone) = h.call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None).await;
     assert_eq!((status, gone["code"].as_str()), (404, Some("not_found")));
     let (_, list) = h.call(Method::GET, "/v1/integrations", OWNER, None).await;
@@ -141,7 +142,7 @@ async fn callers_are_authenticated_then_authorised() {
         assert_eq!((status, body["code"].as_str()), (401, Some("invalid_session")));
     }
     // Expired: a token issued an hour ago with a one-second lifetime.
-    let c = &h.app.config;
+    let c = &h.app.services.config;
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
     let stale = shared::http::auth::issue_token(&key, "u", Role::Owner, &c.token_issuer, &c.token_audience, oore_gitlab_tests::START_TIME - 3600, 1);
     let (status, _, _) = h.raw(Method::GET, "/v1/integrations", Some(&stale), None).await;
@@ -247,7 +248,7 @@ impl IntegrationStore for BrokenWrites {
     async fn create_integration(&self, _: &IntegrationRecord, _: Option<&Installation>, _: Option<&WebhookKey>) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
-    async fn get_integration(&self, id: &str) -> Result<Option<IntegrationRecord>, StoreError> {
+    async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError> {
         self.0.get_integration(id).await
     }
     async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
@@ -259,13 +260,13 @@ impl IntegrationStore for BrokenWrites {
     async fn put_installation(&self, i: &Installation) -> Result<(), StoreError> {
         self.0.put_installation(i).await
     }
-    async fn list_installations(&self, id: &str) -> Result<Vec<Installation>, StoreError> {
+    async fn list_installations(&self, id: &IntegrationId) -> Result<Vec<Installation>, StoreError> {
         self.0.list_installations(id).await
     }
-    async fn delete_integration(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
         self.0.delete_integration(id).await
     }
-    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
         self.0.acquire_refresh_lease(id, owner, now, until).await
     }
     async fn complete_refresh(&self, r: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
@@ -276,14 +277,14 @@ impl IntegrationStore for BrokenWrites {
 async fn failed_write_leaves_nothing(backend: Backend) {
     let mut h = Harness::new(backend, options(3)).await;
     // Remember every secret name the app creates by watching the vault before and after.
-    let recorder = Arc::new(oore_gitlab_tests::RecordingVault::new(h.app.vault.clone()));
-    h.app.vault = recorder.clone();
-    h.app.integrations = Arc::new(BrokenWrites(h.app.integrations.clone()));
+    let recorder = Arc::new(oore_gitlab_tests::RecordingVault::new(h.app.services.vault.clone()));
+    h.app.services.vault = recorder.clone();
+    h.app.services.integrations = Arc::new(BrokenWrites(h.app.services.integrations.clone()));
     let (status, err) = h.call(Method::POST, "/v1/integrations/gitlab/start", OWNER, Some(&start_body(&h.gitlab.base_url, PAT))).await;
     assert_eq!((status, err["code"].as_str()), (503, Some("storage_unavailable")));
     let created = recorder.created();
     assert_eq!(created.len(), 1, "the token was stored before the records");
-    assert!(h.app.vault.get_secret(&created[0]).await.unwrap().is_none(), "and taken back when the records failed");
+    assert!(h.app.services.vault.get_secret(&created[0]).await.unwrap().is_none(), "and taken back when the records failed");
     assert!(!err.to_string().contains("throttled"), "backend details stay in the log");
 }
 
@@ -337,7 +338,7 @@ async fn sync_survives_rate_limits_and_bounds_its_concurrency() {
     assert_eq!(detail["repository_count"], 2_500);
     let in_flight = h.gitlab.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
     assert!(in_flight > 1, "pages are fetched side by side");
-    assert!(in_flight <= h.app.config.sync_concurrency, "at most {} at once, saw {in_flight}", h.app.config.sync_concurrency);
+    assert!(in_flight <= h.app.services.config.sync_concurrency, "at most {} at once, saw {in_flight}", h.app.services.config.sync_concurrency);
 
     h.gitlab.state.set_projects(2_600);
     h.gitlab.state.rate_limit_next(3);

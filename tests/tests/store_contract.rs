@@ -9,15 +9,16 @@ use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::memory::{MemoryStore, MemoryVault};
 use shared::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
 use shared::domain::host::{HostPolicy, HostUrl};
+use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use shared::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, Repository};
 use shared::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
 use shared::domain::webhook::{BuildRequest, TriggerEvent};
 use shared::domain::webhook_keys::WebhookKey;
 use shared::ports::{IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
 
-fn record(id: &str) -> IntegrationRecord {
+fn record(id: &IntegrationId) -> IntegrationRecord {
     IntegrationRecord {
-        id: id.into(),
+        id: id.clone(),
         host_url: HostUrl::parse("https://gitlab.example.com/gitlab", &HostPolicy::default()).unwrap(),
         auth_mode: AuthMode::PersonalToken,
         status: IntegrationStatus::Active,
@@ -33,10 +34,10 @@ fn record(id: &str) -> IntegrationRecord {
     }
 }
 
-fn installation(integration: &str, id: &str) -> Installation {
+fn installation(integration: &IntegrationId, id: &str) -> Installation {
     Installation {
         id: id.into(),
-        integration_id: integration.into(),
+        integration_id: integration.clone(),
         external_id: "john_smith".into(),
         account_name: "john_smith".into(),
         account_type: Some("user".into()),
@@ -44,11 +45,11 @@ fn installation(integration: &str, id: &str) -> Installation {
     }
 }
 
-fn repo(integration: &str, project: u64) -> Repository {
-    let external_id = project.to_string();
+fn repo(integration: &IntegrationId, project: u64) -> Repository {
+    let external_id = ProjectId(project);
     Repository {
-        id: Repository::id_for(integration, &external_id),
-        integration_id: integration.into(),
+        id: RepositoryId::derive(integration, external_id),
+        integration_id: integration.clone(),
         installation_id: "inst-1".into(),
         external_id,
         full_name: format!("group/project-{project}"),
@@ -61,15 +62,15 @@ fn repo(integration: &str, project: u64) -> Repository {
 }
 
 async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
-    let a = format!("int-{}", uuid::Uuid::new_v4());
-    let b = format!("int-{}", uuid::Uuid::new_v4());
+    let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    let b = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
 
     // Create with installation; a second create of the same id loses.
     store.create_integration(&record(&a), Some(&installation(&a, "inst-1")), None).await.unwrap();
     store.create_integration(&record(&b), None, None).await.unwrap();
     assert!(matches!(store.create_integration(&record(&a), None, None).await, Err(StoreError::Conflict)));
     assert_eq!(store.get_integration(&a).await.unwrap(), Some(record(&a)));
-    assert_eq!(store.get_integration("missing").await.unwrap(), None);
+    assert_eq!(store.get_integration(&"missing".into()).await.unwrap(), None);
     let mut ids: Vec<_> = store.list_integrations().await.unwrap().into_iter().map(|r| r.id).collect();
     ids.sort();
     let mut expected = vec![a.clone(), b.clone()];
@@ -82,7 +83,7 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     changed.token_expires_at = Some(999);
     store.update_integration(&changed).await.unwrap();
     assert_eq!(store.get_integration(&a).await.unwrap(), Some(changed));
-    assert!(matches!(store.update_integration(&record("missing")).await, Err(StoreError::Conflict)));
+    assert!(matches!(store.update_integration(&record(&"missing".into())).await, Err(StoreError::Conflict)));
 
     // The refresh lease: one holder at a time until it runs out; only the holder completes.
     assert!(store.acquire_refresh_lease(&b, "one", 1000, 1030).await.unwrap());
@@ -111,7 +112,7 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     assert_eq!(store.list_repositories(&b).await.unwrap().len(), 1);
     let wanted = repo(&a, 42);
     assert_eq!(store.get_repository(&wanted.id).await.unwrap(), Some(wanted.clone()));
-    assert_eq!(store.get_repository("nope").await.unwrap(), None);
+    assert_eq!(store.get_repository(&"nope".into()).await.unwrap(), None);
     let mut renamed = repo(&a, 1);
     renamed.full_name = "group/renamed".into();
     store.write_repositories(&a, &[renamed.clone()], &repos[40..].to_vec()).await.unwrap();
@@ -131,14 +132,14 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     assert_eq!(store.list_integrations().await.unwrap().len(), 1);
 }
 
-fn delivery(integration: &str, key: &str, at: i64, outcome: DeliveryOutcome) -> DeliveryRecord {
+fn delivery(integration: &IntegrationId, key: &str, at: i64, outcome: DeliveryOutcome) -> DeliveryRecord {
     DeliveryRecord {
         id: uuid::Uuid::new_v4().to_string(),
-        integration_id: integration.into(),
+        integration_id: integration.clone(),
         delivery_key: key.into(),
         event: "push".into(),
-        project_id: Some("1".into()),
-        repository_id: Some(Repository::id_for(integration, "1")),
+        project_id: Some(ProjectId(1)),
+        repository_id: Some(RepositoryId::derive(integration, ProjectId(1))),
         outcome,
         reason: None,
         trigger_id: None,
@@ -147,7 +148,7 @@ fn delivery(integration: &str, key: &str, at: i64, outcome: DeliveryOutcome) -> 
     }
 }
 
-fn trigger(integration: &str, key: &str, at: i64) -> BuildTrigger {
+fn trigger(integration: &IntegrationId, key: &str, at: i64) -> BuildTrigger {
     let request = BuildRequest {
         event: TriggerEvent::Push,
         git_ref: "refs/heads/main".into(),
@@ -157,12 +158,12 @@ fn trigger(integration: &str, key: &str, at: i64) -> BuildTrigger {
         actor: Some("u".into()),
         merge_request_iid: None,
     };
-    BuildTrigger::queued(request, integration, &Repository::id_for(integration, "1"), "1", Some("group/project-1".into()), key, at)
+    BuildTrigger::queued(request, integration, ProjectId(1), Some("group/project-1".into()), key, at)
 }
 
 async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(store: &S) {
-    let a = format!("int-{}", uuid::Uuid::new_v4());
-    let b = format!("int-{}", uuid::Uuid::new_v4());
+    let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    let b = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
     let first = WebhookKey::issue(&a, None, 100).key;
     store.create_integration(&record(&a), None, Some(&first)).await.unwrap();
     store.create_integration(&record(&b), None, None).await.unwrap();
@@ -178,22 +179,22 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(
     store.rotate_webhook_key(&third, 500, 400).await.unwrap();
     assert_eq!(store.find_webhook_key(&first.digest).await.unwrap(), None, "a key past its grace is removed on the next rotation");
     assert_eq!(store.find_webhook_key(&second.digest).await.unwrap().unwrap().valid_until, Some(500));
-    let project_key = WebhookKey::issue(&a, Some("1"), 400).key;
+    let project_key = WebhookKey::issue(&a, Some(ProjectId(1)), 400).key;
     store.rotate_webhook_key(&project_key, 500, 400).await.unwrap();
-    assert_eq!(store.webhook_keys(&a, Some("1")).await.unwrap(), vec![project_key.clone()]);
+    assert_eq!(store.webhook_keys(&a, Some(ProjectId(1))).await.unwrap(), vec![project_key.clone()]);
     assert_eq!(store.webhook_keys(&a, None).await.unwrap().len(), 2);
-    let orphan = WebhookKey::issue("missing", None, 400).key;
+    let orphan = WebhookKey::issue(&"missing".into(), None, 400).key;
     assert!(matches!(store.rotate_webhook_key(&orphan, 500, 400).await, Err(StoreError::Conflict)), "no key for a deleted integration");
 
     // Deliveries: one record per key, a trigger only with its repository stored.
     let first_delivery = delivery(&a, "idem-1", 1000, DeliveryOutcome::Triggered);
     let t = trigger(&a, "idem-1", 1000);
-    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some("1")).await.unwrap(), Recorded::RepositoryMissing);
+    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some(ProjectId(1))).await.unwrap(), Recorded::RepositoryMissing);
     assert!(store.list_triggers(&a).await.unwrap().is_empty(), "nothing is written when the repository is missing");
     store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
-    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some("1")).await.unwrap(), Recorded::New);
+    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some(ProjectId(1))).await.unwrap(), Recorded::New);
     let again = delivery(&a, "idem-1", 1001, DeliveryOutcome::Triggered);
-    assert_eq!(store.record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)), Some("1")).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(store.record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)), Some(ProjectId(1))).await.unwrap(), Recorded::Duplicate);
     assert_eq!(store.list_triggers(&a).await.unwrap(), vec![t]);
     // The same key under another integration is another delivery.
     assert_eq!(store.record_delivery(&delivery(&b, "idem-1", 1000, DeliveryOutcome::Ignored), None, None).await.unwrap(), Recorded::New);

@@ -10,6 +10,7 @@ use oore_gitlab_tests::{Backend, Harness, START_TIME};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use serde_json::{json, Value};
 use shared::domain::delivery::{BuildTrigger, DeliveryRecord};
+use shared::domain::ids::{IntegrationId, ProjectId};
 use shared::domain::webhook::sign;
 use shared::domain::webhook_keys::WebhookKey;
 use shared::http::auth::Role;
@@ -80,15 +81,15 @@ async fn connected(backend: Backend) -> (Harness, Value) {
     (h, started)
 }
 
-fn id_of(started: &Value) -> String {
-    started["integration"]["id"].as_str().unwrap().to_string()
+fn id_of(started: &Value) -> IntegrationId {
+    started["integration"]["id"].as_str().unwrap().into()
 }
 
 fn secret_of(started: &Value) -> String {
     started["webhook_secret"].as_str().unwrap().to_string()
 }
 
-async fn repository_of(h: &Harness, integration: &str, project: u64) -> String {
+async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -> String {
     let (_, list) = h.call(Method::GET, &format!("/v1/integrations/{integration}/repositories?limit=100"), OWNER, None).await;
     list["repositories"].as_array().unwrap().iter().find(|r| r["external_id"] == project.to_string()).unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
         .as_str()
@@ -128,7 +129,7 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
             triggered.push((answer["trigger_id"].as_str().unwrap().to_string(), *build, fixture(name)["project"]["path_with_namespace"].clone()));
         }
     }
-    let triggers = h.app.webhooks.list_triggers(&integration).await.unwrap();
+    let triggers = h.app.services.webhooks.list_triggers(&integration).await.unwrap();
     assert_eq!(triggers.len(), triggered.len());
     let repository_id = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     for (trigger_id, (event, git_ref, sha), full_name) in &triggered {
@@ -171,12 +172,12 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     assert_eq!(answer["reason"], "merge requests from forks are not built");
     let (_, answer) = deliver(&h, &gitlab_headers("Service Hook", &secret), &serde_json::to_vec(&fixture("push.json")).unwrap()).await;
     assert_eq!(answer["outcome"], "triggered");
-    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), triggered.len() + 2);
+    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), triggered.len() + 2);
 
     // Deleting the integration takes keys, log and triggers; its secret stops working.
     let (status, _) = h.call(Method::DELETE, &format!("/v1/integrations/{integration}"), OWNER, None).await;
     assert_eq!(status, 200);
-    assert!(h.app.webhooks.list_triggers(&integration).await.unwrap().is_empty());
+    assert!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().is_empty());
     let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&fixture("push.json")).unwrap()).await;
     assert_eq!((status, answer["code"].as_str()), (401, Some("invalid_token")));
 }
@@ -229,7 +230,7 @@ async fn strangers_get_a_4xx_in_the_envelope() {
     headers.push(("idempotency-key".into(), "k".repeat(16_000)));
     let (status, answer) = deliver(&h, &headers, &push).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
-    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 1, "only the last delivery built");
+    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 1, "only the last delivery built");
 }
 
 #[tokio::test]
@@ -252,7 +253,7 @@ async fn duplicates_answer_200_and_build_once() {
     let bare: Vec<_> = headers.iter().filter(|(n, _)| n != "idempotency-key" && n != "x-gitlab-event-uuid").cloned().collect();
     assert_eq!(deliver(&h, &bare, &push).await.1["outcome"], "triggered");
     assert_eq!(deliver(&h, &bare, &push).await.1["duplicate"], true);
-    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
+    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
     let (_, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries"), OWNER, None).await;
     let outcomes: Vec<_> = log["deliveries"].as_array().unwrap().iter().map(|d| d["outcome"].as_str().unwrap().to_string()).collect();
     assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 3);
@@ -279,7 +280,7 @@ async fn a_hundred_concurrent_copies_make_one_trigger_on_moto() {
         }
     }
     assert_eq!(duplicates, 99);
-    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 1);
+    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -371,7 +372,7 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "{answer}");
     assert_eq!(h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
-    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap()[0].repository_id, repo);
+    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap()[0].repository_id, repo);
     assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
     assert_eq!(h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst), 1, "a known repository needs no lookup");
     // A project the integration cannot see is refused, and nothing is built.
@@ -379,7 +380,7 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
     foreign["project"]["id"] = json!(777);
     let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&foreign).unwrap()).await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_token")));
-    assert_eq!(h.app.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
+    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
     // GitLab down during the lookup: 503, so the delivery can be resent.
     h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     foreign["project"]["id"] = json!(778);
@@ -488,22 +489,22 @@ impl WebhookStore for BrokenDeliveries {
     async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
         self.0.find_webhook_key(digest).await
     }
-    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError> {
+    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError> {
         self.0.webhook_keys(integration_id, project_id).await
     }
     async fn rotate_webhook_key(&self, new: &WebhookKey, until: i64, now: i64) -> Result<(), StoreError> {
         self.0.rotate_webhook_key(new, until, now).await
     }
-    async fn record_delivery(&self, _: &DeliveryRecord, _: Option<&BuildTrigger>, _: Option<&str>) -> Result<Recorded, StoreError> {
+    async fn record_delivery(&self, _: &DeliveryRecord, _: Option<&BuildTrigger>, _: Option<ProjectId>) -> Result<Recorded, StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
     async fn log_delivery(&self, _: &DeliveryRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
-    async fn list_deliveries(&self, id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+    async fn list_deliveries(&self, id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         self.0.list_deliveries(id, limit, cursor).await
     }
-    async fn list_triggers(&self, id: &str) -> Result<Vec<BuildTrigger>, StoreError> {
+    async fn list_triggers(&self, id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
         self.0.list_triggers(id).await
     }
 }
@@ -512,15 +513,15 @@ impl WebhookStore for BrokenDeliveries {
 async fn a_store_failure_answers_503_and_a_resend_then_builds() {
     let (mut h, started) = connected(Backend::Moto).await;
     let integration = id_of(&started);
-    let working = h.app.webhooks.clone();
-    h.app.webhooks = Arc::new(BrokenDeliveries(working.clone()));
+    let working = h.app.services.webhooks.clone();
+    h.app.services.webhooks = Arc::new(BrokenDeliveries(working.clone()));
     let headers = gitlab_headers("Push Hook", &secret_of(&started));
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
     let (status, err) = deliver(&h, &headers, &push).await;
     assert_eq!((status, err["code"].as_str()), (503, Some("storage_unavailable")));
     assert!(working.list_triggers(&integration).await.unwrap().is_empty());
     assert!(working.list_deliveries(&integration, 10, None).await.unwrap().0.is_empty());
-    h.app.webhooks = working.clone();
+    h.app.services.webhooks = working.clone();
     let (status, answer) = deliver(&h, &headers, &push).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "GitLab's resend is not taken for a duplicate");
     assert_eq!(working.list_triggers(&integration).await.unwrap().len(), 1);

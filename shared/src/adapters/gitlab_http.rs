@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::{is_forbidden_ip, HostUrl};
+use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{Avatar, GitLabApi, GitLabError, HookSettings, ProjectsPage};
 
@@ -238,11 +239,11 @@ impl GitLabApi for HttpGitLab {
         Ok(Avatar { content_type, bytes: body.into() })
     }
 
-    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<GitLabProject, GitLabError> {
+    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<GitLabProject, GitLabError> {
         self.get_json(host.join(&format!("api/v4/projects/{project_id}")), token).await
     }
 
-    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: u64) -> Result<Vec<ProjectHook>, GitLabError> {
+    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<Vec<ProjectHook>, GitLabError> {
         let mut hooks = Vec::new();
         let mut page = 1;
         loop {
@@ -298,7 +299,7 @@ impl GitLabApi for HttpGitLab {
         Ok(())
     }
 
-    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: u64, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError> {
+    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError> {
         let body = serde_json::json!({
             "url": hook.url,
             "token": hook.token.expose_secret(),

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::secrets::copy_secret;
@@ -15,20 +16,20 @@ use crate::ports::{IntegrationStore, OAuthStateStore, Recorded, RepositoryStore,
 
 #[derive(Default)]
 struct Tables {
-    integrations: BTreeMap<String, IntegrationRecord>,
-    installations: BTreeMap<String, BTreeMap<String, Installation>>,
-    /// integration id → external id → repository.
-    repositories: HashMap<String, BTreeMap<String, Repository>>,
+    integrations: BTreeMap<IntegrationId, IntegrationRecord>,
+    installations: BTreeMap<IntegrationId, BTreeMap<String, Installation>>,
+    /// integration id → GitLab project id → repository.
+    repositories: HashMap<IntegrationId, BTreeMap<ProjectId, Repository>>,
     /// repository id → integration id, the embedded twin of the DynamoDB index.
-    repository_index: HashMap<String, String>,
+    repository_index: HashMap<RepositoryId, IntegrationId>,
     /// digest → webhook key.
     webhook_keys: HashMap<String, WebhookKey>,
     /// integration id → dedupe keys seen.
-    dedupe: HashMap<String, std::collections::HashSet<String>>,
+    dedupe: HashMap<IntegrationId, std::collections::HashSet<String>>,
     /// integration id → sort key → log entry.
-    deliveries: HashMap<String, BTreeMap<String, DeliveryRecord>>,
+    deliveries: HashMap<IntegrationId, BTreeMap<String, DeliveryRecord>>,
     /// integration id → triggers, oldest first.
-    triggers: HashMap<String, Vec<BuildTrigger>>,
+    triggers: HashMap<IntegrationId, Vec<BuildTrigger>>,
     /// state digest → pending authorization.
     oauth_states: HashMap<String, PendingAuthorization>,
 }
@@ -63,7 +64,7 @@ impl IntegrationStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_integration(&self, id: &str) -> Result<Option<IntegrationRecord>, StoreError> {
+    async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError> {
         Ok(self.lock().integrations.get(id).cloned())
     }
 
@@ -91,11 +92,11 @@ impl IntegrationStore for MemoryStore {
         Ok(())
     }
 
-    async fn list_installations(&self, integration_id: &str) -> Result<Vec<Installation>, StoreError> {
+    async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError> {
         Ok(self.lock().installations.get(integration_id).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }
 
-    async fn delete_integration(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
         let mut t = self.lock();
         t.integrations.remove(id);
         t.installations.remove(id);
@@ -104,14 +105,14 @@ impl IntegrationStore for MemoryStore {
                 t.repository_index.remove(&repo.id);
             }
         }
-        t.webhook_keys.retain(|_, k| k.integration_id != id);
+        t.webhook_keys.retain(|_, k| &k.integration_id != id);
         t.dedupe.remove(id);
         t.deliveries.remove(id);
         t.triggers.remove(id);
         Ok(())
     }
 
-    async fn acquire_refresh_lease(&self, id: &str, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
         let mut t = self.lock();
         let Some(record) = t.integrations.get_mut(id) else { return Err(StoreError::Conflict) };
         if record.refresh_lease_until.is_some_and(|held| held >= now) {
@@ -152,27 +153,27 @@ impl OAuthStateStore for MemoryStore {
 
 #[async_trait]
 impl RepositoryStore for MemoryStore {
-    async fn list_repositories(&self, integration_id: &str) -> Result<Vec<Repository>, StoreError> {
+    async fn list_repositories(&self, integration_id: &IntegrationId) -> Result<Vec<Repository>, StoreError> {
         Ok(self.lock().repositories.get(integration_id).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }
 
-    async fn get_repository(&self, repository_id: &str) -> Result<Option<Repository>, StoreError> {
+    async fn get_repository(&self, repository_id: &RepositoryId) -> Result<Option<Repository>, StoreError> {
         let t = self.lock();
         let Some(integration_id) = t.repository_index.get(repository_id) else { return Ok(None) };
-        Ok(t.repositories.get(integration_id).and_then(|m| m.values().find(|r| r.id == repository_id)).cloned())
+        Ok(t.repositories.get(integration_id).and_then(|m| m.values().find(|r| &r.id == repository_id)).cloned())
     }
 
-    async fn write_repositories(&self, integration_id: &str, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError> {
+    async fn write_repositories(&self, integration_id: &IntegrationId, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError> {
         let mut t = self.lock();
         let Tables { repositories, repository_index, .. } = &mut *t;
-        let repos = repositories.entry(integration_id.to_string()).or_default();
+        let repos = repositories.entry(integration_id.clone()).or_default();
         for repo in removals {
             repos.remove(&repo.external_id);
             repository_index.remove(&repo.id);
         }
         for repo in upserts {
-            repos.insert(repo.external_id.clone(), repo.clone());
-            repository_index.insert(repo.id.clone(), integration_id.to_string());
+            repos.insert(repo.external_id, repo.clone());
+            repository_index.insert(repo.id.clone(), integration_id.clone());
         }
         Ok(())
     }
@@ -184,9 +185,9 @@ impl WebhookStore for MemoryStore {
         Ok(self.lock().webhook_keys.get(digest).cloned())
     }
 
-    async fn webhook_keys(&self, integration_id: &str, project_id: Option<&str>) -> Result<Vec<WebhookKey>, StoreError> {
+    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError> {
         let t = self.lock();
-        Ok(t.webhook_keys.values().filter(|k| k.integration_id == integration_id && k.project_id.as_deref() == project_id).cloned().collect())
+        Ok(t.webhook_keys.values().filter(|k| &k.integration_id == integration_id && k.project_id == project_id).cloned().collect())
     }
 
     async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError> {
@@ -207,13 +208,13 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
-    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<&str>) -> Result<Recorded, StoreError> {
+    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<ProjectId>) -> Result<Recorded, StoreError> {
         let mut t = self.lock();
         if t.dedupe.get(&delivery.integration_id).is_some_and(|seen| seen.contains(&delivery.delivery_key)) {
             return Ok(Recorded::Duplicate);
         }
         if let Some(project) = repository {
-            if !t.repositories.get(&delivery.integration_id).is_some_and(|repos| repos.contains_key(project)) {
+            if !t.repositories.get(&delivery.integration_id).is_some_and(|repos| repos.contains_key(&project)) {
                 return Ok(Recorded::RepositoryMissing);
             }
         }
@@ -230,7 +231,7 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
-    async fn list_deliveries(&self, integration_id: &str, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+    async fn list_deliveries(&self, integration_id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         let t = self.lock();
         let Some(log) = t.deliveries.get(integration_id) else { return Ok((Vec::new(), None)) };
         let mut newest_first = log.iter().rev().filter(|(key, _)| cursor.is_none_or(|c| key.as_str() < c));
@@ -240,7 +241,7 @@ impl WebhookStore for MemoryStore {
         Ok((page, next))
     }
 
-    async fn list_triggers(&self, integration_id: &str) -> Result<Vec<BuildTrigger>, StoreError> {
+    async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
         Ok(self.lock().triggers.get(integration_id).cloned().unwrap_or_default())
     }
 }

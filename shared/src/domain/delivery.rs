@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use super::webhook::BuildRequest;
 
 /// What became of a delivery.
@@ -20,16 +21,16 @@ pub enum DeliveryOutcome {
 pub struct DeliveryRecord {
     /// Unique per log entry (duplicates get their own entry).
     pub id: String,
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     /// The dedupe key: Idempotency-Key, X-Gitlab-Event-UUID, or `sha256:` of the delivery.
     pub delivery_key: String,
     /// The event kind (`push`, `tag_push`, `merge_request`, `note`, …).
     pub event: String,
-    pub project_id: Option<String>,
-    pub repository_id: Option<String>,
+    pub project_id: Option<ProjectId>,
+    pub repository_id: Option<RepositoryId>,
     pub outcome: DeliveryOutcome,
     pub reason: Option<String>,
-    pub trigger_id: Option<String>,
+    pub trigger_id: Option<TriggerId>,
     pub received_at: i64,
     /// When the log entry (and the dedupe marker) may be dropped (Unix seconds; the table's TTL).
     pub expires_at: i64,
@@ -38,10 +39,10 @@ pub struct DeliveryRecord {
 /// A queued build, as a build system reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildTrigger {
-    pub id: String,
-    pub integration_id: String,
-    pub repository_id: String,
-    pub project_id: String,
+    pub id: TriggerId,
+    pub integration_id: IntegrationId,
+    pub repository_id: RepositoryId,
+    pub project_id: ProjectId,
     pub full_name: Option<String>,
     /// What to build: event, ref, branch or tag, commit, actor, merge request.
     #[serde(flatten)]
@@ -53,12 +54,12 @@ pub struct BuildTrigger {
 }
 
 impl BuildTrigger {
-    pub fn queued(request: BuildRequest, integration_id: &str, repository_id: &str, project_id: &str, full_name: Option<String>, delivery_key: &str, now: i64) -> Self {
+    pub fn queued(request: BuildRequest, integration_id: &IntegrationId, project_id: ProjectId, full_name: Option<String>, delivery_key: &str, now: i64) -> Self {
         BuildTrigger {
-            id: uuid::Uuid::new_v4().to_string(),
-            integration_id: integration_id.to_string(),
-            repository_id: repository_id.to_string(),
-            project_id: project_id.to_string(),
+            id: TriggerId::generate(),
+            integration_id: integration_id.clone(),
+            repository_id: RepositoryId::derive(integration_id, project_id),
+            project_id,
             full_name,
             build: request,
             delivery_key: delivery_key.to_string(),

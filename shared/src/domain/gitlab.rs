@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use super::ids::{IntegrationId, ProjectId, RepositoryId};
 use super::integration::Repository;
 
 /// `GET /api/v4/user`.
@@ -53,7 +54,7 @@ pub struct ProjectHook {
 /// One project of `GET /api/v4/projects` (full, not `simple=true`, so `visibility` is present).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct GitLabProject {
-    pub id: u64,
+    pub id: ProjectId,
     pub path_with_namespace: String,
     pub default_branch: Option<String>,
     /// `public`, `internal` or `private`; older `simple` answers omit it.
@@ -68,13 +69,12 @@ impl GitLabProject {
         self.visibility.as_deref() != Some("public")
     }
 
-    pub fn to_repository(&self, integration_id: &str, installation_id: &str, now: i64) -> Repository {
-        let external_id = self.id.to_string();
+    pub fn to_repository(&self, integration_id: &IntegrationId, installation_id: &str, now: i64) -> Repository {
         Repository {
-            id: Repository::id_for(integration_id, &external_id),
-            integration_id: integration_id.to_string(),
+            id: RepositoryId::derive(integration_id, self.id),
+            integration_id: integration_id.clone(),
             installation_id: installation_id.to_string(),
-            external_id,
+            external_id: self.id,
             full_name: self.path_with_namespace.clone(),
             default_branch: self.default_branch.clone(),
             is_private: self.is_private(),
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn visibility_decides_privacy() {
         let mut p = GitLabProject {
-            id: 1,
+            id: ProjectId(1),
             path_with_namespace: "a/b".into(),
             default_branch: None,
             visibility: Some("public".into()),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::host::HostUrl;
+use super::ids::{IntegrationId, ProjectId, RepositoryId};
 
 /// How an integration authenticates at GitLab. Only the GitLab modes are served here; the
 /// others exist in the contract's enum and are refused with a clear message.
@@ -49,7 +50,7 @@ impl IntegrationStatus {
 /// Never holds a secret value; credentials live in the vault under [`IntegrationRecord::id`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationRecord {
-    pub id: String,
+    pub id: IntegrationId,
     pub host_url: HostUrl,
     pub auth_mode: AuthMode,
     pub status: IntegrationStatus,
@@ -72,27 +73,11 @@ pub struct IntegrationRecord {
     pub refresh_lease_owner: Option<String>,
 }
 
-/// The contract's `Integration` object.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct IntegrationView {
-    pub id: String,
-    pub provider: &'static str,
-    pub host_url: String,
-    pub auth_mode: &'static str,
-    pub status: &'static str,
-    pub display_name: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub app_id: Option<String>,
-    pub app_slug: Option<String>,
-}
-
 impl IntegrationRecord {
     /// A new integration with a fresh id, no credentials facts yet and no lease.
     pub fn new(host_url: HostUrl, auth_mode: AuthMode, status: IntegrationStatus, display_name: String, created_by: String, now: i64) -> Self {
         IntegrationRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: IntegrationId::generate(),
             host_url,
             auth_mode,
             status,
@@ -107,29 +92,13 @@ impl IntegrationRecord {
             refresh_lease_owner: None,
         }
     }
-
-    pub fn view(&self) -> IntegrationView {
-        IntegrationView {
-            id: self.id.clone(),
-            provider: "gitlab",
-            host_url: self.host_url.to_string(),
-            auth_mode: self.auth_mode.as_str(),
-            status: self.status.as_str(),
-            display_name: self.display_name.clone(),
-            created_by: self.created_by.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            app_id: None,
-            app_slug: None,
-        }
-    }
 }
 
 /// The GitLab account an integration's credentials act as (the contract's `IntegrationInstallation`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Installation {
     pub id: String,
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     /// GitLab username.
     pub external_id: String,
     pub account_name: String,
@@ -137,14 +106,28 @@ pub struct Installation {
     pub created_at: i64,
 }
 
+impl Installation {
+    /// The installation of the GitLab user an integration's credentials act as.
+    pub fn for_user(integration_id: &IntegrationId, username: &str, now: i64) -> Self {
+        Installation {
+            id: uuid::Uuid::new_v4().to_string(),
+            integration_id: integration_id.clone(),
+            external_id: username.to_string(),
+            account_name: username.to_string(),
+            account_type: Some("user".into()),
+            created_at: now,
+        }
+    }
+}
+
 /// A GitLab project the integration reaches (the contract's `IntegrationRepository`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
-    pub id: String,
-    pub integration_id: String,
+    pub id: RepositoryId,
+    pub integration_id: IntegrationId,
     pub installation_id: String,
-    /// GitLab project id, as a string.
-    pub external_id: String,
+    /// GitLab project id (a string in storage and answers).
+    pub external_id: ProjectId,
     /// `path_with_namespace`.
     pub full_name: String,
     pub default_branch: Option<String>,
@@ -154,52 +137,7 @@ pub struct Repository {
     pub updated_at: i64,
 }
 
-/// The contract's `IntegrationRepository` object.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RepositoryView {
-    pub id: String,
-    pub installation_id: String,
-    pub external_id: String,
-    pub full_name: String,
-    pub default_branch: Option<String>,
-    pub is_private: bool,
-    pub avatar_url: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// The contract's `SourceRepository`: a repository with the integration it belongs to.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SourceRepositoryView {
-    #[serde(flatten)]
-    pub repository: RepositoryView,
-    pub integration_id: String,
-    pub provider: &'static str,
-    pub host_url: String,
-}
-
 impl Repository {
-    /// Repository ids are derived from the integration and the GitLab project, so a re-sync
-    /// (or two racing) upserts the same record instead of inventing a new id.
-    pub fn id_for(integration_id: &str, external_id: &str) -> String {
-        let name = format!("{integration_id}/{external_id}");
-        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
-    }
-
-    pub fn view(&self) -> RepositoryView {
-        RepositoryView {
-            id: self.id.clone(),
-            installation_id: self.installation_id.clone(),
-            external_id: self.external_id.clone(),
-            full_name: self.full_name.clone(),
-            default_branch: self.default_branch.clone(),
-            is_private: self.is_private,
-            avatar_url: self.avatar_url.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-
     /// The daemon's search: full name, default branch, or the words "private"/"public".
     pub fn matches(&self, query: &str) -> bool {
         let q = query.to_lowercase();

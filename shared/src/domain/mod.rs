@@ -3,6 +3,7 @@
 pub mod delivery;
 pub mod gitlab;
 pub mod host;
+pub mod ids;
 pub mod integration;
 pub mod oauth;
 pub mod secrets;

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::ids::IntegrationId;
+
 /// How long an authorization may take, from authorize to callback.
 pub const STATE_TTL_SECS: i64 = 600;
 
@@ -24,7 +26,7 @@ pub const SCOPE: &str = "api";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     pub state_digest: String,
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub requested_by: String,
     /// Where the browser goes once the callback succeeds.
     pub redirect_url: String,
@@ -120,10 +122,10 @@ pub fn check_redirect_url(raw: &str, allowed_origins: &[String]) -> Result<Url, 
 }
 
 /// The UI URL a successful callback sends the browser to.
-pub fn success_redirect(redirect_url: &str, integration_id: &str) -> String {
+pub fn success_redirect(redirect_url: &str, integration_id: &IntegrationId) -> String {
     match Url::parse(redirect_url) {
         Ok(mut url) => {
-            url.query_pairs_mut().append_pair("gitlab", "success").append_pair("integration_id", integration_id);
+            url.query_pairs_mut().append_pair("gitlab", "success").append_pair("integration_id", integration_id.as_str());
             url.to_string()
         }
         Err(_) => redirect_url.to_string(),
@@ -171,7 +173,7 @@ mod tests {
         assert!(check_redirect_url("javascript:alert(1)", &allowed).is_err());
         assert!(check_redirect_url("/relative", &allowed).is_err());
         assert_eq!(
-            success_redirect("https://ui.example.com/s?tab=1", "abc"),
+            success_redirect("https://ui.example.com/s?tab=1", &"abc".into()),
             "https://ui.example.com/s?tab=1&gitlab=success&integration_id=abc"
         );
     }

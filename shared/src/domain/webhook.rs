@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::ids::ProjectId;
+
 /// A git sha of zeros: `before` zero is a created ref, `after` zero a deleted one.
 pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
@@ -71,8 +73,8 @@ pub fn event_kind(header: Option<&str>, payload: &Value) -> Option<String> {
 }
 
 /// The GitLab project a payload is about: `project.id`, else `project_id`.
-pub fn project_id(payload: &Value) -> Option<u64> {
-    payload.get("project").and_then(|p| p.get("id")).and_then(Value::as_u64).or_else(|| payload.get("project_id").and_then(Value::as_u64))
+pub fn project_id(payload: &Value) -> Option<ProjectId> {
+    payload.get("project").and_then(|p| p.get("id")).and_then(Value::as_u64).or_else(|| payload.get("project_id").and_then(Value::as_u64)).map(ProjectId)
 }
 
 fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -133,8 +135,8 @@ fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
         let reason = if action == "update" { "merge request update without new commits".to_string() } else { format!("merge request action `{action}` does not trigger builds") };
         return Ok(Decision::Ignore(reason));
     }
-    let source = attrs.get("source_project_id").and_then(Value::as_u64);
-    let target = attrs.get("target_project_id").and_then(Value::as_u64);
+    let source = attrs.get("source_project_id").and_then(Value::as_u64).map(ProjectId);
+    let target = attrs.get("target_project_id").and_then(Value::as_u64).map(ProjectId);
     if source.is_none() || source != target || source != project_id(payload) {
         return Ok(Decision::Ignore("merge requests from forks are not built".into()));
     }

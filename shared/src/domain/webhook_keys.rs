@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::ids::{IntegrationId, ProjectId};
 use super::secrets::{generate_webhook_secret, webhook_secret_digest};
 
 /// One webhook secret's stored form.
@@ -19,9 +20,9 @@ use super::secrets::{generate_webhook_secret, webhook_secret_digest};
 pub struct WebhookKey {
     /// SHA-256 (hex) of the secret; deliveries are matched on it.
     pub digest: String,
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     /// The GitLab project id this secret is limited to; `None` for the integration-wide secret.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     /// Random hex mixed with the master key into the signing key.
     pub salt: String,
     pub created_at: i64,
@@ -37,14 +38,14 @@ pub struct IssuedKey {
 
 impl WebhookKey {
     /// Issues a new secret for an integration, or for one of its projects.
-    pub fn issue(integration_id: &str, project_id: Option<&str>, now: i64) -> IssuedKey {
+    pub fn issue(integration_id: &IntegrationId, project_id: Option<ProjectId>, now: i64) -> IssuedKey {
         let secret = generate_webhook_secret();
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let key = WebhookKey {
             digest: webhook_secret_digest(secret.expose_secret()),
-            integration_id: integration_id.to_string(),
-            project_id: project_id.map(str::to_string),
+            integration_id: integration_id.clone(),
+            project_id,
             salt: hex::encode(salt),
             created_at: now,
             valid_until: None,
@@ -54,7 +55,7 @@ impl WebhookKey {
 
     /// The scope part of the key's storage address: `integration` or `project:{id}`.
     pub fn scope(&self) -> String {
-        scope_of(self.project_id.as_deref())
+        scope_of(self.project_id)
     }
 
     /// Whether `presented` is this secret and still valid at `now`. Compares in constant time.
@@ -65,10 +66,10 @@ impl WebhookKey {
     }
 
     /// Whether the secret may be used for deliveries about `project_id`.
-    pub fn covers(&self, project_id: Option<u64>) -> bool {
-        match &self.project_id {
+    pub fn covers(&self, project_id: Option<ProjectId>) -> bool {
+        match self.project_id {
             None => true,
-            Some(own) => project_id.is_some_and(|p| p.to_string() == *own),
+            Some(own) => project_id == Some(own),
         }
     }
 
@@ -82,7 +83,7 @@ impl WebhookKey {
 }
 
 /// The storage scope name for an integration-wide (`None`) or project secret.
-pub fn scope_of(project_id: Option<&str>) -> String {
+pub fn scope_of(project_id: Option<ProjectId>) -> String {
     match project_id {
         None => "integration".to_string(),
         Some(id) => format!("project:{id}"),
@@ -95,13 +96,13 @@ mod tests {
 
     #[test]
     fn a_key_accepts_its_secret_until_its_grace_ends_and_only_for_its_project() {
-        let issued = WebhookKey::issue("i1", Some("42"), 100);
+        let issued = WebhookKey::issue(&"i1".into(), Some(ProjectId(42)), 100);
         let secret = issued.secret.expose_secret().to_string();
         let mut key = issued.key;
         assert!(key.accepts(&secret, 100));
         assert!(!key.accepts("oore_wrong", 100));
-        assert!(key.covers(Some(42)));
-        assert!(!key.covers(Some(43)));
+        assert!(key.covers(Some(ProjectId(42))));
+        assert!(!key.covers(Some(ProjectId(43))));
         assert!(!key.covers(None));
         key.valid_until = Some(200);
         assert!(key.accepts(&secret, 199));
@@ -111,8 +112,8 @@ mod tests {
 
     #[test]
     fn signing_keys_differ_per_secret_and_per_master() {
-        let a = WebhookKey::issue("i1", None, 0).key;
-        let b = WebhookKey::issue("i1", None, 0).key;
+        let a = WebhookKey::issue(&"i1".into(), None, 0).key;
+        let b = WebhookKey::issue(&"i1".into(), None, 0).key;
         let master = SecretString::from("master-1");
         assert_ne!(a.signing_key(&master), b.signing_key(&master));
         assert_ne!(a.signing_key(&master), a.signing_key(&SecretString::from("master-2")));

@@ -7,7 +7,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use super::envelope::ApiError;
 use crate::ports::{Clock, SecretVault};
 
 /// Clock skew tolerated on `exp`, as jsonwebtoken's own default.

@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 
 use super::auth::Access;
-use super::error::ApiError;
+use super::envelope::ApiError;
 use super::routes::{find, Lookup};
 use crate::config::Config;
 use crate::domain::oauth::origin_allowed;

@@ -1,13 +1,14 @@
 //! HTTP: the application state, request dispatch through the route table, and the handlers.
 
 pub mod auth;
+pub mod bodies;
 pub mod cors;
-pub mod error;
+pub mod envelope;
+pub mod errors;
 pub mod handlers;
 pub mod routes;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Method, StatusCode};
@@ -16,52 +17,73 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use self::auth::{authorize, Access, Authenticator, Caller};
-use self::error::ApiError;
+use self::envelope::ApiError;
 use self::routes::{find, Lookup, Route, RouteId};
-use crate::config::Config;
-use crate::ports::{Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, WebhookStore};
+use crate::app::Services;
 
 /// Largest JSON body the API routes accept.
 pub const MAX_API_BODY: usize = 64 * 1024;
 
-/// Everything a handler needs, built once per container.
+/// Everything a handler needs, built once per container: the use cases' ports and settings,
+/// and the caller authentication in front of them.
 #[derive(Clone)]
 pub struct App {
-    pub integrations: Arc<dyn IntegrationStore>,
-    pub repositories: Arc<dyn RepositoryStore>,
-    pub webhooks: Arc<dyn WebhookStore>,
-    pub oauth_states: Arc<dyn OAuthStateStore>,
-    pub vault: Arc<dyn SecretVault>,
-    pub gitlab: Arc<dyn GitLabApi>,
-    pub clock: Arc<dyn Clock>,
+    pub services: Services,
     pub auth: Authenticator,
-    pub config: Arc<Config>,
+}
+
+/// A request's body as the route takes it.
+pub enum RequestBody {
+    /// An API route's JSON, already checked to parse (an empty body is `{}`).
+    Json(serde_json::Value),
+    /// A public route's exact bytes: webhook signatures are over them.
+    Raw(bytes::Bytes),
+}
+
+/// A route was served without the path parameter its handler reads: a route table fault.
+#[derive(Debug, thiserror::Error)]
+#[error("the route has no path parameter")]
+pub struct MissingPathParameter;
+
+impl From<MissingPathParameter> for ApiError {
+    fn from(err: MissingPathParameter) -> Self {
+        tracing::error!(error = %err, "a handler read a path parameter its route lacks");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the route is misconfigured")
+    }
 }
 
 /// A request after routing, authentication and body parsing.
 pub struct Ctx {
     pub params: Vec<String>,
     pub query: HashMap<String, String>,
-    pub body: Option<serde_json::Value>,
+    pub body: RequestBody,
     pub caller: Option<Caller>,
     /// The request's headers (public routes read theirs: GitLab's webhook headers).
     pub headers: http::HeaderMap,
-    /// The raw body of a public route, unparsed: webhook signatures are over the exact bytes.
-    pub raw_body: bytes::Bytes,
-    /// The public base URL for this request (see [`Config::base_url`]).
+    /// The public base URL for this request (see [`crate::config::Config::base_url`]).
     pub base_url: String,
 }
 
 impl Ctx {
-    /// The first path parameter (every parameterised route has exactly one, `{id}`).
-    pub fn id(&self) -> &str {
-        self.params.first().map(String::as_str).unwrap_or_default()
+    /// The route's `{id}` path parameter as the id type the handler expects.
+    pub fn path_id<T: From<String>>(&self) -> Result<T, MissingPathParameter> {
+        self.params.first().cloned().map(T::from).ok_or(MissingPathParameter)
     }
 
-    /// The body as `T`; a wrong shape or enum value is 400 invalid_request.
+    /// The JSON body as `T`; a wrong shape or enum value is 400 invalid_request.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let value = self.body.clone().unwrap_or(serde_json::Value::Object(Default::default()));
-        serde_json::from_value(value).map_err(|e| ApiError::invalid_request(format!("request body: {e}")))
+        match &self.body {
+            RequestBody::Json(value) => serde_json::from_value(value.clone()).map_err(|e| ApiError::invalid_request(format!("request body: {e}"))),
+            RequestBody::Raw(_) => Err(ApiError::invalid_request("this route takes no JSON body")),
+        }
+    }
+
+    /// The exact bytes of a public route's body (empty for API routes, whose body is JSON).
+    pub fn raw_body(&self) -> &[u8] {
+        match &self.body {
+            RequestBody::Raw(bytes) => bytes,
+            RequestBody::Json(_) => &[],
+        }
     }
 
     /// A header's value when it is present, visible ASCII and not blank.
@@ -160,7 +182,7 @@ impl App {
             Err(err) => err.into_response(),
         };
         if route.access != Access::Public {
-            cors::allow_origin(&self.config, req.headers(), &mut response);
+            cors::allow_origin(&self.services.config, req.headers(), &mut response);
         }
         response
     }
@@ -172,33 +194,33 @@ impl App {
             let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
             Some(self.auth.authenticate(header).await?)
         };
-        let body = if matches!(route.method, Method::POST | Method::PUT) && route.access != Access::Public {
-            parse_json_body(req.body())?
+        let body = if route.access == Access::Public {
+            RequestBody::Raw(bytes::Bytes::copy_from_slice(req.body().as_ref()))
+        } else if matches!(route.method, Method::POST | Method::PUT) {
+            RequestBody::Json(parse_json_body(req.body())?)
         } else {
-            None
+            RequestBody::Json(serde_json::Value::Object(Default::default()))
         };
         if let Some(caller) = &caller {
             authorize(caller, route.access)?;
         }
-        let raw_body = if route.access == Access::Public { bytes::Bytes::copy_from_slice(req.body().as_ref()) } else { bytes::Bytes::new() };
-        let mut ctx = Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), raw_body, base_url: String::new() };
+        let mut ctx = Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), base_url: String::new() };
         let scheme = if ctx.header("x-forwarded-proto") == Some("http") { "http" } else { "https" };
-        ctx.base_url = self.config.base_url(scheme, ctx.header("host"));
+        ctx.base_url = self.services.config.base_url(scheme, ctx.header("host"));
         Ok(ctx)
     }
 }
 
-fn parse_json_body(body: &Body) -> Result<Option<serde_json::Value>, ApiError> {
+/// The body of an API route: within the size limit and valid JSON; an empty body is `{}`.
+fn parse_json_body(body: &Body) -> Result<serde_json::Value, ApiError> {
     let bytes: &[u8] = body.as_ref();
     if bytes.len() > MAX_API_BODY {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {MAX_API_BODY} bytes")));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(serde_json::Value::Object(Default::default()));
     }
-    serde_json::from_slice::<serde_json::Value>(bytes)
-        .map(Some)
-        .map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// One line per request: never a header, body or query value.

@@ -1,67 +1,56 @@
-//! One handler per endpoint, and the lookups they share.
+//! One handler per endpoint, each in the file named after its function (`functions/<name>`):
+//! parse the request into typed input, call the use case of the same name, answer a typed body.
 
-mod credentials;
-mod installations;
-mod integrations;
-mod oauth;
-mod repositories;
-mod start;
-mod token;
-mod webhook;
-mod webhook_admin;
+mod check_gitlab_token;
+mod delete_integration;
+mod get_integration;
+mod gitlab_authorize;
+mod gitlab_callback;
+mod gitlab_start;
+mod gitlab_webhook;
+mod list_deliveries;
+mod list_installations;
+mod list_integrations;
+mod list_repositories;
+mod list_source_repositories;
+mod register_webhook;
+mod replace_gitlab_token;
+mod repository_avatar;
+mod rotate_webhook_secret;
+mod sync_installations;
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
-use secrecy::SecretString;
 
-use super::error::ApiError;
+use super::envelope::ApiError;
 use super::routes::RouteId;
 use super::{App, Ctx};
-use crate::domain::integration::IntegrationRecord;
-use crate::ports::GitLabError;
 
-use credentials::access_token;
-pub use start::StartResponse;
-pub use webhook::MAX_WEBHOOK_BODY;
+pub use crate::app::webhooks::MAX_WEBHOOK_BODY;
 
 pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     match id {
-        RouteId::GitLabStart => start::handle(app, ctx).await,
-        RouteId::GitLabAuthorize => oauth::authorize(app, ctx).await,
-        RouteId::GitLabCallback => oauth::callback(app, ctx).await,
-        RouteId::ListIntegrations => integrations::list(app, ctx).await,
-        RouteId::GetIntegration => integrations::detail(app, ctx).await,
-        RouteId::DeleteIntegration => integrations::delete(app, ctx).await,
-        RouteId::ListRepositories => repositories::list(app, ctx).await,
-        RouteId::ListSourceRepositories => repositories::list_all(app, ctx).await,
-        RouteId::RepositoryAvatar => repositories::avatar(app, ctx).await,
-        RouteId::ListInstallations => installations::list(app, ctx).await,
-        RouteId::SyncInstallations => installations::sync(app, ctx).await,
-        RouteId::CheckGitLabToken => token::check(app, ctx).await,
-        RouteId::ReplaceGitLabToken => token::replace(app, ctx).await,
-        RouteId::GitLabWebhook => webhook::receive(app, ctx).await,
-        RouteId::RotateWebhookSecret => webhook_admin::rotate_repository_secret(app, ctx).await,
-        RouteId::RegisterWebhook => webhook_admin::register_hook(app, ctx).await,
-        RouteId::ListDeliveries => webhook_admin::list_deliveries(app, ctx).await,
-        RouteId::CorsPreflight => super::cors::preflight(&app.config, &ctx.headers, ctx.id()),
+        RouteId::GitLabStart => gitlab_start::gitlab_start(app, ctx).await,
+        RouteId::GitLabAuthorize => gitlab_authorize::gitlab_authorize(app, ctx).await,
+        RouteId::GitLabCallback => gitlab_callback::gitlab_callback(app, ctx).await,
+        RouteId::ListIntegrations => list_integrations::list_integrations(app, ctx).await,
+        RouteId::GetIntegration => get_integration::get_integration(app, ctx).await,
+        RouteId::DeleteIntegration => delete_integration::delete_integration(app, ctx).await,
+        RouteId::ListRepositories => list_repositories::list_repositories(app, ctx).await,
+        RouteId::ListSourceRepositories => list_source_repositories::list_source_repositories(app, ctx).await,
+        RouteId::RepositoryAvatar => repository_avatar::repository_avatar(app, ctx).await,
+        RouteId::ListInstallations => list_installations::list_installations(app, ctx).await,
+        RouteId::SyncInstallations => sync_installations::sync_installations(app, ctx).await,
+        RouteId::CheckGitLabToken => check_gitlab_token::check_gitlab_token(app, ctx).await,
+        RouteId::ReplaceGitLabToken => replace_gitlab_token::replace_gitlab_token(app, ctx).await,
+        RouteId::GitLabWebhook => gitlab_webhook::gitlab_webhook(app, ctx).await,
+        RouteId::RotateWebhookSecret => rotate_webhook_secret::rotate_webhook_secret(app, ctx).await,
+        RouteId::RegisterWebhook => register_webhook::register_webhook(app, ctx).await,
+        RouteId::ListDeliveries => list_deliveries::list_deliveries(app, ctx).await,
+        RouteId::CorsPreflight => super::cors::preflight(&app.services.config, &ctx.headers, &ctx.path_id::<String>()?),
     }
 }
 
-/// The integration, or 404.
-async fn integration_or_404(app: &App, id: &str) -> Result<IntegrationRecord, ApiError> {
-    app.integrations.get_integration(id).await?.ok_or_else(|| ApiError::not_found("integration"))
-}
-
-/// The master key webhook signing keys and PKCE verifiers derive from (cached vault read).
-async fn master_key(app: &App) -> Result<SecretString, ApiError> {
-    app.vault.get_secret(&app.config.master_key_secret_id).await?.ok_or_else(|| {
-        tracing::error!("the master key is missing from the vault");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "the service's master key is not configured")
-    })
-}
-
-/// GitLab being down, slow or odd: 502 with the contract's code.
-fn gitlab_unavailable(code: &'static str, err: &GitLabError) -> ApiError {
-    tracing::warn!(error = %err, "GitLab request failed");
-    ApiError::new(StatusCode::BAD_GATEWAY, code, "GitLab could not be reached or answered with an error; try again later").with_details(err.to_string())
+/// A text field that must be present and not blank, trimmed.
+fn required(value: Option<String>, message: impl FnOnce() -> String) -> Result<String, ApiError> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::invalid_input(message()))
 }

@@ -6,10 +6,12 @@ use std::collections::{HashMap, HashSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use secrecy::SecretString;
 
+use super::Services;
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::host::HostUrl;
-use crate::domain::integration::Repository;
-use crate::ports::{GitLabApi, GitLabError, RepositoryStore, StoreError};
+use crate::domain::ids::ProjectId;
+use crate::domain::integration::{IntegrationRecord, Repository};
+use crate::ports::{GitLabApi, GitLabError, StoreError};
 
 /// GitLab's largest page.
 pub const PER_PAGE: u32 = 100;
@@ -18,6 +20,11 @@ pub const PER_PAGE: u32 = 100;
 /// per 10 minutes per user, so a handful in parallel stays far below it.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
+/// Why a sync stopped. Nothing was written when it did.
+///
+/// # Errors
+/// - `GitLab`: a page could not be read (the token refused, GitLab down or rate limiting).
+/// - `Store`: the repositories could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
@@ -67,25 +74,18 @@ pub async fn fetch_all_projects(
 
 /// Syncs one installation's repositories. Nothing is written unless every page was read, so
 /// a failure half-way removes nothing.
-pub async fn sync_repositories(
-    gitlab: &dyn GitLabApi,
-    store: &dyn RepositoryStore,
-    integration_id: &str,
-    installation_id: &str,
-    host: &HostUrl,
-    token: &SecretString,
-    now: i64,
-    concurrency: usize,
-) -> Result<SyncSummary, SyncError> {
-    let projects = fetch_all_projects(gitlab, host, token, concurrency).await?;
-    let existing: HashMap<String, Repository> =
-        store.list_repositories(integration_id).await?.into_iter().map(|r| (r.external_id.clone(), r)).collect();
+pub async fn sync_repositories(services: &Services, integration: &IntegrationRecord, installation_id: &str, token: &SecretString) -> Result<SyncSummary, SyncError> {
+    let integration_id = &integration.id;
+    let now = services.clock.now();
+    let projects = fetch_all_projects(services.gitlab.as_ref(), &integration.host_url, token, services.config.sync_concurrency).await?;
+    let existing: HashMap<ProjectId, Repository> =
+        services.repositories.list_repositories(integration_id).await?.into_iter().map(|r| (r.external_id, r)).collect();
 
     let mut seen = HashSet::new();
     let mut upserts = Vec::new();
     for project in &projects {
         // Offset pages can repeat a project when the listing shifts; keep the first.
-        if !seen.insert(project.id.to_string()) {
+        if !seen.insert(project.id) {
             continue;
         }
         let mut fresh = project.to_repository(integration_id, installation_id, now);
@@ -102,6 +102,6 @@ pub async fn sync_repositories(
         }
     }
     let removals: Vec<Repository> = existing.into_values().filter(|r| !seen.contains(&r.external_id)).collect();
-    store.write_repositories(integration_id, &upserts, &removals).await?;
+    services.repositories.write_repositories(integration_id, &upserts, &removals).await?;
     Ok(SyncSummary { fetched: seen.len(), written: upserts.len(), removed: removals.len() })
 }

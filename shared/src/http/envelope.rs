@@ -1,10 +1,8 @@
-//! The error envelope `{"error", "code", "details"?}` and the one place errors become responses.
+//! The error envelope `{"error", "code", "details"?}`: what every failure looks like to a caller.
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
-
-use crate::ports::{StoreError, VaultError};
 
 /// An error as the caller sees it. Messages are written for a person and never carry a
 /// token, secret or code.
@@ -54,24 +52,5 @@ impl ApiError {
             .header("content-type", "application/json")
             .body(Body::Text(body))
             .unwrap_or_default()
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Conflict => ApiError::new(StatusCode::CONFLICT, "conflict", "the record was changed by another request; try again"),
-            StoreError::Unavailable(detail) => {
-                tracing::error!(error = %detail, "storage failure");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "storage is unavailable; try again shortly")
-            }
-        }
-    }
-}
-
-impl From<VaultError> for ApiError {
-    fn from(err: VaultError) -> Self {
-        tracing::error!(error = %err, "vault failure");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "the secret store is unavailable; try again shortly")
     }
 }

@@ -1,0 +1,146 @@
+//! The integration store on DynamoDB: integrations, installations and the token-refresh lease.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::keys::{installation_sk, integration_pk, INSTALLATION_PREFIX, INTEGRATIONS, META};
+use super::{condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item, unavailable, DynamoStore, Item};
+use crate::domain::ids::IntegrationId;
+use crate::domain::integration::{Installation, IntegrationRecord};
+use crate::domain::webhook_keys::WebhookKey;
+use crate::ports::{IntegrationStore, StoreError};
+
+impl DynamoStore {
+    pub(super) fn integration_item(record: &IntegrationRecord) -> Result<Item, StoreError> {
+        to_item(record, &[
+            ("pk", integration_pk(&record.id)),
+            ("sk", META.into()),
+            ("gsi1pk", INTEGRATIONS.into()),
+            ("gsi1sk", record.id.to_string()),
+        ])
+    }
+
+    fn installation_item(installation: &Installation) -> Result<Item, StoreError> {
+        to_item(installation, &[
+            ("pk", integration_pk(&installation.integration_id)),
+            ("sk", installation_sk(&installation.id)),
+        ])
+    }
+
+}
+
+#[async_trait]
+impl IntegrationStore for DynamoStore {
+    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError> {
+        let absent = Some("attribute_not_exists(pk)");
+        let mut writes = vec![self.put(Self::integration_item(record)?, absent)?];
+        if let Some(inst) = installation {
+            writes.push(self.put(Self::installation_item(inst)?, absent)?);
+        }
+        if let Some(key) = webhook_key {
+            writes.push(self.put(Self::webhook_key_item(key)?, absent)?);
+            writes.push(self.put(Self::head_item(&record.id, &key.scope(), &key.digest), absent)?);
+        }
+        match self.transact(writes).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(id)))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.query_gsi1(INTEGRATIONS).await?.into_iter().map(from_item).collect()
+    }
+
+    async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::integration_item(record)?))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        conflict_unless_held(condition_held(result)?)
+    }
+
+    async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::installation_item(installation)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError> {
+        self.query_prefix(&integration_pk(integration_id), INSTALLATION_PREFIX).await?.into_iter().map(from_item).collect()
+    }
+
+    async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
+        let pk = integration_pk(id);
+        let items = self.query_prefix(&pk, "").await?;
+        let mut children = Vec::new();
+        let mut has_meta = false;
+        for item in items {
+            let Some(AttributeValue::S(sk)) = item.get("sk") else { continue };
+            if sk == META {
+                has_meta = true;
+            } else {
+                children.push(delete_request(pk.clone(), sk.clone())?);
+            }
+        }
+        self.batch_write(children).await?;
+        if has_meta {
+            self.batch_write(vec![delete_request(pk, META.into())?]).await?;
+        }
+        Ok(())
+    }
+
+    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(id)))
+            .key("sk", s(META))
+            .update_expression("SET refresh_lease_until = :until, refresh_lease_owner = :owner")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)")
+            .expression_attribute_values(":until", number(until))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", number(now))
+            .send()
+            .await;
+        condition_held(result)
+    }
+
+    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
+        let released = IntegrationRecord { refresh_lease_until: None, refresh_lease_owner: None, ..record.clone() };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::integration_item(&released)?))
+            .condition_expression("refresh_lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        conflict_unless_held(condition_held(result)?)
+    }
+}
+

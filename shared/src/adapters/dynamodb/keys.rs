@@ -1,0 +1,89 @@
+//! Every key and prefix format of the table, in one place (the access patterns in `mod.rs`).
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+
+/// The sort key of an integration's own item, and of an OAuth state's.
+pub const META: &str = "META";
+/// The `gsi1pk` every integration is listed under.
+pub const INTEGRATIONS: &str = "INTEGRATIONS";
+pub const INSTALLATION_PREFIX: &str = "INSTALLATION#";
+pub const REPOSITORY_PREFIX: &str = "REPOSITORY#";
+/// The `gsi1sk` of a repository (its `gsi1pk` carries the id).
+pub const REPOSITORY_GSI1SK: &str = "REPOSITORY";
+/// The `gsi1sk` of a webhook key (its `gsi1pk` carries the digest).
+pub const WEBHOOK_KEY_GSI1SK: &str = "WEBHOOK_KEY";
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+pub const TRIGGER_PREFIX: &str = "TRIGGER#";
+
+/// The partition of an integration and everything kept under it.
+pub fn integration_pk(id: &IntegrationId) -> String {
+    format!("INTEGRATION#{id}")
+}
+
+pub fn installation_sk(installation_id: &str) -> String {
+    format!("{INSTALLATION_PREFIX}{installation_id}")
+}
+
+pub fn repository_sk(project_id: ProjectId) -> String {
+    format!("{REPOSITORY_PREFIX}{project_id}")
+}
+
+/// A repository found by its id through `gsi1`.
+pub fn repository_gsi1pk(id: &RepositoryId) -> String {
+    format!("{REPOSITORY_PREFIX}{id}")
+}
+
+/// Every key of one scope (`integration` or `project:{id}`) of an integration.
+pub fn webhook_key_prefix(scope: &str) -> String {
+    format!("WEBHOOK_KEY#{scope}#")
+}
+
+pub fn webhook_key_sk(scope: &str, digest: &str) -> String {
+    format!("{}{digest}", webhook_key_prefix(scope))
+}
+
+/// A webhook key found by its secret's digest through `gsi1`.
+pub fn webhook_key_gsi1pk(digest: &str) -> String {
+    format!("WEBHOOK_KEY#{digest}")
+}
+
+/// The item naming a scope's current key.
+pub fn webhook_head_sk(scope: &str) -> String {
+    format!("WEBHOOK_HEAD#{scope}")
+}
+
+/// A delivery's dedupe marker: the key is caller-chosen text, so only its digest is a key.
+pub fn dedupe_sk(delivery_key: &str) -> String {
+    format!("DEDUPE#{}", hex::encode(Sha256::digest(delivery_key.as_bytes())))
+}
+
+/// A delivery log entry, under the entry's sort key (time, then id).
+pub fn delivery_sk(sort_key: &str) -> String {
+    format!("{DELIVERY_PREFIX}{sort_key}")
+}
+
+/// A trigger, ordered by creation time.
+pub fn trigger_sk(created_at: i64, id: &TriggerId) -> String {
+    format!("{TRIGGER_PREFIX}{:011}#{id}", created_at.max(0))
+}
+
+pub fn oauth_state_pk(state_digest: &str) -> String {
+    format!("OAUTH_STATE#{state_digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_formats_are_the_ones_stored_items_carry() {
+        let integration = IntegrationId::from("i1");
+        assert_eq!(integration_pk(&integration), "INTEGRATION#i1");
+        assert_eq!(repository_sk(ProjectId(42)), "REPOSITORY#42");
+        assert_eq!(webhook_key_sk("project:42", "ab"), "WEBHOOK_KEY#project:42#ab");
+        assert_eq!(trigger_sk(7, &TriggerId::from("t")), "TRIGGER#00000000007#t");
+        assert_eq!(dedupe_sk("k"), format!("DEDUPE#{}", hex::encode(Sha256::digest(b"k"))));
+    }
+}

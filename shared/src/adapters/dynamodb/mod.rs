@@ -1,0 +1,238 @@
+//! The DynamoDB store: one table, keys chosen so every request is a key lookup or a query.
+//!
+//! Access patterns (table `pk`/`sk`, index `gsi1` on `gsi1pk`/`gsi1sk`, projection ALL):
+//!
+//! | item          | pk                  | sk                      | gsi1pk               | gsi1sk     |
+//! |---------------|---------------------|-------------------------|----------------------|------------|
+//! | integration   | `INTEGRATION#{id}`  | `META`                  | `INTEGRATIONS`       | `{id}`     |
+//! | installation  | `INTEGRATION#{id}`  | `INSTALLATION#{inst}`   | –                    | –          |
+//! | repository    | `INTEGRATION#{id}`  | `REPOSITORY#{project}`  | `REPOSITORY#{repo}`  | `REPOSITORY` |
+//! | webhook key   | `INTEGRATION#{id}`  | `WEBHOOK_KEY#{scope}#{digest}` | `WEBHOOK_KEY#{digest}` | `WEBHOOK_KEY` |
+//! | key head      | `INTEGRATION#{id}`  | `WEBHOOK_HEAD#{scope}`  | –                    | –          |
+//! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
+//! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
+//! | build trigger | `INTEGRATION#{id}`  | `TRIGGER#{time}#{trigger}` | –                 | –          |
+//! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |
+//!
+//! Superseded webhook keys, dedupe markers and log entries carry a `ttl` attribute (Unix
+//! seconds) so DynamoDB drops them; readers still check the times themselves, since TTL
+//! deletion lags. Build triggers have no TTL: the table's stream hands them to a build system.
+//!
+//! - get an integration: GetItem; list integrations: Query gsi1 `INTEGRATIONS` (one partition:
+//!   integrations number in the dozens, not millions);
+//! - an integration's installations or repositories: Query pk with `begins_with(sk, …)`;
+//! - a repository by id (avatar, webhook secret): Query gsi1 `REPOSITORY#{repo}`;
+//! - the key of a webhook delivery's secret: Query gsi1 `WEBHOOK_KEY#{digest}`; recording the
+//!   delivery is one TransactWriteItems (dedupe marker with a condition, log entry, trigger,
+//!   a check that the repository is stored), so a warm delivery costs two calls;
+//! - rotation: one transaction that moves the scope's head item (conditioned on the current
+//!   key it saw), so two rotations racing cannot both leave a current key;
+//! - the delivery log: Query pk `DELIVERY#` newest first, paged by the sort key;
+//! - the token-refresh lease: a conditional UpdateItem on the integration's `META` item;
+//!   completing a refresh is a PutItem conditioned on still holding it;
+//! - an OAuth state is taken with one conditional DeleteItem returning the old item, so it is
+//!   used at most once; its `ttl` removes the unused ones;
+//! - delete: Query pk for every key, BatchWrite deletes, the `META` item last so a delete that
+//!   fails half-way is still visible and can be repeated.
+//!
+//! Bodies are mapped with serde_dynamo; the key attributes (formats in `keys.rs`) are added
+//! beside them. One module per port: `integrations`, `repositories`, `webhooks`, `oauth_states`.
+
+mod integrations;
+pub mod keys;
+mod oauth_states;
+mod repositories;
+mod webhooks;
+
+use std::collections::HashMap;
+
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::ports::StoreError;
+
+type Item = HashMap<String, AttributeValue>;
+
+const KEY_ATTRIBUTES: [&str; 5] = ["pk", "sk", "gsi1pk", "gsi1sk", "ttl"];
+/// The table's TTL attribute.
+const TTL: &str = "ttl";
+const GSI1: &str = "gsi1";
+/// BatchWriteItem takes at most 25 requests.
+const BATCH: usize = 25;
+
+/// The store over one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// A conditional write's outcome: `Ok(true)` written, `Ok(false)` its condition did not hold.
+fn condition_held<O, E>(result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(err) => Err(unavailable(err)),
+    }
+}
+
+/// A write that must find its condition true: `Conflict` otherwise.
+fn conflict_unless_held(held: bool) -> Result<(), StoreError> {
+    if held { Ok(()) } else { Err(StoreError::Conflict) }
+}
+
+fn to_item<T: Serialize>(body: &T, keys: &[(&str, String)]) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(body).map_err(|e| StoreError::Unavailable(format!("encoding an item: {e}")))?;
+    for (name, value) in keys {
+        item.insert((*name).to_string(), AttributeValue::S(value.clone()));
+    }
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    for key in KEY_ATTRIBUTES {
+        item.remove(key);
+    }
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Unavailable(format!("decoding an item: {e}")))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into() }
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix` (all of them for an empty
+    /// prefix: DynamoDB refuses an empty key value), following pages.
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk));
+        let query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)").expression_attribute_values(":prefix", s(prefix))
+        };
+        query
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn exists_check(&self, pk: String, sk: String) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self.client.get_item().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk)).consistent_read(true).send().await.map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Runs a transaction; a cancellation comes back as the cancellation reason codes.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<Result<(), Vec<String>>, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    Ok(Err(e.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect()))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    async fn query_gsi1(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Runs BatchWriteItem in chunks, resending what DynamoDB left unprocessed.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0u32.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt >= 8 {
+                    return Err(StoreError::Unavailable("DynamoDB kept items unprocessed after retries".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
+    let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+fn delete_request(pk: String, sk: String) -> Result<WriteRequest, StoreError> {
+    let delete = DeleteRequest::builder()
+        .key("pk", s(pk))
+        .key("sk", s(sk))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
+}
+
+fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+

@@ -1,0 +1,189 @@
+//! The webhook store on DynamoDB: webhook keys and their rotation, the delivery log with its
+//! dedupe markers, and build triggers.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use super::keys::{dedupe_sk, delivery_sk, integration_pk, repository_sk, trigger_sk, webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk, DELIVERY_PREFIX, TRIGGER_PREFIX, WEBHOOK_KEY_GSI1SK};
+use super::{from_item, number, s, to_item, unavailable, DynamoStore, Item, TTL};
+use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
+use crate::domain::ids::{IntegrationId, ProjectId};
+use crate::domain::webhook_keys::{scope_of, WebhookKey};
+use crate::ports::{Recorded, StoreError, WebhookStore};
+
+/// How often a delivery's transaction is retried when it collides with a concurrent one.
+const TRANSACTION_RETRIES: u32 = 6;
+
+impl DynamoStore {
+    pub(super) fn webhook_key_item(key: &WebhookKey) -> Result<Item, StoreError> {
+        let mut item = to_item(key, &[
+            ("pk", integration_pk(&key.integration_id)),
+            ("sk", webhook_key_sk(&key.scope(), &key.digest)),
+            ("gsi1pk", webhook_key_gsi1pk(&key.digest)),
+            ("gsi1sk", WEBHOOK_KEY_GSI1SK.into()),
+        ])?;
+        if let Some(until) = key.valid_until {
+            item.insert(TTL.into(), AttributeValue::N(until.to_string()));
+        }
+        Ok(item)
+    }
+
+    pub(super) fn head_item(integration_id: &IntegrationId, scope: &str, current: &str) -> Item {
+        HashMap::from([
+            ("pk".to_string(), s(integration_pk(integration_id))),
+            ("sk".to_string(), s(webhook_head_sk(scope))),
+            ("current_digest".to_string(), s(current)),
+        ])
+    }
+
+    fn delivery_item(delivery: &DeliveryRecord) -> Result<Item, StoreError> {
+        let mut item = to_item(delivery, &[("pk", integration_pk(&delivery.integration_id)), ("sk", delivery_sk(&delivery.sort_key()))])?;
+        item.insert(TTL.into(), number(delivery.expires_at));
+        Ok(item)
+    }
+
+    fn dedupe_item(delivery: &DeliveryRecord) -> Item {
+        HashMap::from([
+            ("pk".to_string(), s(integration_pk(&delivery.integration_id))),
+            ("sk".to_string(), s(dedupe_sk(&delivery.delivery_key))),
+            ("entry".to_string(), s(delivery.sort_key())),
+            (TTL.to_string(), number(delivery.expires_at)),
+        ])
+    }
+
+    fn trigger_item(trigger: &BuildTrigger) -> Result<Item, StoreError> {
+        to_item(trigger, &[("pk", integration_pk(&trigger.integration_id)), ("sk", trigger_sk(trigger.created_at, &trigger.id))])
+    }
+}
+
+
+#[async_trait]
+impl WebhookStore for DynamoStore {
+    async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
+        let items = self.query_gsi1(&webhook_key_gsi1pk(digest)).await?;
+        items.into_iter().next().map(from_item).transpose()
+    }
+
+    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError> {
+        let prefix = webhook_key_prefix(&scope_of(project_id));
+        self.query_prefix(&integration_pk(integration_id), &prefix).await?.into_iter().map(from_item).collect()
+    }
+
+    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError> {
+        let pk = integration_pk(&new.integration_id);
+        let scope = new.scope();
+        let head = self.get(pk.clone(), webhook_head_sk(&scope)).await?;
+        let keys = self.webhook_keys(&new.integration_id, new.project_id).await?;
+
+        let mut writes = vec![self.exists_check(pk.clone(), super::keys::META.into())?];
+        // The head names the current key; moving it on the condition that it still names what
+        // we saw makes a concurrent rotation fail instead of leaving two current keys.
+        let head_put = Put::builder().table_name(&self.table).set_item(Some(Self::head_item(&new.integration_id, &scope, &new.digest)));
+        let head_put = match head.as_ref().and_then(|h| h.get("current_digest")).cloned() {
+            Some(current) => head_put.condition_expression("current_digest = :seen").expression_attribute_values(":seen", current),
+            None => head_put.condition_expression("attribute_not_exists(pk)"),
+        };
+        writes.push(TransactWriteItem::builder().put(head_put.build().map_err(|e| StoreError::Unavailable(e.to_string()))?).build());
+        // A transaction holds at most 100 writes; expired keys left over go on the next rotation.
+        for key in keys.iter().take(90) {
+            let sk = webhook_key_sk(&scope, &key.digest);
+            match key.valid_until {
+                None => {
+                    let update = Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(pk.clone()))
+                        .key("sk", s(sk))
+                        .update_expression("SET valid_until = :until, #ttl = :until")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_names("#ttl", TTL)
+                        .expression_attribute_values(":until", number(previous_valid_until))
+                        .build()
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    writes.push(TransactWriteItem::builder().update(update).build());
+                }
+                Some(until) if until <= now => {
+                    let delete = Delete::builder().table_name(&self.table).key("pk", s(pk.clone())).key("sk", s(sk)).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    writes.push(TransactWriteItem::builder().delete(delete).build());
+                }
+                Some(_) => {}
+            }
+        }
+        writes.push(self.put(Self::webhook_key_item(new)?, Some("attribute_not_exists(pk)"))?);
+        match self.transact(writes).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<ProjectId>) -> Result<Recorded, StoreError> {
+        let mut writes = vec![
+            self.put(Self::dedupe_item(delivery), Some("attribute_not_exists(pk)"))?,
+            self.put(Self::delivery_item(delivery)?, None)?,
+        ];
+        if let Some(trigger) = trigger {
+            writes.push(self.put(Self::trigger_item(trigger)?, None)?);
+        }
+        if let Some(project) = repository {
+            writes.push(self.exists_check(integration_pk(&delivery.integration_id), repository_sk(project))?);
+        }
+        for attempt in 0..=TRANSACTION_RETRIES {
+            let reasons = match self.transact(writes.clone()).await? {
+                Ok(()) => return Ok(Recorded::New),
+                Err(reasons) => reasons,
+            };
+            let failed = |index: usize| reasons.get(index).is_some_and(|code| code == "ConditionalCheckFailed");
+            if failed(0) {
+                return Ok(Recorded::Duplicate);
+            }
+            if repository.is_some() && failed(writes.len() - 1) {
+                return Ok(Recorded::RepositoryMissing);
+            }
+            // Reasons missing or a TransactionConflict with a concurrent copy: look at what the
+            // other writer left, then try again.
+            if self.get(integration_pk(&delivery.integration_id), dedupe_sk(&delivery.delivery_key)).await?.is_some() {
+                return Ok(Recorded::Duplicate);
+            }
+            if let Some(project) = repository {
+                if self.get(integration_pk(&delivery.integration_id), repository_sk(project)).await?.is_none() {
+                    return Ok(Recorded::RepositoryMissing);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
+        }
+        Err(StoreError::Unavailable("the delivery's transaction kept colliding with concurrent writes".into()))
+    }
+
+    async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
+        self.client.put_item().table_name(&self.table).set_item(Some(Self::delivery_item(delivery)?)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_deliveries(&self, integration_id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+        let pk = integration_pk(integration_id);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(DELIVERY_PREFIX))
+            .scan_index_forward(false)
+            // One more than asked, to know whether another page exists.
+            .limit(limit as i32 + 1);
+        if let Some(cursor) = cursor {
+            query = query.exclusive_start_key("pk", s(pk)).exclusive_start_key("sk", s(delivery_sk(cursor)));
+        }
+        let out = query.send().await.map_err(unavailable)?;
+        let mut page: Vec<DeliveryRecord> = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let next = if more { page.last().map(DeliveryRecord::sort_key) } else { None };
+        Ok((page, next))
+    }
+
+    async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
+        self.query_prefix(&integration_pk(integration_id), TRIGGER_PREFIX).await?.into_iter().map(from_item).collect()
+    }
+}

@@ -1,0 +1,140 @@
+//! `list-integrations`, `get-integration` and `delete-integration`.
+
+use std::cmp::Ordering;
+
+use super::credentials::{oauth_client, read_credentials};
+use super::{LookupError, Services};
+use crate::domain::ids::IntegrationId;
+use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
+use crate::ports::{StoreError, VaultError};
+
+/// What integrations are sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationSort {
+    Name,
+    Provider,
+    Status,
+    UpdatedAt,
+}
+
+/// Which page of integrations to list.
+#[derive(Debug, Clone)]
+pub struct IntegrationQuery {
+    pub sort: IntegrationSort,
+    pub descending: bool,
+    pub limit: usize,
+    pub offset: usize,
+    /// `false` when the caller asked for another provider than GitLab: nothing matches.
+    pub gitlab_provider: bool,
+    /// Matched against the name and host (contains), status and auth mode (equal), lower case.
+    pub q: Option<String>,
+}
+
+/// A page of integrations, with the totals of everything that matched.
+pub struct IntegrationPage {
+    pub integrations: Vec<IntegrationRecord>,
+    pub total: usize,
+    pub active_total: usize,
+}
+
+fn compare(sort: IntegrationSort, a: &IntegrationRecord, b: &IntegrationRecord) -> Ordering {
+    let name = |r: &IntegrationRecord| r.display_name.clone().unwrap_or_default().to_lowercase();
+    match sort {
+        IntegrationSort::Provider => Ordering::Equal,
+        IntegrationSort::Status => a.status.as_str().cmp(b.status.as_str()),
+        IntegrationSort::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+        IntegrationSort::Name => name(a).cmp(&name(b)),
+    }
+    .then_with(|| a.id.cmp(&b.id))
+}
+
+/// One page of the integrations matching `query`.
+///
+/// # Errors
+/// A storage failure.
+pub async fn list_integrations(services: &Services, query: &IntegrationQuery) -> Result<IntegrationPage, StoreError> {
+    let mut all = if query.gitlab_provider { services.integrations.list_integrations().await? } else { Vec::new() };
+    if let Some(q) = &query.q {
+        all.retain(|r| {
+            r.display_name.as_deref().unwrap_or_default().to_lowercase().contains(q)
+                || r.host_url.as_str().to_lowercase().contains(q)
+                || r.status.as_str() == q
+                || r.auth_mode.as_str() == q
+        });
+    }
+    all.sort_by(|a, b| if query.descending { compare(query.sort, b, a) } else { compare(query.sort, a, b) });
+    let active_total = all.iter().filter(|r| r.status == IntegrationStatus::Active).count();
+    let total = all.len();
+    let integrations = all.into_iter().skip(query.offset).take(query.limit).collect();
+    Ok(IntegrationPage { integrations, total, active_total })
+}
+
+/// An integration with its counts and its latest delivery's time.
+pub struct IntegrationDetail {
+    pub integration: IntegrationRecord,
+    pub installation_count: usize,
+    pub repository_count: usize,
+    pub last_webhook_at: Option<i64>,
+}
+
+/// The integration `id` in detail.
+///
+/// # Errors
+/// The integration does not exist, or storage failed.
+pub async fn get_integration(services: &Services, id: &IntegrationId) -> Result<IntegrationDetail, LookupError> {
+    let integration = services.integration(id).await?;
+    let (installations, repositories, (latest, _)) = futures::try_join!(
+        services.integrations.list_installations(&integration.id),
+        services.repositories.list_repositories(&integration.id),
+        services.webhooks.list_deliveries(&integration.id, 1, None)
+    )?;
+    Ok(IntegrationDetail {
+        installation_count: installations.len(),
+        repository_count: repositories.len(),
+        last_webhook_at: latest.first().map(|d| d.received_at),
+        integration,
+    })
+}
+
+/// Why a delete did not finish. Repeating it finishes the job.
+///
+/// # Errors
+/// - `Lookup`: the integration does not exist, or storage failed.
+/// - `Store`, `Vault`: a backend failed part-way; the integration is still listed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+/// Revokes OAuth tokens at GitLab, then removes the credentials and the records, the
+/// integration's own item last: a delete that fails half-way leaves the integration listed,
+/// and repeating it finishes the job.
+pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Result<(), DeleteError> {
+    let record = services.integration(id).await?;
+    if record.auth_mode == AuthMode::OauthApp {
+        revoke_oauth_tokens(services, &record).await;
+    }
+    services.vault.delete_secret(&services.config.credentials_secret_name(&record.id)).await?;
+    services.integrations.delete_integration(&record.id).await?;
+    tracing::info!(integration_id = %record.id, "integration deleted");
+    Ok(())
+}
+
+/// Revokes the access and refresh tokens. GitLab being unreachable does not block the delete:
+/// the tokens then stay valid until they expire, and the log says so.
+async fn revoke_oauth_tokens(services: &Services, record: &IntegrationRecord) {
+    let Ok(credentials) = read_credentials(services, &record.id, true).await else { return };
+    let Ok(client) = oauth_client(record, &credentials) else { return };
+    for token in [&credentials.access_token, &credentials.refresh_token].into_iter().flatten() {
+        if let Err(err) = services.gitlab.revoke_token(&record.host_url, &client, token).await {
+            tracing::warn!(integration_id = %record.id, error = %err, "could not revoke the integration's tokens at GitLab; they stay valid until they expire");
+            return;
+        }
+    }
+    tracing::info!(integration_id = %record.id, "OAuth tokens revoked at GitLab");
+}

@@ -1,0 +1,71 @@
+//! The use cases: what the service does, as plain async functions over the ports, free of HTTP.
+//!
+//! Each use case is named after its endpoint (`check-gitlab-token` → [`tokens::check_gitlab_token`])
+//! and returns its own error enum, whose variants say what a caller can do about each failure;
+//! `http/errors.rs` maps every enum to the error envelope once.
+
+pub mod connect;
+pub mod credentials;
+pub mod deliveries;
+pub mod installations;
+pub mod integrations;
+pub mod oauth;
+pub mod repositories;
+pub mod sync;
+pub mod tokens;
+pub mod webhook_admin;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::domain::ids::{IntegrationId, RepositoryId};
+use crate::domain::integration::{IntegrationRecord, Repository};
+use crate::ports::{Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, WebhookStore};
+
+/// The ports and settings the use cases run on, built once per container.
+#[derive(Clone)]
+pub struct Services {
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub repositories: Arc<dyn RepositoryStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    pub oauth_states: Arc<dyn OAuthStateStore>,
+    pub vault: Arc<dyn SecretVault>,
+    pub gitlab: Arc<dyn GitLabApi>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+}
+
+/// Something a use case looked up by id does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("integration not found")]
+    Integration,
+    #[error("repository not found")]
+    Repository,
+    #[error("installation not found")]
+    Installation,
+}
+
+/// A lookup that fails with [`Missing`] or a storage error.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Missing(#[from] Missing),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Services {
+    /// The integration, or [`Missing::Integration`].
+    pub async fn integration(&self, id: &IntegrationId) -> Result<IntegrationRecord, LookupError> {
+        self.integrations.get_integration(id).await?.ok_or(LookupError::Missing(Missing::Integration))
+    }
+
+    /// The repository and its integration, or what is missing.
+    pub async fn repository(&self, id: &RepositoryId) -> Result<(Repository, IntegrationRecord), LookupError> {
+        let repository = self.repositories.get_repository(id).await?.ok_or(Missing::Repository)?;
+        let integration = self.integration(&repository.integration_id).await?;
+        Ok((repository, integration))
+    }
+}

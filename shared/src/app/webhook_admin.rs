@@ -1,0 +1,145 @@
+//! `rotate-webhook-secret` and `register-webhook`: a repository's own webhook secret, and the
+//! project hook at GitLab that sends it.
+
+use secrecy::SecretString;
+
+use super::credentials::{access_token, master_key, CredentialsError, MasterKeyError};
+use super::{LookupError, Services};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::webhook_keys::WebhookKey;
+use crate::ports::{GitLabError, HookSettings, StoreError};
+
+/// Rotations racing on one scope retry this often before giving up.
+const ROTATION_ATTEMPTS: usize = 3;
+
+/// Why a webhook secret could not be rotated.
+///
+/// # Errors
+/// - `Lookup`: the repository or its integration does not exist, or storage failed.
+/// - `MasterKey`: the signing key cannot be derived; retry later.
+/// - `RotationConflict`: other rotations of the same secret kept winning; retry.
+/// - `Store`: storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error("another rotation of this secret is in progress")]
+    RotationConflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A fresh secret, current from now on, shown once.
+pub struct RotatedSecret {
+    pub secret: SecretString,
+    pub rotated_at: i64,
+    /// When the secret it replaced stops working.
+    pub previous_valid_until: i64,
+}
+
+/// Issues a new secret for the integration or one of its projects and makes it current; the
+/// previous one stays valid for the grace window.
+async fn rotate(services: &Services, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<(WebhookKey, RotatedSecret), RotateError> {
+    let now = services.clock.now();
+    let grace_until = now + services.config.webhook_grace_secs;
+    let issued = WebhookKey::issue(integration_id, project_id, now);
+    for attempt in 1..=ROTATION_ATTEMPTS {
+        match services.webhooks.rotate_webhook_key(&issued.key, grace_until, now).await {
+            Ok(()) => break,
+            Err(StoreError::Conflict) if attempt < ROTATION_ATTEMPTS => continue,
+            Err(StoreError::Conflict) => return Err(RotateError::RotationConflict),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let rotated = RotatedSecret { secret: issued.secret, rotated_at: issued.key.created_at, previous_valid_until: grace_until };
+    Ok((issued.key, rotated))
+}
+
+/// A repository's new webhook secret with its signing key.
+pub struct RepositorySecret {
+    pub repository_id: RepositoryId,
+    pub rotated: RotatedSecret,
+    pub signing_key: [u8; 32],
+}
+
+/// A new secret for one repository (good for its project only), shown once with its signing key.
+pub async fn rotate_webhook_secret(services: &Services, id: &RepositoryId) -> Result<RepositorySecret, RotateError> {
+    let (repository, integration) = services.repository(id).await?;
+    // Read first: a rotation whose signing key could not be shown would lose it.
+    let master = master_key(services).await?;
+    let (key, rotated) = rotate(services, &integration.id, Some(repository.external_id)).await?;
+    tracing::info!(integration_id = %integration.id, repository_id = %repository.id, "repository webhook secret rotated");
+    Ok(RepositorySecret { repository_id: repository.id, rotated, signing_key: key.signing_key(&master) })
+}
+
+/// Why a project hook could not be registered.
+///
+/// # Errors
+/// - `Lookup`: the repository or its integration does not exist, or storage failed.
+/// - `Credentials`: the integration's token cannot be used.
+/// - `TokenRefused`: GitLab rejected the integration's token; replace it or reconnect.
+/// - `HooksForbidden`: the token lacks the api scope or the Maintainer role on the project.
+/// - `GitLabUnavailable`: GitLab could not be reached; retry (the new secret and the old one
+///   both work meanwhile).
+/// - `Rotate`: the repository's secret could not be rotated.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterHookError {
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error("GitLab rejected the integration's token")]
+    TokenRefused,
+    #[error("GitLab refused to manage this project's hooks")]
+    HooksForbidden,
+    #[error("GitLab could not be reached: {0}")]
+    GitLabUnavailable(GitLabError),
+    #[error(transparent)]
+    Rotate(#[from] RotateError),
+}
+
+impl From<GitLabError> for RegisterHookError {
+    fn from(err: GitLabError) -> Self {
+        match err {
+            GitLabError::Unauthorized(_) => RegisterHookError::TokenRefused,
+            GitLabError::Forbidden | GitLabError::NotFound => RegisterHookError::HooksForbidden,
+            other => RegisterHookError::GitLabUnavailable(other),
+        }
+    }
+}
+
+/// A project hook as registered.
+pub struct RegisteredHook {
+    pub repository_id: RepositoryId,
+    pub hook_id: u64,
+    /// Whether the hook was made now (else ours was updated).
+    pub created: bool,
+    pub rotated_at: i64,
+}
+
+/// Creates the project hook at GitLab posting to `webhook_url`, or updates ours if it is there
+/// already (matched on its URL), with a fresh secret.
+pub async fn register_webhook(services: &Services, id: &RepositoryId, webhook_url: &str) -> Result<RegisteredHook, RegisterHookError> {
+    let (repository, integration) = services.repository(id).await?;
+    let project_id = repository.external_id;
+    let token = access_token(services, &integration).await?;
+    let hooks = services.gitlab.project_hooks(&integration.host_url, &token, project_id).await?;
+    let existing = hooks.iter().find(|h| h.url == webhook_url).map(|h| h.id);
+
+    // The secret is stored before GitLab hears of it: if GitLab then fails, the secret GitLab
+    // still holds keeps working through the grace window and the call can simply be repeated.
+    let (_, rotated) = rotate(services, &integration.id, Some(project_id)).await?;
+    let settings = HookSettings {
+        url: webhook_url.to_string(),
+        token: rotated.secret,
+        push_events: true,
+        tag_push_events: true,
+        merge_requests_events: true,
+        enable_ssl_verification: true,
+    };
+    let hook = services.gitlab.save_project_hook(&integration.host_url, &token, project_id, existing, &settings).await?;
+    tracing::info!(integration_id = %integration.id, repository_id = %repository.id, hook_id = hook.id, created = existing.is_none(), "project hook registered");
+    Ok(RegisteredHook { repository_id: repository.id, hook_id: hook.id, created: existing.is_none(), rotated_at: rotated.rotated_at })
+}

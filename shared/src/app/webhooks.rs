@@ -1,0 +1,235 @@
+//! `gitlab-webhook`: verify a GitLab delivery, decide whether it builds, and record it exactly once.
+//!
+//! Checks run in the daemon's order (413, 401 missing_token, 400 invalid_payload, 401
+//! invalid_token), then the Standard Webhooks signature when GitLab sent one. A warm delivery
+//! costs one DynamoDB query (the secret's key, found by its digest) and one transaction (dedupe
+//! marker, log entry, trigger, repository check); the signing master key is read through the
+//! cached vault, so no Secrets Manager call once warm.
+
+use serde_json::Value;
+
+use super::credentials::{access_token, master_key, CredentialsError, MasterKeyError};
+use super::Services;
+use crate::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
+use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
+use crate::domain::secrets::webhook_secret_digest;
+use crate::domain::webhook::{decide, delivery_key, event_kind, project_id, verify_signature, Decision, SignatureHeaders};
+use crate::domain::webhook_keys::WebhookKey;
+use crate::ports::{GitLabError, Recorded, StoreError};
+
+/// Largest delivery accepted, as the daemon.
+pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
+/// Longer than any secret we issue; longer tokens are refused without a lookup.
+const MAX_TOKEN_LEN: usize = 256;
+
+/// A delivery as GitLab sent it: the exact body and the headers we read.
+pub struct IncomingDelivery<'a> {
+    pub body: &'a [u8],
+    /// `X-Gitlab-Token`.
+    pub token: Option<&'a str>,
+    /// `X-Gitlab-Event`.
+    pub event_header: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// `X-Gitlab-Event-UUID`.
+    pub event_uuid: Option<&'a str>,
+    pub signature: SignatureHeaders<'a>,
+}
+
+/// What became of an accepted delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// Recorded; nothing to build, for the reason given.
+    Ignored(String),
+    /// Recorded with a queued build trigger.
+    Triggered(TriggerId),
+    /// The same delivery was recorded before; nothing new was written.
+    Duplicate,
+}
+
+/// Why a delivery was refused. GitLab resends on any answer but 2xx, so only the retryable
+/// failures (`GitLabUnavailable`, `RepositoryNotRecorded`, backends) are worth a resend.
+///
+/// # Errors
+/// - `TooLarge`: the body is over [`MAX_WEBHOOK_BODY`].
+/// - `MissingToken`: no `X-Gitlab-Token`.
+/// - `InvalidPayload`: not a JSON object, no event, or an event lacking what it must carry.
+/// - `InvalidToken`: the secret is unknown, expired, another project's, or its integration cannot
+///   see the project.
+/// - `InvalidSignature`: a Standard Webhooks signature was sent and does not verify.
+/// - `GitLabUnavailable`: GitLab could not be asked about a project not synced yet.
+/// - `RepositoryNotRecorded`: the project was adopted but its record is still not readable.
+/// - `Credentials`, `MasterKey`, `Store`: the integration's token or a backend failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the delivery is larger than {MAX_WEBHOOK_BODY} bytes")]
+    TooLarge,
+    #[error("X-Gitlab-Token header required")]
+    MissingToken,
+    #[error("{0}")]
+    InvalidPayload(String),
+    #[error("the webhook token is not valid for this project")]
+    InvalidToken,
+    #[error("the webhook signature was refused: {0}")]
+    InvalidSignature(String),
+    #[error("GitLab could not be asked about this project: {0}")]
+    GitLabUnavailable(GitLabError),
+    #[error("the repository could not be recorded")]
+    RepositoryNotRecorded,
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What is known of a delivery once its secret is verified.
+struct Verified<'a> {
+    key: WebhookKey,
+    event: String,
+    project_id: Option<ProjectId>,
+    delivery_key: String,
+    payload: &'a Value,
+    now: i64,
+}
+
+impl Verified<'_> {
+    fn record(&self, services: &Services, outcome: DeliveryOutcome, reason: Option<String>, trigger_id: Option<TriggerId>) -> DeliveryRecord {
+        DeliveryRecord {
+            // Time-ordered, so entries within one second keep their order in the log.
+            id: uuid::Uuid::now_v7().to_string(),
+            integration_id: self.key.integration_id.clone(),
+            delivery_key: self.delivery_key.clone(),
+            event: self.event.clone(),
+            project_id: self.project_id,
+            repository_id: self.project_id.map(|p| RepositoryId::derive(&self.key.integration_id, p)),
+            outcome,
+            reason,
+            trigger_id,
+            received_at: self.now,
+            expires_at: self.now + services.config.delivery_retention_secs,
+        }
+    }
+
+    /// Logs a refusal under the integration the secret identified, then answers `error`.
+    async fn refuse(&self, services: &Services, reason: &str, error: WebhookError) -> WebhookError {
+        let entry = self.record(services, DeliveryOutcome::Refused, Some(reason.to_string()), None);
+        if let Err(err) = services.webhooks.log_delivery(&entry).await {
+            tracing::warn!(integration_id = %self.key.integration_id, error = %err, "could not log a refused delivery");
+        }
+        tracing::info!(integration_id = %self.key.integration_id, event = %self.event, reason, "webhook delivery refused");
+        error
+    }
+}
+
+/// Verifies and records one delivery.
+pub async fn gitlab_webhook(services: &Services, delivery: IncomingDelivery<'_>) -> Result<WebhookOutcome, WebhookError> {
+    let body = delivery.body;
+    if body.len() > MAX_WEBHOOK_BODY {
+        return Err(WebhookError::TooLarge);
+    }
+    let token = delivery.token.ok_or(WebhookError::MissingToken)?;
+    let payload: Value = serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload(format!("the delivery is not valid JSON: {e}")))?;
+    if !payload.is_object() {
+        return Err(WebhookError::InvalidPayload("the delivery is not a JSON object".into()));
+    }
+
+    let now = services.clock.now();
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(WebhookError::InvalidToken);
+    }
+    let key = services.webhooks.find_webhook_key(&webhook_secret_digest(token)).await?.filter(|k| k.accepts(token, now)).ok_or(WebhookError::InvalidToken)?;
+    let event = event_kind(delivery.event_header, &payload);
+    let project = project_id(&payload);
+    let verified = Verified {
+        event: event.clone().unwrap_or_else(|| "unknown".into()),
+        delivery_key: delivery_key(delivery.idempotency_key, delivery.event_uuid, key.integration_id.as_str(), event.as_deref().unwrap_or(""), body),
+        key,
+        project_id: project,
+        payload: &payload,
+        now,
+    };
+
+    if !verified.key.covers(project) {
+        return Err(verified.refuse(services, "the token belongs to another repository", WebhookError::InvalidToken).await);
+    }
+    if delivery.signature.present() {
+        let master = master_key(services).await?;
+        if let Err(err) = verify_signature(&delivery.signature, body, &verified.key.signing_key(&master), now) {
+            return Err(verified.refuse(services, &err.to_string(), WebhookError::InvalidSignature(err.to_string())).await);
+        }
+    }
+    let Some(event) = event else {
+        let refusal = WebhookError::InvalidPayload("the delivery names no event (object_kind or X-Gitlab-Event)".into());
+        return Err(verified.refuse(services, "no object_kind or X-Gitlab-Event", refusal).await);
+    };
+    let decision = match decide(&event, &payload) {
+        Ok(decision) => decision,
+        Err(err) => return Err(verified.refuse(services, &err.0, WebhookError::InvalidPayload(err.0.clone())).await),
+    };
+
+    match decision {
+        Decision::Ignore(reason) => {
+            let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
+            match services.webhooks.record_delivery(&entry, None, None).await? {
+                Recorded::Duplicate => Ok(duplicate(services, &verified).await),
+                _ => Ok(WebhookOutcome::Ignored(reason)),
+            }
+        }
+        Decision::Build(request) => {
+            let Some(project) = project else {
+                let refusal = WebhookError::InvalidPayload("the delivery names no project (project.id)".into());
+                return Err(verified.refuse(services, "the event names no project", refusal).await);
+            };
+            let full_name = verified.payload.pointer("/project/path_with_namespace").and_then(Value::as_str).map(str::to_string);
+            let trigger = BuildTrigger::queued(request, &verified.key.integration_id, project, full_name, &verified.delivery_key, now);
+            let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
+            let mut recorded = services.webhooks.record_delivery(&entry, Some(&trigger), Some(project)).await?;
+            if recorded == Recorded::RepositoryMissing {
+                adopt_repository(services, &verified, project).await?;
+                recorded = services.webhooks.record_delivery(&entry, Some(&trigger), Some(project)).await?;
+            }
+            match recorded {
+                Recorded::New => {
+                    tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.build.event, "build triggered");
+                    Ok(WebhookOutcome::Triggered(trigger.id))
+                }
+                Recorded::Duplicate => Ok(duplicate(services, &verified).await),
+                Recorded::RepositoryMissing => Err(WebhookError::RepositoryNotRecorded),
+            }
+        }
+    }
+}
+
+/// A repeat of a recorded delivery: logged as such, answered 200 so GitLab stops resending.
+async fn duplicate(services: &Services, verified: &Verified<'_>) -> WebhookOutcome {
+    let entry = verified.record(services, DeliveryOutcome::Duplicate, None, None);
+    if let Err(err) = services.webhooks.log_delivery(&entry).await {
+        tracing::warn!(integration_id = %verified.key.integration_id, error = %err, "could not log a duplicate delivery");
+    }
+    WebhookOutcome::Duplicate
+}
+
+/// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
+/// dropping the build. A project the integration cannot see is refused like a wrong token.
+async fn adopt_repository(services: &Services, verified: &Verified<'_>, project_id: ProjectId) -> Result<(), WebhookError> {
+    let integration_id = &verified.key.integration_id;
+    let integration = services.integrations.get_integration(integration_id).await?.ok_or(WebhookError::InvalidToken)?;
+    let token = access_token(services, &integration).await?;
+    let project = match services.gitlab.project(&integration.host_url, &token, project_id).await {
+        Ok(project) => project,
+        Err(GitLabError::NotFound | GitLabError::Forbidden) => {
+            return Err(verified.refuse(services, "the integration cannot see this project at GitLab", WebhookError::InvalidToken).await);
+        }
+        Err(err) => {
+            tracing::warn!(%integration_id, error = %err, "project lookup for a webhook failed");
+            return Err(WebhookError::GitLabUnavailable(err));
+        }
+    };
+    let installation_id = services.integrations.list_installations(integration_id).await?.into_iter().map(|i| i.id).next().unwrap_or_default();
+    let repository = project.to_repository(integration_id, &installation_id, verified.now);
+    services.repositories.write_repositories(integration_id, &[repository], &[]).await?;
+    tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
+    Ok(())
+}

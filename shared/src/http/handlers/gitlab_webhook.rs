@@ -1,0 +1,27 @@
+//! `POST /v1/webhooks/gitlab` (`gitlab-webhook`): a GitLab delivery, verified and recorded once.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+
+use super::super::bodies::WebhookResponse;
+use super::super::envelope::ApiError;
+use super::super::{json, App, Ctx};
+use crate::app::webhooks::{self, IncomingDelivery, WebhookOutcome};
+use crate::domain::webhook::SignatureHeaders;
+
+pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
+    let delivery = IncomingDelivery {
+        body: ctx.raw_body(),
+        token: ctx.header("x-gitlab-token"),
+        event_header: ctx.header("x-gitlab-event"),
+        idempotency_key: ctx.header("idempotency-key"),
+        event_uuid: ctx.header("x-gitlab-event-uuid"),
+        signature: SignatureHeaders { id: ctx.header("webhook-id"), timestamp: ctx.header("webhook-timestamp"), signature: ctx.header("webhook-signature") },
+    };
+    let answer = match webhooks::gitlab_webhook(&app.services, delivery).await? {
+        WebhookOutcome::Ignored(reason) => WebhookResponse::Ignored { ok: true, outcome: "ignored", reason },
+        WebhookOutcome::Triggered(trigger_id) => WebhookResponse::Triggered { ok: true, outcome: "triggered", trigger_id },
+        WebhookOutcome::Duplicate => WebhookResponse::Duplicate { ok: true, duplicate: true },
+    };
+    Ok(json(StatusCode::OK, &answer))
+}
