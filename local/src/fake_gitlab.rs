@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 const USER: &str = include_str!("../fixtures/gitlab/api/user.json");
@@ -25,9 +25,10 @@ const TOTALS_LIMIT: usize = 10_000;
 
 /// A 1×1 PNG, served as every project avatar.
 pub const AVATAR_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
-    0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00,
-    0x00, 0x05, 0x00, 0x01, 0xe9, 0xfa, 0xdc, 0xd8, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00, 0x00, 0x05, 0x00, 0x01, 0xe9, 0xfa, 0xdc, 0xd8, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
 /// How a token the fake knows behaves.
@@ -54,7 +55,13 @@ pub enum TokenState {
 impl FakeToken {
     /// A live token of the fixture user (id 1, john_smith) with `scopes`.
     pub fn live(scopes: &[&str]) -> Self {
-        FakeToken { user_id: 1, username: "john_smith".into(), scopes: scopes.iter().map(|s| s.to_string()).collect(), expires_at: Some("2099-01-01".into()), state: TokenState::Live }
+        FakeToken {
+            user_id: 1,
+            username: "john_smith".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            expires_at: Some("2099-01-01".into()),
+            state: TokenState::Live,
+        }
     }
 }
 
@@ -71,7 +78,11 @@ pub struct FakeOptions {
 
 impl Default for FakeOptions {
     fn default() -> Self {
-        FakeOptions { prefix: String::new(), projects: 3, delay: Duration::ZERO }
+        FakeOptions {
+            prefix: String::new(),
+            projects: 3,
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -127,13 +138,24 @@ impl FakeState {
     pub fn add_project(&self, project: &Value) {
         let template: Vec<Value> = serde_json::from_str(PROJECTS).expect("projects fixture is JSON");
         let mut p = template[0].clone();
-        for field in ["id", "name", "path_with_namespace", "default_branch", "web_url", "avatar_url"] {
+        for field in [
+            "id",
+            "name",
+            "path_with_namespace",
+            "default_branch",
+            "web_url",
+            "avatar_url",
+        ] {
             if let Some(v) = project.get(field) {
                 p[field] = v.clone();
             }
         }
         if let Some(level) = project.get("visibility_level").and_then(Value::as_u64) {
-            p["visibility"] = json!(match level { 20 => "public", 10 => "internal", _ => "private" });
+            p["visibility"] = json!(match level {
+                20 => "public",
+                10 => "internal",
+                _ => "private",
+            });
         }
         self.projects.lock().unwrap().push(p);
     }
@@ -163,7 +185,10 @@ impl FakeState {
 
     /// Removes projects by id (a project deleted at GitLab).
     pub fn remove_projects(&self, ids: &[u64]) {
-        self.projects.lock().unwrap().retain(|p| !ids.contains(&p["id"].as_u64().unwrap_or_default()));
+        self.projects
+            .lock()
+            .unwrap()
+            .retain(|p| !ids.contains(&p["id"].as_u64().unwrap_or_default()));
     }
 
     pub fn project_count(&self) -> usize {
@@ -202,7 +227,11 @@ fn generate_projects(count: usize, base_url: &str) -> Vec<Value> {
             p["web_url"] = json!(format!("{base_url}/diaspora/{path}"));
             p["http_url_to_repo"] = json!(format!("{base_url}/diaspora/{path}.git"));
             p["visibility"] = json!(["public", "internal", "private"][i % 3]);
-            p["avatar_url"] = if i % 2 == 0 { json!(format!("{base_url}/uploads/-/system/project/avatar/{id}/avatar.png")) } else { Value::Null };
+            p["avatar_url"] = if i % 2 == 0 {
+                json!(format!("{base_url}/uploads/-/system/project/avatar/{id}/avatar.png"))
+            } else {
+                Value::Null
+            };
             p
         })
         .collect()
@@ -226,9 +255,19 @@ fn authenticate(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Res
         .get("private-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string));
-    let Some(presented) = presented else { return Err(unauthorized_plain()) };
-    let Some(token) = state.tokens.lock().unwrap().get(&presented).cloned() else { return Err(unauthorized_plain()) };
+        .or_else(|| {
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_string)
+        });
+    let Some(presented) = presented else {
+        return Err(unauthorized_plain());
+    };
+    let Some(token) = state.tokens.lock().unwrap().get(&presented).cloned() else {
+        return Err(unauthorized_plain());
+    };
     match token.state {
         TokenState::Live => Ok(token),
         TokenState::Expired => Err((
@@ -257,7 +296,13 @@ async fn gate(state: &FakeState) -> Option<Response> {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
-    state.failing.load(Ordering::SeqCst).then(|| (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"message": "503 Service Unavailable"}))).into_response())
+    state.failing.load(Ordering::SeqCst).then(|| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"message": "503 Service Unavailable"})),
+        )
+            .into_response()
+    })
 }
 
 /// The gate alone, for endpoints that authenticate their own way (OAuth).
@@ -309,7 +354,11 @@ async fn version(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Res
     }
 }
 
-async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn projects(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     state.project_requests.fetch_add(1, Ordering::SeqCst);
     let token = match admit(&state, &headers).await {
         Ok(t) => t,
@@ -318,14 +367,27 @@ async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query
     if !has_any(&token, &["api", "read_api"]) {
         return insufficient_scope("api read_api");
     }
-    let limited = state.rate_limit_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let limited = state
+        .rate_limit_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
     if limited {
         let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(json!({"message": "Retry later"}))).into_response();
-        response.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
         return response;
     }
-    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(20).clamp(1, 100);
-    let page = query.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
     let (items, total) = {
         let all = state.projects.lock().unwrap();
         let items: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
@@ -333,7 +395,9 @@ async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query
     };
     let total_pages = total.div_ceil(per_page).max(1);
     let base = state.base_url.lock().unwrap().clone();
-    let link = |p: usize, rel: &str| format!("<{base}/api/v4/projects?membership=true&page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let link = |p: usize, rel: &str| {
+        format!("<{base}/api/v4/projects?membership=true&page={p}&per_page={per_page}>; rel=\"{rel}\"")
+    };
     let mut links = vec![link(1, "first")];
     if page < total_pages {
         links.push(link(page + 1, "next"));
@@ -348,8 +412,24 @@ async fn projects(State(state): State<Arc<FakeState>>, headers: HeaderMap, Query
     };
     set(h, "x-page", page.to_string());
     set(h, "x-per-page", per_page.to_string());
-    set(h, "x-next-page", if page < total_pages { (page + 1).to_string() } else { String::new() });
-    set(h, "x-prev-page", if page > 1 { (page - 1).to_string() } else { String::new() });
+    set(
+        h,
+        "x-next-page",
+        if page < total_pages {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        },
+    );
+    set(
+        h,
+        "x-prev-page",
+        if page > 1 {
+            (page - 1).to_string()
+        } else {
+            String::new()
+        },
+    );
     if total <= TOTALS_LIMIT {
         set(h, "x-total", total.to_string());
         set(h, "x-total-pages", total_pages.to_string());
@@ -364,7 +444,13 @@ fn not_found() -> Response {
 }
 
 fn find_project(state: &FakeState, id: u64) -> Option<Value> {
-    state.projects.lock().unwrap().iter().find(|p| p["id"].as_u64() == Some(id)).cloned()
+    state
+        .projects
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"].as_u64() == Some(id))
+        .cloned()
 }
 
 async fn project(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
@@ -376,7 +462,9 @@ async fn project(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(i
     if !has_any(&token, &["api", "read_api"]) {
         return insufficient_scope("api read_api");
     }
-    find_project(&state, id).map(|p| Json(p).into_response()).unwrap_or_else(not_found)
+    find_project(&state, id)
+        .map(|p| Json(p).into_response())
+        .unwrap_or_else(not_found)
 }
 
 /// The hook as GitLab shows it: every field but the token.
@@ -421,7 +509,12 @@ fn hook_from(id: u64, project_id: u64, body: &Value) -> Value {
     })
 }
 
-async fn create_hook(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>, Json(body): Json<Value>) -> Response {
+async fn create_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Json(body): Json<Value>,
+) -> Response {
     if let Err(r) = admit_hooks(&state, &headers, id).await {
         return r;
     }
@@ -433,12 +526,20 @@ async fn create_hook(State(state): State<Arc<FakeState>>, headers: HeaderMap, Pa
     (StatusCode::CREATED, Json(shown(&hook))).into_response()
 }
 
-async fn update_hook(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path((id, hook_id)): Path<(u64, u64)>, Json(body): Json<Value>) -> Response {
+async fn update_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path((id, hook_id)): Path<(u64, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
     if let Err(r) = admit_hooks(&state, &headers, id).await {
         return r;
     }
     let mut hooks = state.hooks.lock().unwrap();
-    let Some(slot) = hooks.get_mut(&id).and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id))) else {
+    let Some(slot) = hooks
+        .get_mut(&id)
+        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
+    else {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
     };
     *slot = hook_from(hook_id, id, &body);
@@ -449,7 +550,12 @@ async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id
     if let Err(r) = admit(&state, &headers).await {
         return r;
     }
-    let exists = state.projects.lock().unwrap().iter().any(|p| p["id"].as_u64() == Some(id));
+    let exists = state
+        .projects
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|p| p["id"].as_u64() == Some(id));
     if !exists {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not Found"}))).into_response();
     }
@@ -491,7 +597,11 @@ impl FakeGitLab {
             .route("/oauth/token", post(crate::fake_oauth::token))
             .route("/oauth/revoke", post(crate::fake_oauth::revoke))
             .with_state(state.clone());
-        let app = if prefix.is_empty() { api } else { Router::new().nest(&prefix, api) };
+        let app = if prefix.is_empty() {
+            api
+        } else {
+            Router::new().nest(&prefix, api)
+        };
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

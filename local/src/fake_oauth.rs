@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -57,7 +57,10 @@ fn random_token() -> String {
 impl FakeOAuth {
     /// Registers an application, as an admin does in GitLab's settings.
     pub fn add_app(&self, client_id: &str, secret: &str, redirect_uri: &str) {
-        self.apps.lock().unwrap().insert(client_id.into(), (secret.into(), redirect_uri.into()));
+        self.apps
+            .lock()
+            .unwrap()
+            .insert(client_id.into(), (secret.into(), redirect_uri.into()));
     }
 
     /// The access tokens issued so far, oldest first.
@@ -75,7 +78,11 @@ impl FakeOAuth {
     }
 
     fn client_ok(&self, client_id: &str, secret: &str) -> bool {
-        self.apps.lock().unwrap().get(client_id).is_some_and(|(s, _)| s == secret)
+        self.apps
+            .lock()
+            .unwrap()
+            .get(client_id)
+            .is_some_and(|(s, _)| s == secret)
     }
 }
 
@@ -95,7 +102,10 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     url.to_string()
 }
 
-pub(crate) async fn authorize(State(state): State<Arc<FakeState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn authorize(
+    State(state): State<Arc<FakeState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let oauth = &state.oauth;
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let (client_id, redirect_uri, request_state) = (get("client_id"), get("redirect_uri"), get("state"));
@@ -105,17 +115,37 @@ pub(crate) async fn authorize(State(state): State<Arc<FakeState>>, Query(q): Que
         return (StatusCode::BAD_REQUEST, "The redirect URI included is not valid.").into_response();
     }
     if oauth.deny_next.swap(false, Ordering::SeqCst) {
-        return redirect(with_query(&redirect_uri, &[
-            ("error", "access_denied"),
-            ("error_description", "The resource owner or authorization server denied the request."),
-            ("state", &request_state),
-        ]));
+        return redirect(with_query(
+            &redirect_uri,
+            &[
+                ("error", "access_denied"),
+                (
+                    "error_description",
+                    "The resource owner or authorization server denied the request.",
+                ),
+                ("state", &request_state),
+            ],
+        ));
     }
     if get("response_type") != "code" || get("code_challenge_method") != "S256" || get("code_challenge").is_empty() {
-        return redirect(with_query(&redirect_uri, &[("error", "invalid_request"), ("error_description", "PKCE with S256 is required."), ("state", &request_state)]));
+        return redirect(with_query(
+            &redirect_uri,
+            &[
+                ("error", "invalid_request"),
+                ("error_description", "PKCE with S256 is required."),
+                ("state", &request_state),
+            ],
+        ));
     }
     let code = random_token();
-    oauth.codes.lock().unwrap().insert(code.clone(), Grant { client_id, redirect_uri: redirect_uri.clone(), challenge: get("code_challenge") });
+    oauth.codes.lock().unwrap().insert(
+        code.clone(),
+        Grant {
+            client_id,
+            redirect_uri: redirect_uri.clone(),
+            challenge: get("code_challenge"),
+        },
+    );
     redirect(with_query(&redirect_uri, &[("code", &code), ("state", &request_state)]))
 }
 
@@ -125,7 +155,12 @@ fn issue(state: &FakeState, client_id: &str) -> Response {
     let refresh = random_token();
     state.add_token(&access, FakeToken::live(&["api"]));
     state.oauth.access_tokens.lock().unwrap().push(access.clone());
-    state.oauth.refresh_tokens.lock().unwrap().insert(refresh.clone(), client_id.to_string());
+    state
+        .oauth
+        .refresh_tokens
+        .lock()
+        .unwrap()
+        .insert(refresh.clone(), client_id.to_string());
     Json(json!({
         "access_token": access,
         "token_type": "Bearer",
@@ -145,15 +180,30 @@ pub(crate) async fn token(State(state): State<Arc<FakeState>>, Form(form): Form<
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let client_id = get("client_id");
     if !oauth.client_ok(&client_id, &get("client_secret")) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
+        );
     }
-    let invalid_grant = || oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.");
+    let invalid_grant = || {
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
+        )
+    };
     match get("grant_type").as_str() {
         "authorization_code" => {
             // Codes are single use: taken out whether or not the rest checks out.
-            let Some(grant) = oauth.codes.lock().unwrap().remove(&get("code")) else { return invalid_grant() };
+            let Some(grant) = oauth.codes.lock().unwrap().remove(&get("code")) else {
+                return invalid_grant();
+            };
             let verifier_hash = BASE64URL.encode(Sha256::digest(get("code_verifier").as_bytes()));
-            if grant.client_id != client_id || grant.redirect_uri != get("redirect_uri") || grant.challenge != verifier_hash {
+            if grant.client_id != client_id
+                || grant.redirect_uri != get("redirect_uri")
+                || grant.challenge != verifier_hash
+            {
                 return invalid_grant();
             }
             oauth.exchanges.fetch_add(1, Ordering::SeqCst);
@@ -168,7 +218,11 @@ pub(crate) async fn token(State(state): State<Arc<FakeState>>, Form(form): Form<
             oauth.refreshes.fetch_add(1, Ordering::SeqCst);
             issue(&state, &client_id)
         }
-        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server."),
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.",
+        ),
     }
 }
 
@@ -179,7 +233,11 @@ pub(crate) async fn revoke(State(state): State<Arc<FakeState>>, Form(form): Form
     let oauth = &state.oauth;
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     if !oauth.client_ok(&get("client_id"), &get("client_secret")) {
-        return oauth_error(StatusCode::FORBIDDEN, "unauthorized_client", "You are not authorized to revoke this token");
+        return oauth_error(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "You are not authorized to revoke this token",
+        );
     }
     let token = get("token");
     let was_refresh = oauth.refresh_tokens.lock().unwrap().remove(&token).is_some();

@@ -8,7 +8,7 @@ use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken, TokenState};
 use rand::RngCore;
 use secrecy::SecretString;
 use shared::config::Config;
-use shared::http::auth::{issue_token, Role};
+use shared::http::auth::{Role, issue_token};
 use shared::ports::{Clock, SecretVault, SystemClock};
 
 const USAGE: &str = "usage:
@@ -26,7 +26,10 @@ GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_C
 embedded caller key is kept, default ./.oore-local), RUST_LOG.";
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn env(name: &str) -> Option<String> {
@@ -83,7 +86,11 @@ async fn signing_key(config: &Config) -> Result<SecretString, Box<dyn std::error
         return Ok(key);
     }
     if env("AWS_ENDPOINT_URL").is_none() {
-        return Err(format!("the secret {} does not exist; deploy the stack first", config.caller_key_secret_id).into());
+        return Err(format!(
+            "the secret {} does not exist; deploy the stack first",
+            config.caller_key_secret_id
+        )
+        .into());
     }
     // A fresh emulator: make the key the template would have made.
     let key = local_key()?;
@@ -104,7 +111,12 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             // A fresh emulator: make the webhook master key the template would have made.
             let vault = aws_vault().await;
             if vault.get_secret(&config.master_key_secret_id).await?.is_none() {
-                vault.create_secret(&config.master_key_secret_id, &shared::domain::secrets::generate_master_key()).await?;
+                vault
+                    .create_secret(
+                        &config.master_key_secret_id,
+                        &shared::domain::secrets::generate_master_key(),
+                    )
+                    .await?;
             }
         }
         shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
@@ -112,8 +124,19 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), Arc::new(SystemClock), &key).await
     };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    let token = issue_token(&key, "local-owner", Role::Owner, &issuer, &audience, SystemClock.now(), 12 * 3600);
-    println!("Oore GitLab integration listening on http://{listen} ({} store)", if aws_mode() { "DynamoDB" } else { "embedded" });
+    let token = issue_token(
+        &key,
+        "local-owner",
+        Role::Owner,
+        &issuer,
+        &audience,
+        SystemClock.now(),
+        12 * 3600,
+    );
+    println!(
+        "Oore GitLab integration listening on http://{listen} ({} store)",
+        if aws_mode() { "DynamoDB" } else { "embedded" }
+    );
     println!("Owner token (12 hours; `oore-local token --role developer` makes others):\n  export OORE_TOKEN={token}");
     oore_local::server::serve(listener, app).await?;
     Ok(())
@@ -122,11 +145,24 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let config = local_config()?;
     let key = signing_key(&config).await?;
-    let role: Role = serde_json::from_value(serde_json::Value::String(flag(args, "--role").unwrap_or_else(|| "owner".into())))
-        .map_err(|_| "--role must be owner, admin, developer or qa_viewer")?;
+    let role: Role = serde_json::from_value(serde_json::Value::String(
+        flag(args, "--role").unwrap_or_else(|| "owner".into()),
+    ))
+    .map_err(|_| "--role must be owner, admin, developer or qa_viewer")?;
     let user = flag(args, "--user").unwrap_or_else(|| "local-owner".into());
     let ttl: i64 = flag(args, "--ttl").map(|t| t.parse()).transpose()?.unwrap_or(12 * 3600);
-    println!("{}", issue_token(&key, &user, role, &config.token_issuer, &config.token_audience, SystemClock.now(), ttl));
+    println!(
+        "{}",
+        issue_token(
+            &key,
+            &user,
+            role,
+            &config.token_issuer,
+            &config.token_audience,
+            SystemClock.now(),
+            ttl
+        )
+    );
     Ok(())
 }
 
@@ -141,15 +177,34 @@ async fn fake_gitlab(args: &[String]) -> Result<(), Box<dyn std::error::Error>> 
     let tokens = [
         ("glpat-local-api", FakeToken::live(&["api"])),
         ("glpat-local-readonly", FakeToken::live(&["read_api"])),
-        ("glpat-local-expired", FakeToken { state: TokenState::Expired, ..FakeToken::live(&["api"]) }),
-        ("glpat-local-revoked", FakeToken { state: TokenState::Revoked, ..FakeToken::live(&["api"]) }),
+        (
+            "glpat-local-expired",
+            FakeToken {
+                state: TokenState::Expired,
+                ..FakeToken::live(&["api"])
+            },
+        ),
+        (
+            "glpat-local-revoked",
+            FakeToken {
+                state: TokenState::Revoked,
+                ..FakeToken::live(&["api"])
+            },
+        ),
     ];
     for (name, spec) in &tokens {
         fake.state.add_token(name, spec.clone());
     }
-    let callback = flag(args, "--callback").unwrap_or_else(|| "http://127.0.0.1:8787/v1/integrations/gitlab/callback".into());
-    fake.state.oauth.add_app("oore-local-app", "oore-local-app-secret", &callback);
-    println!("Fake GitLab at {} with {} projects", fake.base_url, fake.state.project_count());
+    let callback =
+        flag(args, "--callback").unwrap_or_else(|| "http://127.0.0.1:8787/v1/integrations/gitlab/callback".into());
+    fake.state
+        .oauth
+        .add_app("oore-local-app", "oore-local-app-secret", &callback);
+    println!(
+        "Fake GitLab at {} with {} projects",
+        fake.base_url,
+        fake.state.project_count()
+    );
     println!("OAuth application: client id oore-local-app, secret oore-local-app-secret, redirect URI {callback}");
     println!("Tokens: glpat-local-api (api scope), glpat-local-readonly (read_api only: refused for scopes),");
     println!("        glpat-local-expired, glpat-local-revoked (GitLab's two 401 shapes)");
@@ -160,7 +215,10 @@ async fn fake_gitlab(args: &[String]) -> Result<(), Box<dyn std::error::Error>> 
 #[tokio::main]
 async fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,

@@ -1,10 +1,10 @@
 //! Serves the shared route table on a local port: axum requests become the `lambda_http`
 //! requests the handlers take, exactly as API Gateway would hand them over.
 
-use axum::body::{to_bytes, Body as AxumBody};
+use axum::Router;
+use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::Router;
 use shared::http::App;
 use tokio::net::TcpListener;
 
@@ -18,11 +18,20 @@ async fn forward(State(app): State<App>, request: Request) -> Response {
         Ok(b) => b,
         Err(_) => {
             return into_axum(
-                shared::http::envelope::ApiError::new(http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large").into_response(),
-            )
+                shared::http::envelope::ApiError::new(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+                .into_response(),
+            );
         }
     };
-    let body = if bytes.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Binary(bytes.to_vec()) };
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(bytes.to_vec())
+    };
     into_axum(app.handle(http::Request::from_parts(parts, body)).await)
 }
 

@@ -48,16 +48,34 @@ impl Config {
     /// Reads the settings from `lookup` (the environment in production, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError { name, problem: "is required".into() })
+            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError {
+                name,
+                problem: "is required".into(),
+            })
         };
-        let or = |name: &str, default: &str| lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string());
+        let or = |name: &str, default: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
         let sync_concurrency = or("SYNC_CONCURRENCY", "8")
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=32).contains(n))
-            .ok_or(ConfigError { name: "SYNC_CONCURRENCY", problem: "must be a number from 1 to 32".into() })?;
+            .ok_or(ConfigError {
+                name: "SYNC_CONCURRENCY",
+                problem: "must be a number from 1 to 32".into(),
+            })?;
         let number = |name: &'static str, default: &str, min: i64, max: i64| {
-            or(name, default).trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or(ConfigError { name, problem: format!("must be a whole number from {min} to {max}") })
+            or(name, default)
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or(ConfigError {
+                    name,
+                    problem: format!("must be a whole number from {min} to {max}"),
+                })
         };
         Ok(Config {
             master_key_secret_id: required("MASTER_KEY_SECRET_ID")?,
@@ -68,7 +86,9 @@ impl Config {
             caller_key_secret_id: required("CALLER_KEY_SECRET_ID")?,
             token_issuer: or("TOKEN_ISSUER", "oore"),
             token_audience: or("TOKEN_AUDIENCE", "oore-gitlab"),
-            public_base_url: lookup("PUBLIC_BASE_URL").map(|v| v.trim().trim_end_matches('/').to_string()).filter(|v| !v.is_empty()),
+            public_base_url: lookup("PUBLIC_BASE_URL")
+                .map(|v| v.trim().trim_end_matches('/').to_string())
+                .filter(|v| !v.is_empty()),
             host_policy: HostPolicy {
                 allow_http_loopback: or("GITLAB_HTTP_LOOPBACK", "false") == "true",
                 http_hosts: or("GITLAB_HTTP_HOSTS", "")

@@ -29,7 +29,12 @@ pub enum StoreError {
 pub trait IntegrationStore: Send + Sync {
     /// Creates the integration, its installation and its integration-wide webhook key together,
     /// or none of them. `Conflict` if the id exists.
-    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError>;
+    async fn create_integration(
+        &self,
+        record: &IntegrationRecord,
+        installation: Option<&Installation>,
+        webhook_key: Option<&WebhookKey>,
+    ) -> Result<(), StoreError>;
     async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError>;
     /// All integrations (a key query, never a scan); callers filter, sort and page.
     async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
@@ -43,7 +48,13 @@ pub trait IntegrationStore: Send + Sync {
     /// Takes the integration's token-refresh lease for `owner` until `until`, unless another
     /// owner holds an unexpired one. Only the holder may talk to GitLab's token endpoint, so one
     /// refresh reaches GitLab at a time across all Lambdas. `Ok(false)` if someone else holds it.
-    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError>;
+    async fn acquire_refresh_lease(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
     /// Writes `record` (which carries no lease) if `owner` still holds the lease, releasing it.
     /// `Conflict` if the lease was lost.
     async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError>;
@@ -64,7 +75,12 @@ pub trait RepositoryStore: Send + Sync {
     async fn list_repositories(&self, integration_id: &IntegrationId) -> Result<Vec<Repository>, StoreError>;
     async fn get_repository(&self, repository_id: &RepositoryId) -> Result<Option<Repository>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
-    async fn write_repositories(&self, integration_id: &IntegrationId, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError>;
+    async fn write_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        upserts: &[Repository],
+        removals: &[Repository],
+    ) -> Result<(), StoreError>;
 }
 
 /// What became of an attempt to record a delivery.
@@ -84,18 +100,33 @@ pub trait WebhookStore: Send + Sync {
     /// The key whose digest is `digest`, valid or not (callers check validity).
     async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError>;
     /// Every key of one scope: the integration-wide keys (`project_id` None) or one project's.
-    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError>;
+    async fn webhook_keys(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: Option<ProjectId>,
+    ) -> Result<Vec<WebhookKey>, StoreError>;
     /// Makes `new` the current key of its scope: the keys current until now stay valid until
     /// `previous_valid_until`, keys whose grace has ended are removed. `Conflict` if another
     /// rotation of the same scope won the race.
-    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError>;
+    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64)
+    -> Result<(), StoreError>;
     /// Records a delivery, its dedupe marker and its trigger, all or nothing. `repository` is the
     /// GitLab project whose repository must be stored for the trigger to be written.
-    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<ProjectId>) -> Result<Recorded, StoreError>;
+    async fn record_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        trigger: Option<&BuildTrigger>,
+        repository: Option<ProjectId>,
+    ) -> Result<Recorded, StoreError>;
     /// Adds a log entry that needs no dedupe (a duplicate's or a refusal's).
     async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError>;
     /// The newest deliveries first, `limit` at a time; the cursor continues where a page ended.
-    async fn list_deliveries(&self, integration_id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
+    async fn list_deliveries(
+        &self,
+        integration_id: &IntegrationId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
     /// The build triggers of an integration, oldest first.
     async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError>;
 }
@@ -175,23 +206,59 @@ pub trait GitLabApi: Send + Sync {
     async fn current_user(&self, host: &HostUrl, token: &SecretString) -> Result<GitLabUser, GitLabError>;
     async fn token_self(&self, host: &HostUrl, token: &SecretString) -> Result<TokenInfo, GitLabError>;
     /// `GET /projects?membership=true&archived=false&per_page=…&page=…`.
-    async fn projects_page(&self, host: &HostUrl, token: &SecretString, page: u32, per_page: u32) -> Result<ProjectsPage, GitLabError>;
+    async fn projects_page(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        page: u32,
+        per_page: u32,
+    ) -> Result<ProjectsPage, GitLabError>;
     /// Fetches an avatar image of at most `max_bytes`.
     async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError>;
     /// `GET /projects/:id`.
-    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<GitLabProject, GitLabError>;
+    async fn project(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+    ) -> Result<GitLabProject, GitLabError>;
     /// `GET /projects/:id/hooks` (every page).
-    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<Vec<ProjectHook>, GitLabError>;
+    async fn project_hooks(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+    ) -> Result<Vec<ProjectHook>, GitLabError>;
     /// `POST /projects/:id/hooks`, or `PUT /projects/:id/hooks/:hook_id` when `hook_id` is given.
-    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError>;
+    async fn save_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: Option<u64>,
+        hook: &HookSettings,
+    ) -> Result<ProjectHook, GitLabError>;
     /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).
     async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError>;
     /// `POST /oauth/token` with `grant_type=authorization_code` and the PKCE verifier.
-    async fn exchange_code(&self, host: &HostUrl, client: &OAuthClient, code: &str, redirect_uri: &str, verifier: &SecretString) -> Result<OAuthTokens, GitLabError>;
+    async fn exchange_code(
+        &self,
+        host: &HostUrl,
+        client: &OAuthClient,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &SecretString,
+    ) -> Result<OAuthTokens, GitLabError>;
     /// `POST /oauth/token` with `grant_type=refresh_token`. GitLab revokes the old refresh token.
-    async fn refresh_tokens(&self, host: &HostUrl, client: &OAuthClient, refresh_token: &SecretString) -> Result<OAuthTokens, GitLabError>;
+    async fn refresh_tokens(
+        &self,
+        host: &HostUrl,
+        client: &OAuthClient,
+        refresh_token: &SecretString,
+    ) -> Result<OAuthTokens, GitLabError>;
     /// `POST /oauth/revoke`.
-    async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString) -> Result<(), GitLabError>;
+    async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString)
+    -> Result<(), GitLabError>;
 }
 
 /// What we ask GitLab to send to our webhook URL.
@@ -215,6 +282,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
     }
 }

@@ -13,11 +13,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use oore_gitlab_tests::{moto_sdk, moto_table};
 use secrecy::SecretString;
 use shared::ports::SecretVault;
@@ -53,14 +53,24 @@ async fn next(State(state): State<Shared>) -> Response {
         std::future::pending::<()>().await;
         unreachable!()
     };
-    let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 30_000;
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 30_000;
     (
         [
             ("content-type", "application/json".to_string()),
             ("lambda-runtime-aws-request-id", "bench-request-1".to_string()),
             ("lambda-runtime-deadline-ms", deadline.to_string()),
-            ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench".to_string()),
-            ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench".to_string(),
+            ),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000".to_string(),
+            ),
         ],
         event,
     )
@@ -79,7 +89,10 @@ async fn init_error(State(state): State<Shared>, _headers: HeaderMap, body: Stri
 
 /// One cold start of `binary` answering `event`: (init, first response, peak RSS in KiB, status).
 async fn cold_start(binary: &Path, event: &str, env: &HashMap<String, String>) -> (Duration, Duration, u64, String) {
-    let state: Shared = Arc::new(Mutex::new(Observed { event: event.to_string(), ..Default::default() }));
+    let state: Shared = Arc::new(Mutex::new(Observed {
+        event: event.to_string(),
+        ..Default::default()
+    }));
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
@@ -108,18 +121,29 @@ async fn cold_start(binary: &Path, event: &str, env: &HashMap<String, String>) -
         if let Some(err) = state.lock().unwrap().init_error.clone() {
             panic!("{} failed to start: {err}", binary.display());
         }
-        assert!(Instant::now() < deadline, "{} did not answer within 30 s", binary.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} did not answer within 30 s",
+            binary.display()
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     let peak_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0);
     let _ = child.kill();
     let _ = child.wait();
     server.abort();
     let init = state.lock().unwrap().first_next.unwrap() - started;
-    let status = serde_json::from_str::<serde_json::Value>(&answered.1).ok().and_then(|v| v.get("statusCode").map(|s| s.to_string())).unwrap_or_else(|| "-".into());
+    let status = serde_json::from_str::<serde_json::Value>(&answered.1)
+        .ok()
+        .and_then(|v| v.get("statusCode").map(|s| s.to_string()))
+        .unwrap_or_else(|| "-".into());
     (init, answered.0 - started, peak_kib, status)
 }
 
@@ -129,7 +153,10 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Builds the timed binaries for this machine, release profile, in the workspace's target dir.
@@ -141,7 +168,11 @@ fn build_host_binaries(names: &[&str]) -> PathBuf {
         cargo.args(["--bin", name]);
     }
     assert!(cargo.status().expect("cargo runs").success(), "release build failed");
-    let metadata = Command::new(env!("CARGO")).current_dir(&root).args(["metadata", "--format-version", "1", "--no-deps"]).output().unwrap();
+    let metadata = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .unwrap();
     let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).unwrap();
     PathBuf::from(metadata["target_directory"].as_str().unwrap()).join("release")
 }
@@ -171,21 +202,34 @@ fn mib(bytes: u64) -> f64 {
 fn print_arm64_sizes() {
     let build = workspace_root().join(".aws-sam/build");
     let template = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
-    let functions: Vec<&str> = template.lines().filter_map(|l| l.strip_prefix("  ")?.strip_suffix("Function:")).collect();
+    let functions: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix("Function:"))
+        .collect();
     let mut largest_zip = 0;
     let mut found = 0;
     for function in &functions {
         let bootstrap = build.join(format!("{function}Function")).join("bootstrap");
-        let Ok(meta) = std::fs::metadata(&bootstrap) else { continue };
+        let Ok(meta) = std::fs::metadata(&bootstrap) else {
+            continue;
+        };
         found += 1;
         let zip = zip_size(&bootstrap);
         largest_zip = largest_zip.max(zip);
-        println!("arm64 bootstrap {:<28} {:>6.2} MiB   zip {:>6.2} MiB", format!("{function}Function"), mib(meta.len()), mib(zip));
+        println!(
+            "arm64 bootstrap {:<28} {:>6.2} MiB   zip {:>6.2} MiB",
+            format!("{function}Function"),
+            mib(meta.len()),
+            mib(zip)
+        );
     }
     if found == 0 {
         println!("arm64 sizes: no bootstraps in .aws-sam/build (run `sam build` first)");
     } else {
-        println!("largest zip: {:.2} MiB of {found} functions (target <= 6 MB)", mib(largest_zip));
+        println!(
+            "largest zip: {:.2} MiB of {found} functions (target <= 6 MB)",
+            mib(largest_zip)
+        );
     }
 }
 
@@ -200,8 +244,17 @@ async fn main() {
     let prefix = format!("bench-{}/", uuid::Uuid::new_v4().simple());
     let vault = shared::adapters::secrets_manager::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk));
     let caller_key = SecretString::from("bench-caller-key-0123456789abcdef".to_string());
-    vault.create_secret(&format!("{prefix}caller-key"), &caller_key).await.unwrap();
-    vault.create_secret(&format!("{prefix}master-key"), &SecretString::from("bench-master-key".to_string())).await.unwrap();
+    vault
+        .create_secret(&format!("{prefix}caller-key"), &caller_key)
+        .await
+        .unwrap();
+    vault
+        .create_secret(
+            &format!("{prefix}master-key"),
+            &SecretString::from("bench-master-key".to_string()),
+        )
+        .await
+        .unwrap();
     let mut env: HashMap<String, String> = [
         ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -225,16 +278,34 @@ async fn main() {
     env.insert("CALLER_KEY_SECRET_ID".into(), format!("{prefix}caller-key"));
     env.insert("MASTER_KEY_SECRET_ID".into(), format!("{prefix}master-key"));
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let token = shared::http::auth::issue_token(&caller_key, "bench", shared::http::auth::Role::Owner, "oore", "oore-gitlab", now, 3600);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let token = shared::http::auth::issue_token(
+        &caller_key,
+        "bench",
+        shared::http::auth::Role::Owner,
+        "oore",
+        "oore-gitlab",
+        now,
+        3600,
+    );
     let cases = [
         ("hello-lambda", r#"{"hello":"world"}"#.to_string()),
-        ("gitlab-webhook", event("gitlab-webhook", &[("${WEBHOOK_SECRET}", "oore_not-a-secret")])),
-        ("list-integrations", event("list-integrations", &[("${OORE_TOKEN}", &token)])),
+        (
+            "gitlab-webhook",
+            event("gitlab-webhook", &[("${WEBHOOK_SECRET}", "oore_not-a-secret")]),
+        ),
+        (
+            "list-integrations",
+            event("list-integrations", &[("${OORE_TOKEN}", &token)]),
+        ),
     ];
 
     // Round-robin, so that whatever else the machine does weighs on the three alike.
-    let mut samples: Vec<(Vec<Duration>, Vec<Duration>, u64, String)> = cases.iter().map(|_| Default::default()).collect();
+    let mut samples: Vec<(Vec<Duration>, Vec<Duration>, u64, String)> =
+        cases.iter().map(|_| Default::default()).collect();
     for _ in 0..RUNS {
         for ((name, event), sample) in cases.iter().zip(samples.iter_mut()) {
             let (init, first, rss, answered) = cold_start(&release.join(name), event, &env).await;

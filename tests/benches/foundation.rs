@@ -11,16 +11,24 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::FakeOptions;
 use secrecy::SecretString;
+use shared::app::sync::{DEFAULT_CONCURRENCY, fetch_all_projects};
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::http::auth::Role;
-use shared::app::sync::{fetch_all_projects, DEFAULT_CONCURRENCY};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 async fn list_latency() {
-    let h = Harness::new(Backend::Embedded, FakeOptions { prefix: String::new(), projects: 1_000, delay: Duration::ZERO }).await;
+    let h = Harness::new(
+        Backend::Embedded,
+        FakeOptions {
+            prefix: String::new(),
+            projects: 1_000,
+            delay: Duration::ZERO,
+        },
+    )
+    .await;
     let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
     let token = h.token(Role::Owner);
     let paths = [
@@ -50,20 +58,43 @@ async fn list_latency() {
 }
 
 async fn sync_time() {
-    let h = Harness::new(Backend::Embedded, FakeOptions { prefix: String::new(), projects: 5_000, delay: Duration::from_millis(100) }).await;
-    let host = HostUrl::parse(&h.gitlab.base_url, &HostPolicy { allow_http_loopback: true, http_hosts: vec![] }).unwrap();
+    let h = Harness::new(
+        Backend::Embedded,
+        FakeOptions {
+            prefix: String::new(),
+            projects: 5_000,
+            delay: Duration::from_millis(100),
+        },
+    )
+    .await;
+    let host = HostUrl::parse(
+        &h.gitlab.base_url,
+        &HostPolicy {
+            allow_http_loopback: true,
+            http_hosts: vec![],
+        },
+    )
+    .unwrap();
     let token = SecretString::from(PAT.to_string());
     let gitlab = shared::runtime::gitlab_client();
     let mut results = Vec::new();
     for (label, concurrency) in [("one page at a time", 1), ("concurrent", DEFAULT_CONCURRENCY)] {
         let started = Instant::now();
-        let projects = fetch_all_projects(gitlab.as_ref(), &host, &token, concurrency).await.expect("sync reads every page");
+        let projects = fetch_all_projects(gitlab.as_ref(), &host, &token, concurrency)
+            .await
+            .expect("sync reads every page");
         let elapsed = started.elapsed();
         assert_eq!(projects.len(), 5_000);
-        println!("fetch 5,000 projects, 100 ms per page, {label:<20} (concurrency {concurrency}): {:>7.0} ms", elapsed.as_secs_f64() * 1e3);
+        println!(
+            "fetch 5,000 projects, 100 ms per page, {label:<20} (concurrency {concurrency}): {:>7.0} ms",
+            elapsed.as_secs_f64() * 1e3
+        );
         results.push(elapsed);
     }
-    println!("concurrent / one-by-one: {:.3} (target <= 0.25)", results[1].as_secs_f64() / results[0].as_secs_f64());
+    println!(
+        "concurrent / one-by-one: {:.3} (target <= 0.25)",
+        results[1].as_secs_f64() / results[0].as_secs_f64()
+    );
 
     // The whole sync through the handler: GitLab pages plus the store writes.
     h.gitlab.state.set_delay(Duration::ZERO);
@@ -71,9 +102,19 @@ async fn sync_time() {
     h.gitlab.state.set_delay(Duration::from_millis(100));
     h.gitlab.state.set_projects(5_000);
     let started = Instant::now();
-    let (status, _) = h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), Some(Role::Owner), Some("{}")).await;
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            Some(Role::Owner),
+            Some("{}"),
+        )
+        .await;
     assert_eq!(status, 200);
-    println!("POST …/installations re-sync of 5,000 projects (100 ms per page, embedded store): {:>7.0} ms", started.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "POST …/installations re-sync of 5,000 projects (100 ms per page, embedded store): {:>7.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 #[tokio::main]

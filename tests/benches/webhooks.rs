@@ -37,12 +37,25 @@ async fn connected(backend: Backend) -> (Harness, String) {
     (h, secret)
 }
 
-async fn time_deliveries(h: &Harness, label: &str, count: usize, make: impl Fn(usize) -> (Vec<(String, String)>, &'static str), expect: &str) {
+async fn time_deliveries(
+    h: &Harness,
+    label: &str,
+    count: usize,
+    make: impl Fn(usize) -> (Vec<(String, String)>, &'static str),
+    expect: &str,
+) {
     let mut samples = Vec::with_capacity(count);
     for i in 0..count {
         let (headers, body) = make(i);
         let started = Instant::now();
-        let (status, _, answer) = h.send(Method::POST, "/v1/webhooks/gitlab", &headers, Some(body.as_bytes().to_vec())).await;
+        let (status, _, answer) = h
+            .send(
+                Method::POST,
+                "/v1/webhooks/gitlab",
+                &headers,
+                Some(body.as_bytes().to_vec()),
+            )
+            .await;
         samples.push(started.elapsed());
         let answer = String::from_utf8_lossy(&answer);
         assert!(status == 200 && answer.contains(expect), "{label}: {status} {answer}");
@@ -58,9 +71,30 @@ async fn time_deliveries(h: &Harness, label: &str, count: usize, make: impl Fn(u
 
 async fn embedded_latency() {
     let (h, secret) = connected(Backend::Embedded).await;
-    time_deliveries(&h, "push (triggers a build)", 2_000, |i| (headers("Push Hook", &secret, &format!("push-{i}")), PUSH), "triggered").await;
-    time_deliveries(&h, "repeat of a delivery", 2_000, |i| (headers("Push Hook", &secret, &format!("push-{}", i % 10)), PUSH), "duplicate").await;
-    time_deliveries(&h, "note (ignored)", 2_000, |i| (headers("Note Hook", &secret, &format!("note-{i}")), NOTE), "ignored").await;
+    time_deliveries(
+        &h,
+        "push (triggers a build)",
+        2_000,
+        |i| (headers("Push Hook", &secret, &format!("push-{i}")), PUSH),
+        "triggered",
+    )
+    .await;
+    time_deliveries(
+        &h,
+        "repeat of a delivery",
+        2_000,
+        |i| (headers("Push Hook", &secret, &format!("push-{}", i % 10)), PUSH),
+        "duplicate",
+    )
+    .await;
+    time_deliveries(
+        &h,
+        "note (ignored)",
+        2_000,
+        |i| (headers("Note Hook", &secret, &format!("note-{i}")), NOTE),
+        "ignored",
+    )
+    .await;
 }
 
 async fn aws_calls_per_warm_delivery() {
@@ -71,12 +105,25 @@ async fn aws_calls_per_warm_delivery() {
     let (h, secret) = connected(Backend::Moto).await;
     let counter = h.aws_calls.clone().expect("moto apps count their calls");
     // The first delivery of a container may read secrets; the ones after it are warm.
-    h.send(Method::POST, "/v1/webhooks/gitlab", &headers("Push Hook", &secret, "warm-up"), Some(PUSH.as_bytes().to_vec())).await;
+    h.send(
+        Method::POST,
+        "/v1/webhooks/gitlab",
+        &headers("Push Hook", &secret, "warm-up"),
+        Some(PUSH.as_bytes().to_vec()),
+    )
+    .await;
     let deliveries = 50u64;
     let before = counter.snapshot();
     let started = Instant::now();
     for i in 0..deliveries {
-        let (status, _, _) = h.send(Method::POST, "/v1/webhooks/gitlab", &headers("Push Hook", &secret, &format!("m-{i}")), Some(PUSH.as_bytes().to_vec())).await;
+        let (status, _, _) = h
+            .send(
+                Method::POST,
+                "/v1/webhooks/gitlab",
+                &headers("Push Hook", &secret, &format!("m-{i}")),
+                Some(PUSH.as_bytes().to_vec()),
+            )
+            .await;
         assert_eq!(status, 200);
     }
     let elapsed = started.elapsed();

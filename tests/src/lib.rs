@@ -1,8 +1,8 @@
 //! Test harness: apps on the embedded adapters or on moto, a fake GitLab, and a client that
 //! sends requests through the handlers the way API Gateway hands them over.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use http::Method;
 use lambda_http::Body;
@@ -10,8 +10,8 @@ use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken};
 use secrecy::SecretString;
 use serde_json::Value;
 use shared::config::Config;
-use shared::http::auth::{issue_token, Role};
 use shared::http::App;
+use shared::http::auth::{Role, issue_token};
 use shared::ports::{Clock, GitLabApi};
 
 pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
@@ -32,9 +32,10 @@ impl Clock for TestClock {
 /// The moto endpoint the test command started, e.g. `http://127.0.0.1:5123`.
 /// Tests that need it fail loudly without it rather than pass without testing anything.
 pub fn moto_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()).expect(
-        "AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh, which starts moto on a loopback port",
-    )
+    std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .expect("AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh, which starts moto on a loopback port")
 }
 
 /// SDK settings for moto.
@@ -43,7 +44,9 @@ pub async fn moto_sdk() -> aws_config::SdkConfig {
     shared::adapters::sdk_settings::sdk_config_loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
         .load()
         .await
 }
@@ -51,7 +54,9 @@ pub async fn moto_sdk() -> aws_config::SdkConfig {
 /// A fresh table on moto, named uniquely so tests do not see each other's items.
 pub async fn moto_table(sdk: &aws_config::SdkConfig) -> String {
     let table = format!("t-{}", uuid::Uuid::new_v4().simple());
-    oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await.expect("moto creates the table");
+    oore_local::aws_setup::ensure_table(&aws_sdk_dynamodb::Client::new(sdk), &table)
+        .await
+        .expect("moto creates the table");
     table
 }
 
@@ -104,45 +109,95 @@ impl Harness {
         let key = SecretString::from(SIGNING_KEY.to_string());
         let mut aws_calls = None;
         let app = match backend {
-            Backend::Embedded => shared::runtime::embedded_app(test_config("embedded"), client, clock.clone(), &key).await,
+            Backend::Embedded => {
+                shared::runtime::embedded_app(test_config("embedded"), client, clock.clone(), &key).await
+            }
             Backend::Moto => {
                 let sdk = moto_sdk().await;
                 let config = test_config(&moto_table(&sdk).await);
                 let (app, counter) = shared::runtime::aws_app_counted(&sdk, config, client, clock.clone());
-                app.services.vault.create_secret(&app.services.config.caller_key_secret_id, &key).await.expect("moto stores the signing key");
-                app.services.vault.create_secret(&app.services.config.master_key_secret_id, &SecretString::from(MASTER_KEY.to_string())).await.expect("moto stores the webhook key");
+                app.services
+                    .vault
+                    .create_secret(&app.services.config.caller_key_secret_id, &key)
+                    .await
+                    .expect("moto stores the signing key");
+                app.services
+                    .vault
+                    .create_secret(
+                        &app.services.config.master_key_secret_id,
+                        &SecretString::from(MASTER_KEY.to_string()),
+                    )
+                    .await
+                    .expect("moto stores the webhook key");
                 aws_calls = Some(counter);
                 app
             }
         };
-        Harness { app, gitlab, clock, backend, aws_calls }
+        Harness {
+            app,
+            gitlab,
+            clock,
+            backend,
+            aws_calls,
+        }
     }
 
     pub fn token(&self, role: Role) -> String {
         let c = &self.app.services.config;
-        issue_token(&SecretString::from(SIGNING_KEY.to_string()), "user-1", role, &c.token_issuer, &c.token_audience, self.clock.now(), 3600)
+        issue_token(
+            &SecretString::from(SIGNING_KEY.to_string()),
+            "user-1",
+            role,
+            &c.token_issuer,
+            &c.token_audience,
+            self.clock.now(),
+            3600,
+        )
     }
 
     /// Sends a request as `role` (None: no Authorization header) and returns status and JSON body.
     pub async fn call(&self, method: Method, path: &str, role: Option<Role>, body: Option<&str>) -> (u16, Value) {
-        let (status, _, bytes) = self.raw(method, path, role.map(|r| self.token(r)).as_deref(), body.map(|b| b.as_bytes().to_vec())).await;
+        let (status, _, bytes) = self
+            .raw(
+                method,
+                path,
+                role.map(|r| self.token(r)).as_deref(),
+                body.map(|b| b.as_bytes().to_vec()),
+            )
+            .await;
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, json)
     }
 
     /// The same with a raw bearer token and body; returns status, headers and body bytes.
-    pub async fn raw(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Vec<u8>>) -> (u16, http::HeaderMap, Vec<u8>) {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (u16, http::HeaderMap, Vec<u8>) {
         let authorization = bearer.map(|token| ("authorization".to_string(), format!("Bearer {token}")));
         self.send(method, path, authorization.as_slice(), body).await
     }
 
     /// A request with any headers (GitLab's webhook headers); returns status, headers and body bytes.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(String, String)], body: Option<Vec<u8>>) -> (u16, http::HeaderMap, Vec<u8>) {
-        let mut builder = http::Request::builder().method(method).uri(format!("https://api.example.com{path}"));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> (u16, http::HeaderMap, Vec<u8>) {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{path}"));
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let request = builder.body(body.map(Body::Binary).unwrap_or(Body::Empty)).expect("request builds");
+        let request = builder
+            .body(body.map(Body::Binary).unwrap_or(Body::Empty))
+            .expect("request builds");
         let response = self.app.handle(request).await;
         let (parts, body) = response.into_parts();
         let bytes = match body {
@@ -156,8 +211,17 @@ impl Harness {
 
     /// Connects the fake GitLab with [`PAT`]; returns the start response.
     pub async fn connect(&self) -> Value {
-        let body = serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT}).to_string();
-        let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&body)).await;
+        let body =
+            serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT})
+                .to_string();
+        let (status, json) = self
+            .call(
+                Method::POST,
+                "/v1/integrations/gitlab/start",
+                Some(Role::Owner),
+                Some(&body),
+            )
+            .await;
         assert_eq!(status, 200, "connect failed: {json}");
         json
     }
@@ -177,7 +241,14 @@ impl Harness {
     pub async fn connect_oauth(&self) -> String {
         self.gitlab.state.oauth.add_app(CLIENT_ID, CLIENT_SECRET, CALLBACK_URL);
         let body = serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "oauth_app", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}).to_string();
-        let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&body)).await;
+        let (status, json) = self
+            .call(
+                Method::POST,
+                "/v1/integrations/gitlab/start",
+                Some(Role::Owner),
+                Some(&body),
+            )
+            .await;
         assert_eq!(status, 200, "oauth connect failed: {json}");
         json["integration"]["id"].as_str().unwrap().to_string()
     }
@@ -186,15 +257,28 @@ impl Harness {
     /// returns the callback path and query GitLab redirected to.
     pub async fn authorize_at_gitlab(&self, integration_id: &str) -> String {
         let body = serde_json::json!({"integration_id": integration_id, "redirect_url": UI_REDIRECT}).to_string();
-        let (status, json) = self.call(Method::POST, "/v1/integrations/gitlab/authorize", Some(Role::Owner), Some(&body)).await;
+        let (status, json) = self
+            .call(
+                Method::POST,
+                "/v1/integrations/gitlab/authorize",
+                Some(Role::Owner),
+                Some(&body),
+            )
+            .await;
         assert_eq!(status, 200, "authorize failed: {json}");
         let authorize_url = json["authorize_url"].as_str().unwrap();
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let response = client.get(authorize_url).send().await.expect("the fake GitLab answers");
         assert_eq!(response.status().as_u16(), 302, "GitLab redirects back");
         let location = response.headers()["location"].to_str().unwrap().to_string();
         let callback = CALLBACK_URL;
-        assert!(location.starts_with(callback), "GitLab redirects to the registered callback: {location}");
+        assert!(
+            location.starts_with(callback),
+            "GitLab redirects to the registered callback: {location}"
+        );
         location.trim_start_matches("https://oore.example.com").to_string()
     }
 }
@@ -207,7 +291,10 @@ pub struct RecordingVault {
 
 impl RecordingVault {
     pub fn new(inner: Arc<dyn shared::ports::SecretVault>) -> Self {
-        RecordingVault { inner, created: Default::default() }
+        RecordingVault {
+            inner,
+            created: Default::default(),
+        }
     }
 
     pub fn created(&self) -> Vec<String> {

@@ -23,10 +23,25 @@ fn event(function: &str, token: &str, replacements: &[(&str, &str)]) -> lambda_h
 
 #[tokio::test]
 async fn every_function_has_an_event_its_handler_accepts() {
-    let h = Harness::new(Backend::Embedded, FakeOptions { prefix: String::new(), projects: 30, delay: Default::default() }).await;
+    let h = Harness::new(
+        Backend::Embedded,
+        FakeOptions {
+            prefix: String::new(),
+            projects: 30,
+            delay: Default::default(),
+        },
+    )
+    .await;
     let started = h.connect().await;
     let integration_id = started["integration"]["id"].as_str().unwrap().to_string();
-    let (_, repos) = h.call(Method::GET, &format!("/v1/integrations/{integration_id}/repositories?limit=1"), Some(Role::Owner), None).await;
+    let (_, repos) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{integration_id}/repositories?limit=1"),
+            Some(Role::Owner),
+            None,
+        )
+        .await;
     let repository_id = repos["repositories"][0]["id"].as_str().unwrap().to_string();
     let token = h.token(Role::Owner);
     let webhook_secret = started["webhook_secret"].as_str().unwrap().to_string();
@@ -43,7 +58,12 @@ async fn every_function_has_an_event_its_handler_accepts() {
         // The callback's event needs a code and state GitLab really issued.
         let (code, state) = if route.function == "gitlab-callback" {
             let back = url::Url::parse(&format!("https://x{}", h.authorize_at_gitlab(&oauth_id).await)).unwrap();
-            let get = |name: &str| back.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap();
+            let get = |name: &str| {
+                back.query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap()
+            };
             (get("code"), get("state"))
         } else {
             Default::default()
@@ -59,8 +79,14 @@ async fn every_function_has_an_event_its_handler_accepts() {
         if route.function == "delete-integration" {
             continue;
         }
-        let credential = if route.function == "gitlab-webhook" { webhook_secret.as_str() } else { token.as_str() };
-        let response = app.handle_route(route.id, event(route.function, credential, &replacements)).await;
+        let credential = if route.function == "gitlab-webhook" {
+            webhook_secret.as_str()
+        } else {
+            token.as_str()
+        };
+        let response = app
+            .handle_route(route.id, event(route.function, credential, &replacements))
+            .await;
         let status = response.status().as_u16();
         let expected = match route.function {
             "gitlab-callback" => 303,
@@ -82,13 +108,27 @@ async fn every_function_has_an_event_its_handler_accepts() {
         if matches!(route.function, "gitlab-callback" | "cors-preflight") {
             continue;
         }
-        let response = app.handle_route(route.id, event(route.function, "", &replacements)).await;
+        let response = app
+            .handle_route(route.id, event(route.function, "", &replacements))
+            .await;
         assert_eq!(response.status().as_u16(), 401, "{}", route.function);
     }
-    let response = app.handle_route(shared::http::routes::RouteId::DeleteIntegration, event("delete-integration", &token, &[("6f1c2a7e-0000-4000-8000-000000000001", &integration_id)])).await;
+    let response = app
+        .handle_route(
+            shared::http::routes::RouteId::DeleteIntegration,
+            event(
+                "delete-integration",
+                &token,
+                &[("6f1c2a7e-0000-4000-8000-000000000001", &integration_id)],
+            ),
+        )
+        .await;
     assert_eq!(response.status().as_u16(), 200);
     let (_, list) = h.call(Method::GET, "/v1/integrations", Some(Role::Owner), None).await;
-    assert_eq!(list["total"], 2, "the start event connected another integration, the OAuth one stays; the first was deleted");
+    assert_eq!(
+        list["total"], 2,
+        "the start event connected another integration, the OAuth one stays; the first was deleted"
+    );
 }
 
 #[tokio::test]
@@ -96,14 +136,21 @@ async fn a_function_serves_only_its_own_route() {
     let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
     let token = h.token(Role::Owner);
     let request = event("list-integrations", &token, &[]);
-    let response = h.app.handle_route(shared::http::routes::RouteId::GetIntegration, request).await;
+    let response = h
+        .app
+        .handle_route(shared::http::routes::RouteId::GetIntegration, request)
+        .await;
     assert_eq!(response.status().as_u16(), 404);
 }
 
 #[tokio::test]
 async fn without_a_public_base_url_links_use_the_apis_own_host() {
-    let gitlab = oore_local::fake_gitlab::FakeGitLab::start(FakeOptions::default(), 0).await.unwrap();
-    gitlab.state.add_token(PAT, oore_local::fake_gitlab::FakeToken::live(&["api"]));
+    let gitlab = oore_local::fake_gitlab::FakeGitLab::start(FakeOptions::default(), 0)
+        .await
+        .unwrap();
+    gitlab
+        .state
+        .add_token(PAT, oore_local::fake_gitlab::FakeToken::live(&["api"]));
     let config = shared::config::Config::from_lookup(|name| match name {
         "TABLE_NAME" => Some("embedded".into()),
         "CALLER_KEY_SECRET_ID" => Some("caller-key".into()),
@@ -112,12 +159,34 @@ async fn without_a_public_base_url_links_use_the_apis_own_host() {
         _ => None,
     })
     .unwrap();
-    let clock = std::sync::Arc::new(oore_gitlab_tests::TestClock(std::sync::atomic::AtomicI64::new(oore_gitlab_tests::START_TIME)));
+    let clock = std::sync::Arc::new(oore_gitlab_tests::TestClock(std::sync::atomic::AtomicI64::new(
+        oore_gitlab_tests::START_TIME,
+    )));
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
     let app = shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), clock, &key).await;
-    let token = shared::http::auth::issue_token(&key, "user-1", Role::Owner, "oore", "oore-gitlab", oore_gitlab_tests::START_TIME, 3600);
-    let response = app.handle_route(shared::http::routes::RouteId::GitLabStart, event("gitlab-start", &token, &[("https://gitlab.example.com", &gitlab.base_url), ("glpat-example", PAT)])).await;
+    let token = shared::http::auth::issue_token(
+        &key,
+        "user-1",
+        Role::Owner,
+        "oore",
+        "oore-gitlab",
+        oore_gitlab_tests::START_TIME,
+        3600,
+    );
+    let response = app
+        .handle_route(
+            shared::http::routes::RouteId::GitLabStart,
+            event(
+                "gitlab-start",
+                &token,
+                &[("https://gitlab.example.com", &gitlab.base_url), ("glpat-example", PAT)],
+            ),
+        )
+        .await;
     assert_eq!(response.status().as_u16(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-    assert_eq!(body["webhook_url"], "https://abc123.execute-api.us-east-1.amazonaws.com/v1/webhooks/gitlab");
+    assert_eq!(
+        body["webhook_url"],
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1/webhooks/gitlab"
+    );
 }

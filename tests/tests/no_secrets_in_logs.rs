@@ -26,40 +26,107 @@ impl Write for Captured {
 async fn logs_carry_requests_but_no_secret() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
-    h.gitlab.state.add_token("glpat-revoked-secret", FakeToken { state: TokenState::Revoked, ..FakeToken::live(&["api"]) });
+    h.gitlab.state.add_token(
+        "glpat-revoked-secret",
+        FakeToken {
+            state: TokenState::Revoked,
+            ..FakeToken::live(&["api"])
+        },
+    );
     let started = h.connect().await;
     let id = started["integration"]["id"].as_str().unwrap().to_string();
     let webhook_secret = started["webhook_secret"].as_str().unwrap().to_string();
-    let refused = json!({"host_url": h.gitlab.base_url, "auth_mode": "personal_token", "access_token": "glpat-revoked-secret"}).to_string();
-    h.call(Method::POST, "/v1/integrations/gitlab/start", Some(Role::Owner), Some(&refused)).await;
-    h.call(Method::PUT, &format!("/v1/integrations/{id}/gitlab-token"), Some(Role::Owner), Some(r#"{"access_token":"glpat-revoked-secret"}"#)).await;
+    let refused =
+        json!({"host_url": h.gitlab.base_url, "auth_mode": "personal_token", "access_token": "glpat-revoked-secret"})
+            .to_string();
+    h.call(
+        Method::POST,
+        "/v1/integrations/gitlab/start",
+        Some(Role::Owner),
+        Some(&refused),
+    )
+    .await;
+    h.call(
+        Method::PUT,
+        &format!("/v1/integrations/{id}/gitlab-token"),
+        Some(Role::Owner),
+        Some(r#"{"access_token":"glpat-revoked-secret"}"#),
+    )
+    .await;
     h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
-    h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), Some(Role::Owner), Some("{}")).await;
+    h.call(
+        Method::POST,
+        &format!("/v1/integrations/{id}/installations"),
+        Some(Role::Owner),
+        Some("{}"),
+    )
+    .await;
     h.gitlab.state.failing.store(false, std::sync::atomic::Ordering::SeqCst);
 
     // Webhooks: a delivery, a refused one, a rotation and a registration leave no secret behind.
-    let (_, repos) = h.call(Method::GET, &format!("/v1/integrations/{id}/repositories"), Some(Role::Owner), None).await;
+    let (_, repos) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{id}/repositories"),
+            Some(Role::Owner),
+            None,
+        )
+        .await;
     let repo = repos["repositories"][0]["id"].as_str().unwrap().to_string();
-    let project = repos["repositories"][0]["external_id"].as_str().unwrap().parse::<u64>().unwrap();
+    let project = repos["repositories"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
     let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "abc", "checkout_sha": "abc", "project": {"id": project}}).to_string();
     for token in [webhook_secret.as_str(), "oore_wrong-secret-value"] {
-        let headers = [("x-gitlab-token".to_string(), token.to_string()), ("x-gitlab-event".into(), "Push Hook".into())];
-        h.send(Method::POST, "/v1/webhooks/gitlab", &headers, Some(push.clone().into_bytes())).await;
+        let headers = [
+            ("x-gitlab-token".to_string(), token.to_string()),
+            ("x-gitlab-event".into(), "Push Hook".into()),
+        ];
+        h.send(
+            Method::POST,
+            "/v1/webhooks/gitlab",
+            &headers,
+            Some(push.clone().into_bytes()),
+        )
+        .await;
     }
-    let (_, rotated) = h.call(Method::POST, &format!("/v1/integration-repositories/{repo}/gitlab-webhook-secret"), Some(Role::Owner), Some("{}")).await;
+    let (_, rotated) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integration-repositories/{repo}/gitlab-webhook-secret"),
+            Some(Role::Owner),
+            Some("{}"),
+        )
+        .await;
     let repo_secret = rotated["webhook_secret"].as_str().unwrap().to_string();
     let signing_key = rotated["webhook_signing_key"].as_str().unwrap().to_string();
-    h.call(Method::POST, &format!("/v1/integration-repositories/{repo}/gitlab-webhook"), Some(Role::Owner), Some("{}")).await;
+    h.call(
+        Method::POST,
+        &format!("/v1/integration-repositories/{repo}/gitlab-webhook"),
+        Some(Role::Owner),
+        Some("{}"),
+    )
+    .await;
     let hook_token = h.gitlab.state.hooks(project)[0]["token"].as_str().unwrap().to_string();
 
     // OAuth: authorize, callback, a refresh, a refused replay, a delete that revokes.
     let oauth = h.connect_oauth().await;
     let back = h.authorize_at_gitlab(&oauth).await;
-    let query: Vec<(String, String)> = url::Url::parse(&format!("https://x{back}")).unwrap().query_pairs().into_owned().collect();
+    let query: Vec<(String, String)> = url::Url::parse(&format!("https://x{back}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     let code = query.iter().find(|(k, _)| k == "code").unwrap().1.clone();
     let state = query.iter().find(|(k, _)| k == "state").unwrap().1.clone();
     h.raw(Method::GET, &back, None, None).await;
@@ -67,18 +134,46 @@ async fn logs_carry_requests_but_no_secret() {
     let first_access = h.gitlab.state.oauth.access_tokens()[0].clone();
     h.gitlab.state.expire_token(&first_access);
     h.clock.0.fetch_add(7200, std::sync::atomic::Ordering::SeqCst);
-    h.call(Method::POST, &format!("/v1/integrations/{oauth}/installations"), Some(Role::Owner), Some("{}")).await;
+    h.call(
+        Method::POST,
+        &format!("/v1/integrations/{oauth}/installations"),
+        Some(Role::Owner),
+        Some("{}"),
+    )
+    .await;
     let second_access = h.gitlab.state.oauth.access_tokens()[1].clone();
-    h.call(Method::DELETE, &format!("/v1/integrations/{oauth}"), Some(Role::Owner), None).await;
-    assert_eq!(h.gitlab.state.oauth.refreshes.load(std::sync::atomic::Ordering::SeqCst), 1, "the refresh happened");
+    h.call(
+        Method::DELETE,
+        &format!("/v1/integrations/{oauth}"),
+        Some(Role::Owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        h.gitlab.state.oauth.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the refresh happened"
+    );
 
     let bearer = h.token(Role::Owner);
-    h.call(Method::DELETE, &format!("/v1/integrations/{id}"), Some(Role::Owner), None).await;
+    h.call(
+        Method::DELETE,
+        &format!("/v1/integrations/{id}"),
+        Some(Role::Owner),
+        None,
+    )
+    .await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("\"route\":\"/v1/integrations/gitlab/start\""), "one line per request is logged:\n{logs}");
+    assert!(
+        logs.contains("\"route\":\"/v1/integrations/gitlab/start\""),
+        "one line per request is logged:\n{logs}"
+    );
     assert!(logs.contains("GitLab request failed"), "the GitLab outage is logged");
-    assert!(logs.contains("build triggered") && logs.contains("\"route\":\"/v1/webhooks/gitlab\",\"status\":401"), "webhook outcomes are logged:\n{logs}");
+    assert!(
+        logs.contains("build triggered") && logs.contains("\"route\":\"/v1/webhooks/gitlab\",\"status\":401"),
+        "webhook outcomes are logged:\n{logs}"
+    );
     let secrets = [
         PAT,
         "glpat-revoked-secret",

@@ -2,13 +2,13 @@
 //! start → authorize → GitLab → callback → active → repositories → delete with revocation;
 //! every way a callback can fail; refresh under a lease with 50 requests racing on moto.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use http::Method;
-use oore_gitlab_tests::{Backend, Harness, CLIENT_ID, START_TIME, UI_REDIRECT};
+use oore_gitlab_tests::{Backend, CLIENT_ID, Harness, START_TIME, UI_REDIRECT};
 use oore_local::fake_gitlab::{FakeOptions, TokenState};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::http::auth::Role;
 
 const OWNER: Option<Role> = Some(Role::Owner);
@@ -29,34 +29,64 @@ async fn callback(h: &Harness, path_and_query: &str) -> (u16, Option<String>, St
 }
 
 async fn integration(h: &Harness, id: &str) -> Value {
-    let (status, detail) = h.call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None).await;
+    let (status, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
     assert_eq!(status, 200, "{detail}");
     detail
 }
 
 /// The integration's stored GitLab access token (what the handlers call GitLab with).
 async fn stored_access_token(h: &Harness, id: &str) -> String {
-    let secret = h.app.services.vault.get_secret_fresh(&h.app.services.config.credentials_secret_name(&id.into())).await.unwrap().unwrap();
+    let secret = h
+        .app
+        .services
+        .vault
+        .get_secret_fresh(&h.app.services.config.credentials_secret_name(&id.into()))
+        .await
+        .unwrap()
+        .unwrap();
     let credentials = shared::domain::secrets::Credentials::from_secret_json(&secret).unwrap();
     use secrecy::ExposeSecret;
     credentials.access_token.unwrap().expose_secret().to_string()
 }
 
 async fn whole_flow(backend: Backend) {
-    let h = Harness::new(backend, FakeOptions { prefix: "/gitlab".into(), ..FakeOptions::default() }).await;
+    let h = Harness::new(
+        backend,
+        FakeOptions {
+            prefix: "/gitlab".into(),
+            ..FakeOptions::default()
+        },
+    )
+    .await;
     let id = h.connect_oauth().await;
     let detail = integration(&h, &id).await;
-    assert_eq!((detail["integration"]["status"].as_str(), detail["integration"]["auth_mode"].as_str()), (Some("inactive"), Some("oauth_app")));
+    assert_eq!(
+        (
+            detail["integration"]["status"].as_str(),
+            detail["integration"]["auth_mode"].as_str()
+        ),
+        (Some("inactive"), Some("oauth_app"))
+    );
     assert_eq!(detail["installation_count"], 0);
 
     // The authorize URL: under the host's path prefix, PKCE S256, our callback, a state.
     let body = json!({"integration_id": id, "redirect_url": UI_REDIRECT}).to_string();
-    let (status, answer) = h.call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body)).await;
+    let (status, answer) = h
+        .call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body))
+        .await;
     assert_eq!(status, 200, "{answer}");
     let url = answer["authorize_url"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}/oauth/authorize?", h.gitlab.base_url)), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/oauth/authorize?", h.gitlab.base_url)),
+        "{url}"
+    );
     assert_eq!(param(url, "client_id").as_deref(), Some(CLIENT_ID));
-    assert_eq!(param(url, "redirect_uri").as_deref(), Some("https://oore.example.com/v1/integrations/gitlab/callback"));
+    assert_eq!(
+        param(url, "redirect_uri").as_deref(),
+        Some("https://oore.example.com/v1/integrations/gitlab/callback")
+    );
     assert_eq!(param(url, "code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(param(url, "code_challenge").map(|c| c.len()), Some(43));
     assert!(param(url, "state").is_some_and(|s| s.len() >= 43));
@@ -66,7 +96,10 @@ async fn whole_flow(backend: Backend) {
     let (status, location, _) = callback(&h, &back).await;
     assert_eq!(status, 303);
     let location = location.unwrap();
-    assert!(location.starts_with("https://ui.example.com/settings/integrations?tab=gitlab&"), "{location}");
+    assert!(
+        location.starts_with("https://ui.example.com/settings/integrations?tab=gitlab&"),
+        "{location}"
+    );
     assert_eq!(param(&location, "gitlab").as_deref(), Some("success"));
     assert_eq!(param(&location, "integration_id").as_deref(), Some(id.as_str()));
 
@@ -74,7 +107,14 @@ async fn whole_flow(backend: Backend) {
     assert_eq!(detail["integration"]["status"], "active");
     assert_eq!(detail["installation_count"], 1);
     assert_eq!(detail["repository_count"], 3);
-    let (_, repos) = h.call(Method::GET, &format!("/v1/integrations/{id}/repositories"), Some(Role::Developer), None).await;
+    let (_, repos) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{id}/repositories"),
+            Some(Role::Developer),
+            None,
+        )
+        .await;
     assert_eq!(repos["total"], 3);
     assert_eq!(h.gitlab.state.oauth.exchanges.load(Ordering::SeqCst), 1);
 
@@ -85,12 +125,22 @@ async fn whole_flow(backend: Backend) {
 
     // Delete revokes both tokens at GitLab before removing the secret.
     let access = stored_access_token(&h, &id).await;
-    let (status, _) = h.call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None).await;
+    let (status, _) = h
+        .call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(h.gitlab.state.oauth.revocations.load(Ordering::SeqCst), 2);
     assert_eq!(h.gitlab.state.token_state(&access), Some(TokenState::Revoked));
     assert_eq!(h.gitlab.state.oauth.live_refresh_tokens(), 0);
-    assert!(h.app.services.vault.get_secret_fresh(&h.app.services.config.credentials_secret_name(&id.as_str().into())).await.unwrap().is_none());
+    assert!(
+        h.app
+            .services
+            .vault
+            .get_secret_fresh(&h.app.services.config.credentials_secret_name(&id.as_str().into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -115,7 +165,10 @@ async fn every_callback_failure_shows_a_page_and_changes_nothing() {
     assert!(back.contains("error=access_denied"));
     let (status, _, page) = callback(&h, &back).await;
     assert_eq!(status, 200);
-    assert!(page.contains("GitLab returned an error: The resource owner or authorization server denied the request."), "{page}");
+    assert!(
+        page.contains("GitLab returned an error: The resource owner or authorization server denied the request."),
+        "{page}"
+    );
     assert!(page.starts_with("<!doctype html>"));
 
     // No code, no state, nonsense state, markup in GitLab's description (escaped).
@@ -123,7 +176,10 @@ async fn every_callback_failure_shows_a_page_and_changes_nothing() {
         ("", "missing the authorization code"),
         ("?code=abc", "missing the authorization code"),
         ("?code=abc&state=made-up", "unknown or was already used"),
-        ("?error=server_error&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "&lt;script&gt;"),
+        (
+            "?error=server_error&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            "&lt;script&gt;",
+        ),
     ] {
         let (status, _, page) = callback(&h, &format!("/v1/integrations/gitlab/callback{query}")).await;
         assert_eq!(status, 200);
@@ -141,8 +197,15 @@ async fn every_callback_failure_shows_a_page_and_changes_nothing() {
     // A code GitLab does not know (tampered with): GitLab refuses, nothing is stored.
     let back = h.authorize_at_gitlab(&id).await;
     let state = param(&format!("https://x{back}"), "state").unwrap();
-    let (_, _, page) = callback(&h, &format!("/v1/integrations/gitlab/callback?code=not-a-code&state={state}")).await;
-    assert!(page.contains("GitLab did not accept the authorization code (invalid_grant)"), "{page}");
+    let (_, _, page) = callback(
+        &h,
+        &format!("/v1/integrations/gitlab/callback?code=not-a-code&state={state}"),
+    )
+    .await;
+    assert!(
+        page.contains("GitLab did not accept the authorization code (invalid_grant)"),
+        "{page}"
+    );
     assert!(inactive(integration(&h, &id).await));
     assert_eq!(h.gitlab.state.oauth.exchanges.load(Ordering::SeqCst), 0);
 
@@ -160,18 +223,30 @@ async fn every_callback_failure_shows_a_page_and_changes_nothing() {
     let code = param(&format!("https://x{back}"), "code").unwrap();
     let state = param(&format!("https://x{back}"), "state").unwrap();
     let body = json!({"integration_id": other, "code": code, "state": state}).to_string();
-    let (status, err) = h.call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body)).await;
+    let (status, err) = h
+        .call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body))
+        .await;
     assert_eq!((status, err["code"].as_str()), (400, Some("invalid_state")));
     assert!(inactive(integration(&h, &other).await) && inactive(integration(&h, &id).await));
     let back = h.authorize_at_gitlab(&id).await;
     let body = json!({"code": param(&format!("https://x{back}"), "code"), "state": param(&format!("https://x{back}"), "state")}).to_string();
-    let (status, done) = h.call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body)).await;
+    let (status, done) = h
+        .call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body))
+        .await;
     assert_eq!(status, 200, "{done}");
-    assert_eq!((done["integration"]["id"].as_str(), done["integration"]["status"].as_str()), (Some(id.as_str()), Some("active")));
+    assert_eq!(
+        (
+            done["integration"]["id"].as_str(),
+            done["integration"]["status"].as_str()
+        ),
+        (Some(id.as_str()), Some("active"))
+    );
     // The code of that authorization cannot be used twice, even with a new state.
     let fresh = h.authorize_at_gitlab(&id).await;
     let body = json!({"code": param(&format!("https://x{back}"), "code"), "state": param(&format!("https://x{fresh}"), "state")}).to_string();
-    let (status, err) = h.call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body)).await;
+    let (status, err) = h
+        .call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body))
+        .await;
     assert_eq!((status, err["code"].as_str()), (400, Some("gitlab_auth_failed")));
     assert_eq!(h.gitlab.state.oauth.exchanges.load(Ordering::SeqCst), 1);
 }
@@ -184,27 +259,72 @@ async fn authorize_refuses_bad_input_in_the_envelope() {
     let cases = [
         (json!({"redirect_url": UI_REDIRECT}), 400, "invalid_input"),
         (json!({"integration_id": id}), 400, "invalid_input"),
-        (json!({"integration_id": id, "redirect_url": "https://evil.example.com/"}), 400, "invalid_redirect_url"),
-        (json!({"integration_id": id, "redirect_url": "https://user:pw@ui.example.com/"}), 400, "invalid_redirect_url"),
-        (json!({"integration_id": id, "redirect_url": "not a url"}), 400, "invalid_redirect_url"),
-        (json!({"integration_id": pat, "redirect_url": UI_REDIRECT}), 400, "invalid_auth_mode"),
-        (json!({"integration_id": "nope", "redirect_url": UI_REDIRECT}), 404, "not_found"),
+        (
+            json!({"integration_id": id, "redirect_url": "https://evil.example.com/"}),
+            400,
+            "invalid_redirect_url",
+        ),
+        (
+            json!({"integration_id": id, "redirect_url": "https://user:pw@ui.example.com/"}),
+            400,
+            "invalid_redirect_url",
+        ),
+        (
+            json!({"integration_id": id, "redirect_url": "not a url"}),
+            400,
+            "invalid_redirect_url",
+        ),
+        (
+            json!({"integration_id": pat, "redirect_url": UI_REDIRECT}),
+            400,
+            "invalid_auth_mode",
+        ),
+        (
+            json!({"integration_id": "nope", "redirect_url": UI_REDIRECT}),
+            404,
+            "not_found",
+        ),
         (json!({"code": "abc"}), 400, "invalid_input"),
         (json!({"code": "abc", "state": "x".repeat(600)}), 400, "invalid_state"),
     ];
     for (body, status, code) in cases {
-        let (got, err) = h.call(Method::POST, "/v1/integrations/gitlab/authorize", OWNER, Some(&body.to_string())).await;
+        let (got, err) = h
+            .call(
+                Method::POST,
+                "/v1/integrations/gitlab/authorize",
+                OWNER,
+                Some(&body.to_string()),
+            )
+            .await;
         assert_eq!((got, err["code"].as_str()), (status, Some(code)), "{body}: {err}");
     }
     let body = json!({"integration_id": id, "redirect_url": UI_REDIRECT}).to_string();
-    let (status, _) = h.call(Method::POST, "/v1/integrations/gitlab/authorize", Some(Role::Developer), Some(&body)).await;
+    let (status, _) = h
+        .call(
+            Method::POST,
+            "/v1/integrations/gitlab/authorize",
+            Some(Role::Developer),
+            Some(&body),
+        )
+        .await;
     assert_eq!(status, 403);
     // An inactive OAuth integration cannot be synced yet.
-    let (status, err) = h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), OWNER, Some("{}")).await;
+    let (status, err) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
     assert_eq!((status, err["code"].as_str()), (409, Some("integration_inactive")));
     // Start needs GitLab to answer at the host.
-    let body = json!({"host_url": "http://127.0.0.1:9", "auth_mode": "oauth_app", "client_id": "a", "client_secret": "b"}).to_string();
-    let (status, err) = h.call(Method::POST, "/v1/integrations/gitlab/start", OWNER, Some(&body)).await;
+    let body =
+        json!({"host_url": "http://127.0.0.1:9", "auth_mode": "oauth_app", "client_id": "a", "client_secret": "b"})
+            .to_string();
+    let (status, err) = h
+        .call(Method::POST, "/v1/integrations/gitlab/start", OWNER, Some(&body))
+        .await;
     assert_eq!((status, err["code"].as_str()), (502, Some("gitlab_api_error")));
 }
 
@@ -232,12 +352,23 @@ async fn fifty_requests_on_an_expired_token_make_one_refresh_on_moto() {
         let (status, body) = answer.unwrap();
         assert_eq!(status, 200, "{body}");
     }
-    assert_eq!(h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst), 1, "exactly one refresh reached GitLab");
+    assert_eq!(
+        h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst),
+        1,
+        "exactly one refresh reached GitLab"
+    );
     assert_eq!(h.gitlab.state.oauth.live_refresh_tokens(), 1);
     let new = stored_access_token(&h, &id).await;
     assert_ne!(new, old);
     assert_eq!(integration(&h, &id).await["integration"]["status"], "active");
-    let record = h.app.services.integrations.get_integration(&id.as_str().into()).await.unwrap().unwrap();
+    let record = h
+        .app
+        .services
+        .integrations
+        .get_integration(&id.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.token_expires_at, Some(START_TIME + 7200 + 7200));
     assert_eq!(record.refresh_lease_owner, None, "the lease is released");
 }
@@ -248,20 +379,52 @@ async fn a_refused_refresh_asks_for_reconnection_and_authorize_reconnects() {
     // Someone else used the refresh token (another copy of the integration, or a revocation).
     let refresh_gone = h.gitlab.state.oauth.live_refresh_tokens();
     assert_eq!(refresh_gone, 1);
-    h.gitlab.state.oauth.add_app(CLIENT_ID, "rotated-secret", oore_gitlab_tests::CALLBACK_URL);
-    let (status, err) = h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), OWNER, Some("{}")).await;
-    assert_eq!((status, err["code"].as_str()), (409, Some("gitlab_reconnect_required")), "{err}");
+    h.gitlab
+        .state
+        .oauth
+        .add_app(CLIENT_ID, "rotated-secret", oore_gitlab_tests::CALLBACK_URL);
+    let (status, err) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (409, Some("gitlab_reconnect_required")),
+        "{err}"
+    );
     assert_eq!(integration(&h, &id).await["integration"]["status"], "error");
-    let (status, err) = h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), OWNER, Some("{}")).await;
+    let (status, err) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
     assert_eq!((status, err["code"].as_str()), (409, Some("integration_inactive")));
     assert_eq!(h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst), 0);
 
     // The application secret is fixed at GitLab again; authorizing once more reconnects.
-    h.gitlab.state.oauth.add_app(CLIENT_ID, oore_gitlab_tests::CLIENT_SECRET, oore_gitlab_tests::CALLBACK_URL);
+    h.gitlab.state.oauth.add_app(
+        CLIENT_ID,
+        oore_gitlab_tests::CLIENT_SECRET,
+        oore_gitlab_tests::CALLBACK_URL,
+    );
     let back = h.authorize_at_gitlab(&id).await;
     assert_eq!(callback(&h, &back).await.0, 303);
     assert_eq!(integration(&h, &id).await["integration"]["status"], "active");
-    let (status, _) = h.call(Method::POST, &format!("/v1/integrations/{id}/installations"), OWNER, Some("{}")).await;
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -272,9 +435,13 @@ async fn delete_goes_ahead_when_gitlab_cannot_revoke() {
     let back = h.authorize_at_gitlab(&id).await;
     assert_eq!(callback(&h, &back).await.0, 303);
     h.gitlab.state.failing.store(true, Ordering::SeqCst);
-    let (status, _) = h.call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None).await;
+    let (status, _) = h
+        .call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(h.gitlab.state.oauth.revocations.load(Ordering::SeqCst), 0);
-    let (status, _) = h.call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None).await;
+    let (status, _) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
     assert_eq!(status, 404);
 }

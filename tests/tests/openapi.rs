@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT, UI_REDIRECT};
 use oore_local::fake_gitlab::FakeOptions;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::http::auth::Role;
-use shared::http::routes::{RouteId, ROUTES};
+use shared::http::routes::{ROUTES, RouteId};
 
 fn load(relative: &str) -> Value {
     let path = format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"));
@@ -25,7 +25,12 @@ fn ours() -> Value {
 }
 
 fn operations(doc: &Value) -> BTreeSet<(String, String)> {
-    doc["paths"].as_object().unwrap().iter().flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (path.clone(), m.clone()))).collect()
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (path.clone(), m.clone())))
+        .collect()
 }
 
 #[test]
@@ -35,16 +40,23 @@ fn our_document_keeps_every_path_and_schema_of_the_contract() {
         let theirs = &oore["paths"][&path][&method];
         let mine = &ours["paths"][&path][&method];
         assert!(mine.is_object(), "{method} {path} is missing");
-        assert_eq!(mine["requestBody"], theirs["requestBody"], "{method} {path}: request body");
+        assert_eq!(
+            mine["requestBody"], theirs["requestBody"],
+            "{method} {path}: request body"
+        );
         assert_eq!(mine["parameters"], theirs["parameters"], "{method} {path}: parameters");
         for (status, response) in theirs["responses"].as_object().unwrap() {
             let their_schema = &response["content"]["application/json"]["schema"];
             let my_schema = &mine["responses"][status]["content"]["application/json"]["schema"];
             // The same schema, or ours builds on it (allOf) to add fields.
             let extends = ours["components"]["schemas"].as_object().unwrap().values().any(|s| {
-                Some(s) == my_schema["$ref"].as_str().and_then(|r| ours.pointer(&r[1..])) && s["allOf"].as_array().is_some_and(|all| all.contains(their_schema))
+                Some(s) == my_schema["$ref"].as_str().and_then(|r| ours.pointer(&r[1..]))
+                    && s["allOf"].as_array().is_some_and(|all| all.contains(their_schema))
             });
-            assert!(my_schema == their_schema || extends, "{method} {path} {status}: {my_schema} does not keep {their_schema}");
+            assert!(
+                my_schema == their_schema || extends,
+                "{method} {path} {status}: {my_schema} does not keep {their_schema}"
+            );
         }
     }
     for (name, theirs) in oore["components"]["schemas"].as_object().unwrap() {
@@ -61,8 +73,11 @@ fn our_document_keeps_every_path_and_schema_of_the_contract() {
 #[test]
 fn our_document_lists_exactly_the_route_table() {
     let documented = operations(&ours());
-    let served: BTreeSet<(String, String)> =
-        ROUTES.iter().filter(|r| r.id != RouteId::CorsPreflight).map(|r| (r.path.to_string(), r.method.as_str().to_lowercase())).collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .filter(|r| r.id != RouteId::CorsPreflight)
+        .map(|r| (r.path.to_string(), r.method.as_str().to_lowercase()))
+        .collect();
     assert_eq!(documented, served);
 }
 
@@ -73,7 +88,9 @@ fn fits(doc: &Value, method: &str, path: &str, status: u16, body: &Value) -> Res
     let mut root = json!({ "allOf": [schema], "components": doc["components"] });
     root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
     let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    validator.validate(body).map_err(|err| format!("{method} {path} {status}: {err}\n{body}"))
+    validator
+        .validate(body)
+        .map_err(|err| format!("{method} {path} {status}: {err}\n{body}"))
 }
 
 fn check(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
@@ -85,14 +102,54 @@ fn check(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
 #[test]
 fn the_check_refuses_a_wrong_shape() {
     let doc = oore();
-    assert!(fits(&doc, "get", "/v1/integrations", 200, &json!({"integrations": [], "total": 0, "active_total": 0})).is_ok());
-    assert!(fits(&doc, "get", "/v1/integrations", 200, &json!({"integrations": "none", "total": 0, "active_total": 0})).is_err());
-    assert!(fits(&doc, "get", "/v1/integrations", 200, &json!({"integrations": []})).is_err(), "required fields");
+    assert!(
+        fits(
+            &doc,
+            "get",
+            "/v1/integrations",
+            200,
+            &json!({"integrations": [], "total": 0, "active_total": 0})
+        )
+        .is_ok()
+    );
+    assert!(
+        fits(
+            &doc,
+            "get",
+            "/v1/integrations",
+            200,
+            &json!({"integrations": "none", "total": 0, "active_total": 0})
+        )
+        .is_err()
+    );
+    assert!(
+        fits(&doc, "get", "/v1/integrations", 200, &json!({"integrations": []})).is_err(),
+        "required fields"
+    );
     let integration = json!({"id": "i", "provider": "gitlab", "host_url": "h", "auth_mode": "personal_token", "status": "active", "created_by": "u", "created_at": 1, "updated_at": 1});
-    assert!(fits(&doc, "get", "/v1/integrations", 200, &json!({"integrations": [integration], "total": 1, "active_total": 1})).is_ok());
+    assert!(
+        fits(
+            &doc,
+            "get",
+            "/v1/integrations",
+            200,
+            &json!({"integrations": [integration], "total": 1, "active_total": 1})
+        )
+        .is_ok()
+    );
     let mut wrong = integration.clone();
     wrong["provider"] = json!("bitbucket");
-    assert!(fits(&doc, "get", "/v1/integrations", 200, &json!({"integrations": [wrong], "total": 1, "active_total": 1})).is_err(), "enums behind $ref");
+    assert!(
+        fits(
+            &doc,
+            "get",
+            "/v1/integrations",
+            200,
+            &json!({"integrations": [wrong], "total": 1, "active_total": 1})
+        )
+        .is_err(),
+        "enums behind $ref"
+    );
 }
 
 /// Checks an answer against both documents where the contract has the operation.
@@ -110,7 +167,10 @@ async fn every_answer_has_the_documented_shape() {
     let owner = Some(Role::Owner);
     let call = |method: Method, path: String, body: Option<Value>| {
         let h = &h;
-        async move { h.call(method, &path, owner, body.map(|b| b.to_string()).as_deref()).await }
+        async move {
+            h.call(method, &path, owner, body.map(|b| b.to_string()).as_deref())
+                .await
+        }
     };
 
     let start_body = json!({"host_url": h.gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT});
@@ -126,42 +186,132 @@ async fn every_answer_has_the_documented_shape() {
     let repo = repos["repositories"][0]["id"].as_str().unwrap().to_string();
     let (status, body) = call(Method::GET, "/v1/integration-repositories".into(), None).await;
     conforms("get", "/v1/integration-repositories", status, &body);
-    let (status, headers, _) = h.raw(Method::GET, &format!("/v1/integration-repositories/{repo}/avatar"), Some(&h.token(Role::Owner)), None).await;
+    let (status, headers, _) = h
+        .raw(
+            Method::GET,
+            &format!("/v1/integration-repositories/{repo}/avatar"),
+            Some(&h.token(Role::Owner)),
+            None,
+        )
+        .await;
     assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "image/png"));
     let (status, body) = call(Method::GET, format!("/v1/integrations/{id}/installations"), None).await;
     conforms("get", "/v1/integrations/{id}/installations", status, &body);
-    let (status, body) = call(Method::POST, format!("/v1/integrations/{id}/installations"), Some(json!({}))).await;
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/integrations/{id}/installations"),
+        Some(json!({})),
+    )
+    .await;
     conforms("post", "/v1/integrations/{id}/installations", status, &body);
-    let (status, body) = call(Method::POST, format!("/v1/integrations/{id}/gitlab-token/check"), Some(json!({}))).await;
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/integrations/{id}/gitlab-token/check"),
+        Some(json!({})),
+    )
+    .await;
     conforms("post", "/v1/integrations/{id}/gitlab-token/check", status, &body);
-    let (status, body) = call(Method::PUT, format!("/v1/integrations/{id}/gitlab-token"), Some(json!({"access_token": PAT}))).await;
+    let (status, body) = call(
+        Method::PUT,
+        format!("/v1/integrations/{id}/gitlab-token"),
+        Some(json!({"access_token": PAT})),
+    )
+    .await;
     conforms("put", "/v1/integrations/{id}/gitlab-token", status, &body);
-    let (status, rotated) = call(Method::POST, format!("/v1/integration-repositories/{repo}/gitlab-webhook-secret"), Some(json!({}))).await;
-    conforms("post", "/v1/integration-repositories/{id}/gitlab-webhook-secret", status, &rotated);
-    let (status, body) = call(Method::POST, format!("/v1/integration-repositories/{repo}/gitlab-webhook"), Some(json!({}))).await;
-    conforms("post", "/v1/integration-repositories/{id}/gitlab-webhook", status, &body);
+    let (status, rotated) = call(
+        Method::POST,
+        format!("/v1/integration-repositories/{repo}/gitlab-webhook-secret"),
+        Some(json!({})),
+    )
+    .await;
+    conforms(
+        "post",
+        "/v1/integration-repositories/{id}/gitlab-webhook-secret",
+        status,
+        &rotated,
+    );
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/integration-repositories/{repo}/gitlab-webhook"),
+        Some(json!({})),
+    )
+    .await;
+    conforms(
+        "post",
+        "/v1/integration-repositories/{id}/gitlab-webhook",
+        status,
+        &body,
+    );
 
-    let project = repos["repositories"][0]["external_id"].as_str().unwrap().parse::<u64>().unwrap();
+    let project = repos["repositories"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
     let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "abc", "checkout_sha": "abc", "project": {"id": project}}).to_string();
-    let webhook_headers = |token: &str| vec![("x-gitlab-token".to_string(), token.to_string()), ("x-gitlab-event".to_string(), "Push Hook".to_string()), ("idempotency-key".to_string(), "k1".to_string())];
+    let webhook_headers = |token: &str| {
+        vec![
+            ("x-gitlab-token".to_string(), token.to_string()),
+            ("x-gitlab-event".to_string(), "Push Hook".to_string()),
+            ("idempotency-key".to_string(), "k1".to_string()),
+        ]
+    };
     let secret = started["webhook_secret"].as_str().unwrap();
     for _ in 0..2 {
-        let (status, _, bytes) = h.send(Method::POST, "/v1/webhooks/gitlab", &webhook_headers(secret), Some(push.clone().into_bytes())).await;
-        conforms("post", "/v1/webhooks/gitlab", status, &serde_json::from_slice(&bytes).unwrap());
+        let (status, _, bytes) = h
+            .send(
+                Method::POST,
+                "/v1/webhooks/gitlab",
+                &webhook_headers(secret),
+                Some(push.clone().into_bytes()),
+            )
+            .await;
+        conforms(
+            "post",
+            "/v1/webhooks/gitlab",
+            status,
+            &serde_json::from_slice(&bytes).unwrap(),
+        );
     }
-    let (status, _, bytes) = h.send(Method::POST, "/v1/webhooks/gitlab", &webhook_headers("oore_wrong"), Some(push.into_bytes())).await;
-    conforms("post", "/v1/webhooks/gitlab", status, &serde_json::from_slice(&bytes).unwrap());
+    let (status, _, bytes) = h
+        .send(
+            Method::POST,
+            "/v1/webhooks/gitlab",
+            &webhook_headers("oore_wrong"),
+            Some(push.into_bytes()),
+        )
+        .await;
+    conforms(
+        "post",
+        "/v1/webhooks/gitlab",
+        status,
+        &serde_json::from_slice(&bytes).unwrap(),
+    );
     let (status, body) = call(Method::GET, format!("/v1/integrations/{id}/deliveries"), None).await;
     conforms("get", "/v1/integrations/{id}/deliveries", status, &body);
     assert_eq!(body["deliveries"].as_array().unwrap().len(), 2);
 
     // OAuth: start, authorize both ways, the callback's redirect and its error page.
     let oauth = h.connect_oauth().await;
-    let (status, body) = call(Method::POST, "/v1/integrations/gitlab/authorize".into(), Some(json!({"integration_id": oauth, "redirect_url": UI_REDIRECT}))).await;
+    let (status, body) = call(
+        Method::POST,
+        "/v1/integrations/gitlab/authorize".into(),
+        Some(json!({"integration_id": oauth, "redirect_url": UI_REDIRECT})),
+    )
+    .await;
     conforms("post", "/v1/integrations/gitlab/authorize", status, &body);
     let back = h.authorize_at_gitlab(&oauth).await;
-    let query: Vec<(String, String)> = url::Url::parse(&format!("https://x{back}")).unwrap().query_pairs().into_owned().collect();
-    let (status, body) = call(Method::POST, "/v1/integrations/gitlab/authorize".into(), Some(json!({"code": query[0].1, "state": query[1].1}))).await;
+    let query: Vec<(String, String)> = url::Url::parse(&format!("https://x{back}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let (status, body) = call(
+        Method::POST,
+        "/v1/integrations/gitlab/authorize".into(),
+        Some(json!({"code": query[0].1, "state": query[1].1})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     check(&oore(), "post", "/v1/integrations/gitlab/start", 200, &body); // GitLabCompleteResponse
     let back = h.authorize_at_gitlab(&oauth).await;
@@ -169,7 +319,10 @@ async fn every_answer_has_the_documented_shape() {
     assert_eq!(status, 303);
     assert!(headers.contains_key("location"));
     let (status, headers, _) = h.raw(Method::GET, &back, None, None).await;
-    assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "text/html; charset=utf-8"));
+    assert_eq!(
+        (status, headers["content-type"].to_str().unwrap()),
+        (200, "text/html; charset=utf-8")
+    );
 
     // Errors carry the envelope.
     let (status, body) = h.call(Method::GET, "/v1/integrations", None, None).await;

@@ -8,10 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::memory::{MemoryStore, MemoryVault};
 use shared::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
+use shared::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use shared::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, Repository};
-use shared::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
 use shared::domain::webhook::{BuildRequest, TriggerEvent};
 use shared::domain::webhook_keys::WebhookKey;
 use shared::ports::{IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
@@ -66,12 +66,24 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     let b = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
 
     // Create with installation; a second create of the same id loses.
-    store.create_integration(&record(&a), Some(&installation(&a, "inst-1")), None).await.unwrap();
+    store
+        .create_integration(&record(&a), Some(&installation(&a, "inst-1")), None)
+        .await
+        .unwrap();
     store.create_integration(&record(&b), None, None).await.unwrap();
-    assert!(matches!(store.create_integration(&record(&a), None, None).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.create_integration(&record(&a), None, None).await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(store.get_integration(&a).await.unwrap(), Some(record(&a)));
     assert_eq!(store.get_integration(&"missing".into()).await.unwrap(), None);
-    let mut ids: Vec<_> = store.list_integrations().await.unwrap().into_iter().map(|r| r.id).collect();
+    let mut ids: Vec<_> = store
+        .list_integrations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     ids.sort();
     let mut expected = vec![a.clone(), b.clone()];
     expected.sort();
@@ -83,23 +95,45 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     changed.token_expires_at = Some(999);
     store.update_integration(&changed).await.unwrap();
     assert_eq!(store.get_integration(&a).await.unwrap(), Some(changed));
-    assert!(matches!(store.update_integration(&record(&"missing".into())).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.update_integration(&record(&"missing".into())).await,
+        Err(StoreError::Conflict)
+    ));
 
     // The refresh lease: one holder at a time until it runs out; only the holder completes.
     assert!(store.acquire_refresh_lease(&b, "one", 1000, 1030).await.unwrap());
-    assert!(!store.acquire_refresh_lease(&b, "two", 1010, 1040).await.unwrap(), "a held lease is not taken");
+    assert!(
+        !store.acquire_refresh_lease(&b, "two", 1010, 1040).await.unwrap(),
+        "a held lease is not taken"
+    );
     let mut refreshed = record(&b);
     refreshed.token_expires_at = Some(8200);
-    assert!(matches!(store.complete_refresh(&refreshed, "two").await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.complete_refresh(&refreshed, "two").await,
+        Err(StoreError::Conflict)
+    ));
     store.complete_refresh(&refreshed, "one").await.unwrap();
-    assert_eq!(store.get_integration(&b).await.unwrap(), Some(refreshed.clone()), "completing writes the record and frees the lease");
+    assert_eq!(
+        store.get_integration(&b).await.unwrap(),
+        Some(refreshed.clone()),
+        "completing writes the record and frees the lease"
+    );
     assert!(store.acquire_refresh_lease(&b, "two", 1020, 1050).await.unwrap());
-    assert!(store.acquire_refresh_lease(&b, "three", 1051, 1080).await.unwrap(), "an expired lease is taken over");
+    assert!(
+        store.acquire_refresh_lease(&b, "three", 1051, 1080).await.unwrap(),
+        "an expired lease is taken over"
+    );
     store.complete_refresh(&refreshed, "three").await.unwrap();
 
     // Installations.
     store.put_installation(&installation(&a, "inst-2")).await.unwrap();
-    let mut insts: Vec<_> = store.list_installations(&a).await.unwrap().into_iter().map(|i| i.id).collect();
+    let mut insts: Vec<_> = store
+        .list_installations(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
     insts.sort();
     assert_eq!(insts, vec!["inst-1", "inst-2"]);
     assert!(store.list_installations(&b).await.unwrap().is_empty());
@@ -115,11 +149,18 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     assert_eq!(store.get_repository(&"nope".into()).await.unwrap(), None);
     let mut renamed = repo(&a, 1);
     renamed.full_name = "group/renamed".into();
-    store.write_repositories(&a, &[renamed.clone()], &repos[40..].to_vec()).await.unwrap();
+    store
+        .write_repositories(&a, &[renamed.clone()], &repos[40..].to_vec())
+        .await
+        .unwrap();
     let left = store.list_repositories(&a).await.unwrap();
     assert_eq!(left.len(), 40);
     assert!(left.contains(&renamed));
-    assert_eq!(store.get_repository(&wanted.id).await.unwrap(), None, "a removed repository is gone from the index too");
+    assert_eq!(
+        store.get_repository(&wanted.id).await.unwrap(),
+        None,
+        "a removed repository is gone from the index too"
+    );
 
     // Delete takes everything under the integration and nothing else; repeating is harmless.
     store.delete_integration(&a).await.unwrap();
@@ -158,7 +199,14 @@ fn trigger(integration: &IntegrationId, key: &str, at: i64) -> BuildTrigger {
         actor: Some("u".into()),
         merge_request_iid: None,
     };
-    BuildTrigger::queued(request, integration, ProjectId(1), Some("group/project-1".into()), key, at)
+    BuildTrigger::queued(
+        request,
+        integration,
+        ProjectId(1),
+        Some("group/project-1".into()),
+        key,
+        at,
+    )
 }
 
 async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(store: &S) {
@@ -167,44 +215,105 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(
     let first = WebhookKey::issue(&a, None, 100).key;
     store.create_integration(&record(&a), None, Some(&first)).await.unwrap();
     store.create_integration(&record(&b), None, None).await.unwrap();
-    assert_eq!(store.find_webhook_key(&first.digest).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.find_webhook_key(&first.digest).await.unwrap(),
+        Some(first.clone())
+    );
     assert_eq!(store.find_webhook_key("00").await.unwrap(), None);
 
     // Rotation: the previous key gets a grace end, keys past theirs are removed, scopes are separate.
     let second = WebhookKey::issue(&a, None, 200).key;
     store.rotate_webhook_key(&second, 300, 200).await.unwrap();
-    let old = store.find_webhook_key(&first.digest).await.unwrap().expect("the previous key is kept for its grace");
+    let old = store
+        .find_webhook_key(&first.digest)
+        .await
+        .unwrap()
+        .expect("the previous key is kept for its grace");
     assert_eq!(old.valid_until, Some(300));
     let third = WebhookKey::issue(&a, None, 400).key;
     store.rotate_webhook_key(&third, 500, 400).await.unwrap();
-    assert_eq!(store.find_webhook_key(&first.digest).await.unwrap(), None, "a key past its grace is removed on the next rotation");
-    assert_eq!(store.find_webhook_key(&second.digest).await.unwrap().unwrap().valid_until, Some(500));
+    assert_eq!(
+        store.find_webhook_key(&first.digest).await.unwrap(),
+        None,
+        "a key past its grace is removed on the next rotation"
+    );
+    assert_eq!(
+        store
+            .find_webhook_key(&second.digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .valid_until,
+        Some(500)
+    );
     let project_key = WebhookKey::issue(&a, Some(ProjectId(1)), 400).key;
     store.rotate_webhook_key(&project_key, 500, 400).await.unwrap();
-    assert_eq!(store.webhook_keys(&a, Some(ProjectId(1))).await.unwrap(), vec![project_key.clone()]);
+    assert_eq!(
+        store.webhook_keys(&a, Some(ProjectId(1))).await.unwrap(),
+        vec![project_key.clone()]
+    );
     assert_eq!(store.webhook_keys(&a, None).await.unwrap().len(), 2);
     let orphan = WebhookKey::issue(&"missing".into(), None, 400).key;
-    assert!(matches!(store.rotate_webhook_key(&orphan, 500, 400).await, Err(StoreError::Conflict)), "no key for a deleted integration");
+    assert!(
+        matches!(
+            store.rotate_webhook_key(&orphan, 500, 400).await,
+            Err(StoreError::Conflict)
+        ),
+        "no key for a deleted integration"
+    );
 
     // Deliveries: one record per key, a trigger only with its repository stored.
     let first_delivery = delivery(&a, "idem-1", 1000, DeliveryOutcome::Triggered);
     let t = trigger(&a, "idem-1", 1000);
-    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some(ProjectId(1))).await.unwrap(), Recorded::RepositoryMissing);
-    assert!(store.list_triggers(&a).await.unwrap().is_empty(), "nothing is written when the repository is missing");
+    assert_eq!(
+        store
+            .record_delivery(&first_delivery, Some(&t), Some(ProjectId(1)))
+            .await
+            .unwrap(),
+        Recorded::RepositoryMissing
+    );
+    assert!(
+        store.list_triggers(&a).await.unwrap().is_empty(),
+        "nothing is written when the repository is missing"
+    );
     store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
-    assert_eq!(store.record_delivery(&first_delivery, Some(&t), Some(ProjectId(1))).await.unwrap(), Recorded::New);
+    assert_eq!(
+        store
+            .record_delivery(&first_delivery, Some(&t), Some(ProjectId(1)))
+            .await
+            .unwrap(),
+        Recorded::New
+    );
     let again = delivery(&a, "idem-1", 1001, DeliveryOutcome::Triggered);
-    assert_eq!(store.record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)), Some(ProjectId(1))).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(
+        store
+            .record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)), Some(ProjectId(1)))
+            .await
+            .unwrap(),
+        Recorded::Duplicate
+    );
     assert_eq!(store.list_triggers(&a).await.unwrap(), vec![t]);
     // The same key under another integration is another delivery.
-    assert_eq!(store.record_delivery(&delivery(&b, "idem-1", 1000, DeliveryOutcome::Ignored), None, None).await.unwrap(), Recorded::New);
+    assert_eq!(
+        store
+            .record_delivery(&delivery(&b, "idem-1", 1000, DeliveryOutcome::Ignored), None, None)
+            .await
+            .unwrap(),
+        Recorded::New
+    );
 
     // The log pages newest first.
     for i in 0..4 {
-        store.log_delivery(&delivery(&a, &format!("dup-{i}"), 1100 + i, DeliveryOutcome::Duplicate)).await.unwrap();
+        store
+            .log_delivery(&delivery(&a, &format!("dup-{i}"), 1100 + i, DeliveryOutcome::Duplicate))
+            .await
+            .unwrap();
     }
     let (page, cursor) = store.list_deliveries(&a, 3, None).await.unwrap();
-    assert_eq!(page.iter().map(|d| d.received_at).collect::<Vec<_>>(), vec![1103, 1102, 1101]);
+    assert_eq!(
+        page.iter().map(|d| d.received_at).collect::<Vec<_>>(),
+        vec![1103, 1102, 1101]
+    );
     let (rest, end) = store.list_deliveries(&a, 3, cursor.as_deref()).await.unwrap();
     assert_eq!(rest.iter().map(|d| d.received_at).collect::<Vec<_>>(), vec![1100, 1000]);
     assert_eq!(end, None);
@@ -225,9 +334,15 @@ async fn vault_contract<V: SecretVault>(vault: &V) {
     assert!(matches!(vault.put_secret(&name, &v1).await, Err(VaultError::NotFound)));
     vault.create_secret(&name, &v1).await.unwrap();
     assert!(matches!(vault.create_secret(&name, &v2).await, Err(VaultError::Exists)));
-    assert_eq!(vault.get_secret(&name).await.unwrap().unwrap().expose_secret(), v1.expose_secret());
+    assert_eq!(
+        vault.get_secret(&name).await.unwrap().unwrap().expose_secret(),
+        v1.expose_secret()
+    );
     vault.put_secret(&name, &v2).await.unwrap();
-    assert_eq!(vault.get_secret(&name).await.unwrap().unwrap().expose_secret(), v2.expose_secret());
+    assert_eq!(
+        vault.get_secret(&name).await.unwrap().unwrap().expose_secret(),
+        v2.expose_secret()
+    );
     vault.delete_secret(&name).await.unwrap();
     assert!(vault.get_secret(&name).await.unwrap().is_none());
     vault.delete_secret(&name).await.unwrap();
@@ -274,7 +389,11 @@ async fn secrets_manager_vault_keeps_the_contract_on_moto() {
 #[tokio::test]
 async fn cached_vault_keeps_the_contract_on_moto() {
     let sdk = moto_sdk().await;
-    vault_contract(&CachedVault::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)), Duration::from_secs(60))).await;
+    vault_contract(&CachedVault::new(
+        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)),
+        Duration::from_secs(60),
+    ))
+    .await;
 }
 
 /// A function in Lambda configures the SDK from the environment alone (region, credentials and,
@@ -282,7 +401,10 @@ async fn cached_vault_keeps_the_contract_on_moto() {
 #[tokio::test]
 async fn lambda_settings_reach_dynamodb_and_secrets_manager_from_the_environment() {
     let sdk = shared::adapters::sdk_settings::lambda_config_loader().load().await;
-    assert_eq!(sdk.region().map(|r| r.as_ref()), std::env::var("AWS_REGION").ok().as_deref());
+    assert_eq!(
+        sdk.region().map(|r| r.as_ref()),
+        std::env::var("AWS_REGION").ok().as_deref()
+    );
     let table = moto_table(&moto_sdk().await).await;
     store_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
     vault_contract(&SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk))).await;

@@ -19,7 +19,11 @@ fn template_functions() -> Vec<(String, String, String)> {
         } else if let Some(v) = line.strip_prefix("Method:") {
             method = Some(v.trim().to_string());
         } else if let Some(v) = line.strip_prefix("Path:") {
-            found.push((binary.take().expect("Binary before Path"), method.take().expect("Method before Path"), v.trim().to_string()));
+            found.push((
+                binary.take().expect("Binary before Path"),
+                method.take().expect("Method before Path"),
+                v.trim().to_string(),
+            ));
         }
     }
     found
@@ -28,7 +32,10 @@ fn template_functions() -> Vec<(String, String, String)> {
 #[test]
 fn template_routes_match_the_route_table() {
     let mut in_template = template_functions();
-    let mut in_code: Vec<_> = ROUTES.iter().map(|r| (r.function.to_string(), r.method.to_string(), r.path.to_string())).collect();
+    let mut in_code: Vec<_> = ROUTES
+        .iter()
+        .map(|r| (r.function.to_string(), r.method.to_string(), r.path.to_string()))
+        .collect();
     in_template.sort();
     in_code.sort();
     assert_eq!(in_template, in_code);
@@ -37,9 +44,17 @@ fn template_routes_match_the_route_table() {
 #[test]
 fn every_route_has_a_function_crate() {
     for route in ROUTES {
-        let main = format!("{}/../functions/{}/src/main.rs", env!("CARGO_MANIFEST_DIR"), route.function);
+        let main = format!(
+            "{}/../functions/{}/src/main.rs",
+            env!("CARGO_MANIFEST_DIR"),
+            route.function
+        );
         let text = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{main}: {e}"));
-        assert!(text.contains(&format!("RouteId::{:?}", route.id)), "{main} must serve {:?}", route.id);
+        assert!(
+            text.contains(&format!("RouteId::{:?}", route.id)),
+            "{main} must serve {:?}",
+            route.id
+        );
     }
 }
 
@@ -56,9 +71,17 @@ fn template_grants() -> std::collections::BTreeMap<String, BTreeSet<(String, Str
             function = Some(v.trim().to_string());
             grants.insert(v.trim().to_string(), BTreeSet::new());
         } else if let Some(v) = line.strip_prefix("Action:") {
-            actions = v.trim().trim_start_matches('[').trim_end_matches(']').split(',').map(|a| a.trim().to_string()).collect();
+            actions = v
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .collect();
         } else if let Some(v) = line.strip_prefix("Resource:") {
-            let set = grants.get_mut(function.as_ref().expect("Resource inside a function")).unwrap();
+            let set = grants
+                .get_mut(function.as_ref().expect("Resource inside a function"))
+                .unwrap();
             for action in actions.drain(..) {
                 set.insert((action, v.trim().to_string()));
             }
@@ -78,7 +101,13 @@ fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
     };
     let table = r#"[!GetAtt Table.Arn, !Sub "${Table.Arn}/index/gsi1"]"#;
     let read = ["dynamodb:GetItem", "dynamodb:Query"];
-    let write = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"];
+    let write = [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+    ];
     match route.needs.table {
         TableUse::None => {}
         TableUse::Read => grant(&read, table),
@@ -110,9 +139,22 @@ fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
 fn every_role_allows_exactly_what_its_function_needs() {
     let grants = template_grants();
     for route in ROUTES {
-        let granted = grants.get(route.function).unwrap_or_else(|| panic!("{} is not in the template", route.function));
-        assert_eq!(granted, &needed(route), "{}: the template's grants differ from the route table's needs", route.function);
-        assert!(granted.iter().all(|(action, resource)| !action.contains('*') && resource != "*" && resource != "\"*\""), "{}: no wildcard actions or resources", route.function);
+        let granted = grants
+            .get(route.function)
+            .unwrap_or_else(|| panic!("{} is not in the template", route.function));
+        assert_eq!(
+            granted,
+            &needed(route),
+            "{}: the template's grants differ from the route table's needs",
+            route.function
+        );
+        assert!(
+            granted
+                .iter()
+                .all(|(action, resource)| !action.contains('*') && resource != "*" && resource != "\"*\""),
+            "{}: no wildcard actions or resources",
+            route.function
+        );
     }
     // A read-only function cannot write, a public one cannot read the caller key.
     let list = ROUTES.iter().find(|r| r.function == "list-integrations").unwrap();

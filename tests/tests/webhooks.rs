@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, START_TIME};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::domain::delivery::{BuildTrigger, DeliveryRecord};
 use shared::domain::ids::{IntegrationId, ProjectId};
 use shared::domain::webhook::sign;
@@ -57,7 +57,12 @@ fn gitlab_headers(event: &str, token: &str) -> Vec<(String, String)> {
 fn signed_headers(token: &str, id: &str, at: i64, signature: String) -> Vec<(String, String)> {
     let mut headers = gitlab_headers("Push Hook", token);
     headers.retain(|(n, _)| n != "idempotency-key");
-    headers.extend([("idempotency-key".to_string(), id.to_string()), ("webhook-id".into(), id.into()), ("webhook-timestamp".into(), at.to_string()), ("webhook-signature".into(), signature)]);
+    headers.extend([
+        ("idempotency-key".to_string(), id.to_string()),
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), at.to_string()),
+        ("webhook-signature".into(), signature),
+    ]);
     headers
 }
 
@@ -65,11 +70,15 @@ fn signed_headers(token: &str, id: &str, at: i64, signature: String) -> Vec<(Str
 fn signing_key_of(started: &Value) -> Vec<u8> {
     use base64::Engine;
     let text = started["webhook_signing_key"].as_str().unwrap();
-    base64::engine::general_purpose::STANDARD.decode(text.strip_prefix("whsec_").unwrap()).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(text.strip_prefix("whsec_").unwrap())
+        .unwrap()
 }
 
 async fn deliver(h: &Harness, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
-    let (status, _, bytes) = h.send(Method::POST, "/v1/webhooks/gitlab", headers, Some(body.to_vec())).await;
+    let (status, _, bytes) = h
+        .send(Method::POST, "/v1/webhooks/gitlab", headers, Some(body.to_vec()))
+        .await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
@@ -90,8 +99,20 @@ fn secret_of(started: &Value) -> String {
 }
 
 async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -> String {
-    let (_, list) = h.call(Method::GET, &format!("/v1/integrations/{integration}/repositories?limit=100"), OWNER, None).await;
-    list["repositories"].as_array().unwrap().iter().find(|r| r["external_id"] == project.to_string()).unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
+    let (_, list) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{integration}/repositories?limit=100"),
+            OWNER,
+            None,
+        )
+        .await;
+    list["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["external_id"] == project.to_string())
+        .unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
         .as_str()
         .unwrap()
         .to_string()
@@ -103,15 +124,55 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     let secret = secret_of(&started);
     // (fixture, outcome, event, ref, sha)
     let expected: &[(&str, &str, Option<(&str, &str, &str)>)] = &[
-        ("push.json", "triggered", Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d"))),
-        ("push_merge.json", "triggered", Some(("push", "refs/heads/master", "78a76ee6b4992a6baf64c59fc4c44c7323d60438"))),
-        ("push_subgroup.json", "triggered", Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d"))),
-        ("branch_create.json", "triggered", Some(("push", "refs/heads/feature", "c4c79227ed610f1151f05bbc5be33b4f340d39c8"))),
+        (
+            "push.json",
+            "triggered",
+            Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d")),
+        ),
+        (
+            "push_merge.json",
+            "triggered",
+            Some(("push", "refs/heads/master", "78a76ee6b4992a6baf64c59fc4c44c7323d60438")),
+        ),
+        (
+            "push_subgroup.json",
+            "triggered",
+            Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d")),
+        ),
+        (
+            "branch_create.json",
+            "triggered",
+            Some(("push", "refs/heads/feature", "c4c79227ed610f1151f05bbc5be33b4f340d39c8")),
+        ),
         ("branch_delete.json", "ignored", None),
-        ("tag_create.json", "triggered", Some(("tag_push", "refs/tags/v1.0.0", "2adc9465c4edfc33834e173fe89436a7cb899a1d"))),
+        (
+            "tag_create.json",
+            "triggered",
+            Some((
+                "tag_push",
+                "refs/tags/v1.0.0",
+                "2adc9465c4edfc33834e173fe89436a7cb899a1d",
+            )),
+        ),
         ("tag_delete.json", "ignored", None),
-        ("pull_request_create.json", "triggered", Some(("pull_request", "refs/merge-requests/1/head", "c4c79227ed610f1151f05bbc5be33b4f340d39c8"))),
-        ("pull_request_reopen.json", "triggered", Some(("pull_request", "refs/merge-requests/1/head", "c4c79227ed610f1151f05bbc5be33b4f340d39c8"))),
+        (
+            "pull_request_create.json",
+            "triggered",
+            Some((
+                "pull_request",
+                "refs/merge-requests/1/head",
+                "c4c79227ed610f1151f05bbc5be33b4f340d39c8",
+            )),
+        ),
+        (
+            "pull_request_reopen.json",
+            "triggered",
+            Some((
+                "pull_request",
+                "refs/merge-requests/1/head",
+                "c4c79227ed610f1151f05bbc5be33b4f340d39c8",
+            )),
+        ),
         ("pull_request_close.json", "ignored", None),
         ("pull_request_merge.json", "ignored", None),
         ("merge_request_comment_create.json", "ignored", None),
@@ -126,15 +187,29 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         assert_eq!(answer["ok"], true, "{name}");
         assert_eq!(answer["outcome"], *outcome, "{name}: {answer}");
         if let Some(build) = build {
-            triggered.push((answer["trigger_id"].as_str().unwrap().to_string(), *build, fixture(name)["project"]["path_with_namespace"].clone()));
+            triggered.push((
+                answer["trigger_id"].as_str().unwrap().to_string(),
+                *build,
+                fixture(name)["project"]["path_with_namespace"].clone(),
+            ));
         }
     }
     let triggers = h.app.services.webhooks.list_triggers(&integration).await.unwrap();
     assert_eq!(triggers.len(), triggered.len());
     let repository_id = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     for (trigger_id, (event, git_ref, sha), full_name) in &triggered {
-        let t = triggers.iter().find(|t| &t.id == trigger_id).expect("each trigger answered is stored");
-        assert_eq!((serde_json::to_value(t.build.event).unwrap().as_str().unwrap(), t.build.git_ref.as_str(), t.build.commit_sha.as_str()), (*event, *git_ref, *sha));
+        let t = triggers
+            .iter()
+            .find(|t| &t.id == trigger_id)
+            .expect("each trigger answered is stored");
+        assert_eq!(
+            (
+                serde_json::to_value(t.build.event).unwrap().as_str().unwrap(),
+                t.build.git_ref.as_str(),
+                t.build.commit_sha.as_str()
+            ),
+            (*event, *git_ref, *sha)
+        );
         assert_eq!(t.repository_id, repository_id);
         assert_eq!(t.status, "queued");
         assert_eq!(t.full_name.as_deref(), full_name.as_str());
@@ -142,19 +217,42 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         assert_eq!(t.created_at, START_TIME);
     }
     let tag = triggers.iter().find(|t| t.build.git_ref == "refs/tags/v1.0.0").unwrap();
-    assert_eq!((tag.build.tag.as_deref(), tag.build.branch.as_deref()), (Some("v1.0.0"), None), "tags build, as the daemon never did");
+    assert_eq!(
+        (tag.build.tag.as_deref(), tag.build.branch.as_deref()),
+        (Some("v1.0.0"), None),
+        "tags build, as the daemon never did"
+    );
     let mr = triggers.iter().find(|t| t.build.merge_request_iid.is_some()).unwrap();
-    assert_eq!((mr.build.branch.as_deref(), mr.build.merge_request_iid), (Some("feature"), Some(1)));
+    assert_eq!(
+        (mr.build.branch.as_deref(), mr.build.merge_request_iid),
+        (Some("feature"), Some(1))
+    );
 
     // The log holds every delivery with its outcome and reason; the detail shows the last one.
-    let (status, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries?limit=100"), OWNER, None).await;
+    let (status, log) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{integration}/deliveries?limit=100"),
+            OWNER,
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     let entries = log["deliveries"].as_array().unwrap();
     assert_eq!(entries.len(), expected.len());
-    let deleted = entries.iter().find(|e| e["reason"] == "branch feature was deleted").expect("branch deletion logged with its reason");
+    let deleted = entries
+        .iter()
+        .find(|e| e["reason"] == "branch feature was deleted")
+        .expect("branch deletion logged with its reason");
     assert_eq!(deleted["outcome"], "ignored");
-    assert!(entries.iter().any(|e| e["event"] == "pipeline" && e["reason"] == "pipeline events do not trigger builds"));
-    let (_, detail) = h.call(Method::GET, &format!("/v1/integrations/{integration}"), OWNER, None).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["event"] == "pipeline" && e["reason"] == "pipeline events do not trigger builds")
+    );
+    let (_, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{integration}"), OWNER, None)
+        .await;
     assert_eq!(detail["last_webhook_at"], START_TIME);
 
     // A merge request update builds only with new commits; forks never; a Service Hook routes on object_kind.
@@ -164,21 +262,54 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &body).await;
     assert_eq!(answer["reason"], "merge request update without new commits");
     update["object_attributes"]["oldrev"] = json!("ffffffffffffffffffffffffffffffffffffffff");
-    let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &serde_json::to_vec(&update).unwrap()).await;
+    let (_, answer) = deliver(
+        &h,
+        &gitlab_headers("Merge Request Hook", &secret),
+        &serde_json::to_vec(&update).unwrap(),
+    )
+    .await;
     assert_eq!(answer["outcome"], "triggered", "{answer}");
     let mut fork = fixture("pull_request_create.json");
     fork["object_attributes"]["source_project_id"] = json!(1);
-    let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &serde_json::to_vec(&fork).unwrap()).await;
+    let (_, answer) = deliver(
+        &h,
+        &gitlab_headers("Merge Request Hook", &secret),
+        &serde_json::to_vec(&fork).unwrap(),
+    )
+    .await;
     assert_eq!(answer["reason"], "merge requests from forks are not built");
-    let (_, answer) = deliver(&h, &gitlab_headers("Service Hook", &secret), &serde_json::to_vec(&fixture("push.json")).unwrap()).await;
+    let (_, answer) = deliver(
+        &h,
+        &gitlab_headers("Service Hook", &secret),
+        &serde_json::to_vec(&fixture("push.json")).unwrap(),
+    )
+    .await;
     assert_eq!(answer["outcome"], "triggered");
-    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), triggered.len() + 2);
+    assert_eq!(
+        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
+        triggered.len() + 2
+    );
 
     // Deleting the integration takes keys, log and triggers; its secret stops working.
-    let (status, _) = h.call(Method::DELETE, &format!("/v1/integrations/{integration}"), OWNER, None).await;
+    let (status, _) = h
+        .call(Method::DELETE, &format!("/v1/integrations/{integration}"), OWNER, None)
+        .await;
     assert_eq!(status, 200);
-    assert!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().is_empty());
-    let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&fixture("push.json")).unwrap()).await;
+    assert!(
+        h.app
+            .services
+            .webhooks
+            .list_triggers(&integration)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (status, answer) = deliver(
+        &h,
+        &gitlab_headers("Push Hook", &secret),
+        &serde_json::to_vec(&fixture("push.json")).unwrap(),
+    )
+    .await;
     assert_eq!((status, answer["code"].as_str()), (401, Some("invalid_token")));
 }
 
@@ -203,34 +334,115 @@ async fn strangers_get_a_4xx_in_the_envelope() {
     let huge = vec![b' '; shared::http::handlers::MAX_WEBHOOK_BODY + 1];
     let cases: Vec<(&str, Vec<(String, String)>, Vec<u8>, u16, &str)> = vec![
         ("over 1 MiB", with(&secret), huge, 413, "payload_too_large"),
-        ("no token", gitlab_headers("Push Hook", "").into_iter().filter(|(n, _)| n != "x-gitlab-token").collect(), push.clone(), 401, "missing_token"),
+        (
+            "no token",
+            gitlab_headers("Push Hook", "")
+                .into_iter()
+                .filter(|(n, _)| n != "x-gitlab-token")
+                .collect(),
+            push.clone(),
+            401,
+            "missing_token",
+        ),
         ("blank token", with("  "), push.clone(), 401, "missing_token"),
-        ("not JSON", with(&secret), b"event=push".to_vec(), 400, "invalid_payload"),
-        ("truncated JSON", with(&secret), push[..push.len() / 2].to_vec(), 400, "invalid_payload"),
+        (
+            "not JSON",
+            with(&secret),
+            b"event=push".to_vec(),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "truncated JSON",
+            with(&secret),
+            push[..push.len() / 2].to_vec(),
+            400,
+            "invalid_payload",
+        ),
         ("a JSON array", with(&secret), b"[1,2]".to_vec(), 400, "invalid_payload"),
-        ("wrong token", with("oore_0000000000000000000000000000000000000000000000000000000000000000"), push.clone(), 401, "invalid_token"),
-        ("huge token", with(&"x".repeat(8000)), push.clone(), 401, "invalid_token"),
-        ("no event at all", gitlab_headers("", &secret).into_iter().filter(|(n, _)| n != "x-gitlab-event").collect(), br#"{"project":{"id":4861503}}"#.to_vec(), 400, "invalid_payload"),
-        ("push without ref", with(&secret), br#"{"object_kind":"push","project":{"id":4861503}}"#.to_vec(), 400, "invalid_payload"),
-        ("push without project", with(&secret), br#"{"object_kind":"push","ref":"refs/heads/x","after":"abc"}"#.to_vec(), 400, "invalid_payload"),
-        ("push with a string project id", with(&secret), br#"{"object_kind":"push","ref":"refs/heads/x","after":"abc","project":{"id":"x"}}"#.to_vec(), 400, "invalid_payload"),
-        ("merge request without attributes", with(&secret), br#"{"object_kind":"merge_request","project":{"id":4861503}}"#.to_vec(), 400, "invalid_payload"),
+        (
+            "wrong token",
+            with("oore_0000000000000000000000000000000000000000000000000000000000000000"),
+            push.clone(),
+            401,
+            "invalid_token",
+        ),
+        (
+            "huge token",
+            with(&"x".repeat(8000)),
+            push.clone(),
+            401,
+            "invalid_token",
+        ),
+        (
+            "no event at all",
+            gitlab_headers("", &secret)
+                .into_iter()
+                .filter(|(n, _)| n != "x-gitlab-event")
+                .collect(),
+            br#"{"project":{"id":4861503}}"#.to_vec(),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "push without ref",
+            with(&secret),
+            br#"{"object_kind":"push","project":{"id":4861503}}"#.to_vec(),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "push without project",
+            with(&secret),
+            br#"{"object_kind":"push","ref":"refs/heads/x","after":"abc"}"#.to_vec(),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "push with a string project id",
+            with(&secret),
+            br#"{"object_kind":"push","ref":"refs/heads/x","after":"abc","project":{"id":"x"}}"#.to_vec(),
+            400,
+            "invalid_payload",
+        ),
+        (
+            "merge request without attributes",
+            with(&secret),
+            br#"{"object_kind":"merge_request","project":{"id":4861503}}"#.to_vec(),
+            400,
+            "invalid_payload",
+        ),
     ];
     for (what, headers, body, status, code) in cases {
         let (got, answer) = deliver(&h, &headers, &body).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{what}: {answer}");
-        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: the envelope has a message");
-        assert!(!answer.to_string().contains(&secret), "{what}: the secret is never echoed");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: the envelope has a message"
+        );
+        assert!(
+            !answer.to_string().contains(&secret),
+            "{what}: the secret is never echoed"
+        );
     }
     // An event we do not build is accepted and logged; a huge Idempotency-Key is hashed, not refused.
-    let (status, answer) = deliver(&h, &gitlab_headers("Emoji Hook", &secret), br#"{"object_kind":"emoji","project":{"id":4861503}}"#).await;
+    let (status, answer) = deliver(
+        &h,
+        &gitlab_headers("Emoji Hook", &secret),
+        br#"{"object_kind":"emoji","project":{"id":4861503}}"#,
+    )
+    .await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
     let mut headers = with(&secret);
     headers.retain(|(n, _)| n != "idempotency-key");
     headers.push(("idempotency-key".into(), "k".repeat(16_000)));
     let (status, answer) = deliver(&h, &headers, &push).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
-    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 1, "only the last delivery built");
+    assert_eq!(
+        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
+        1,
+        "only the last delivery built"
+    );
 }
 
 #[tokio::test]
@@ -250,12 +462,31 @@ async fn duplicates_answer_200_and_build_once() {
     resend.push(("x-gitlab-event-uuid".into(), uuid::Uuid::new_v4().to_string()));
     assert_eq!(deliver(&h, &resend, &push).await.1["duplicate"], true);
     // Older GitLab sends neither key: the body's hash dedupes.
-    let bare: Vec<_> = headers.iter().filter(|(n, _)| n != "idempotency-key" && n != "x-gitlab-event-uuid").cloned().collect();
+    let bare: Vec<_> = headers
+        .iter()
+        .filter(|(n, _)| n != "idempotency-key" && n != "x-gitlab-event-uuid")
+        .cloned()
+        .collect();
     assert_eq!(deliver(&h, &bare, &push).await.1["outcome"], "triggered");
     assert_eq!(deliver(&h, &bare, &push).await.1["duplicate"], true);
-    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
-    let (_, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries"), OWNER, None).await;
-    let outcomes: Vec<_> = log["deliveries"].as_array().unwrap().iter().map(|d| d["outcome"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
+        2
+    );
+    let (_, log) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{integration}/deliveries"),
+            OWNER,
+            None,
+        )
+        .await;
+    let outcomes: Vec<_> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 3);
 }
 
@@ -280,7 +511,10 @@ async fn a_hundred_concurrent_copies_make_one_trigger_on_moto() {
         }
     }
     assert_eq!(duplicates, 99);
-    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 1);
+    assert_eq!(
+        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -293,7 +527,14 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
 
     let (status, err) = h.call(Method::POST, &path, Some(Role::Developer), Some("{}")).await;
     assert_eq!((status, err["code"].as_str()), (403, Some("permission_denied")));
-    let (status, err) = h.call(Method::POST, "/v1/integration-repositories/nope/gitlab-webhook-secret", OWNER, Some("{}")).await;
+    let (status, err) = h
+        .call(
+            Method::POST,
+            "/v1/integration-repositories/nope/gitlab-webhook-secret",
+            OWNER,
+            Some("{}"),
+        )
+        .await;
     assert_eq!((status, err["code"].as_str()), (404, Some("not_found")));
 
     let (status, first) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
@@ -310,9 +551,21 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
     // The repository's secret is refused for its sibling (project 1000), and the refusal is logged.
     let mut sibling_push = fixture("push.json");
     sibling_push["project"]["id"] = json!(1000);
-    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &first_secret), &serde_json::to_vec(&sibling_push).unwrap()).await;
+    let (status, err) = deliver(
+        &h,
+        &gitlab_headers("Push Hook", &first_secret),
+        &serde_json::to_vec(&sibling_push).unwrap(),
+    )
+    .await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_token")));
-    let (_, log) = h.call(Method::GET, &format!("/v1/integrations/{integration}/deliveries?limit=1"), OWNER, None).await;
+    let (_, log) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{integration}/deliveries?limit=1"),
+            OWNER,
+            None,
+        )
+        .await;
     assert_eq!(log["deliveries"][0]["outcome"], "refused");
     assert_eq!(log["deliveries"][0]["repository_id"], sibling.as_str());
 
@@ -325,14 +578,25 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
     for secret in [&first_secret, &second_secret] {
         assert_eq!(deliver(&h, &gitlab_headers("Push Hook", secret), &push).await.0, 200);
     }
-    h.clock.0.store(START_TIME + 10 + 3600, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &first_secret), &push).await.0, 401);
-    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &second_secret), &push).await.0, 200);
+    h.clock
+        .0
+        .store(START_TIME + 10 + 3600, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        deliver(&h, &gitlab_headers("Push Hook", &first_secret), &push).await.0,
+        401
+    );
+    assert_eq!(
+        deliver(&h, &gitlab_headers("Push Hook", &second_secret), &push).await.0,
+        200
+    );
 
     // Another integration's secret does not open this one's projects.
     let other = Harness::new(Backend::Embedded, FakeOptions::default()).await;
     let other_secret = secret_of(&other.connect().await);
-    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &other_secret), &push).await.0, 401);
+    assert_eq!(
+        deliver(&h, &gitlab_headers("Push Hook", &other_secret), &push).await.0,
+        401
+    );
 }
 
 #[tokio::test]
@@ -342,8 +606,17 @@ async fn signed_deliveries_are_verified() {
     let key = signing_key_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
     let signed = |id: &str, at: i64, signature: String| signed_headers(&secret, id, at, signature);
-    let (status, answer) = deliver(&h, &signed("msg_1", START_TIME - 30, sign("msg_1", START_TIME - 30, &push, &key)), &push).await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "{answer}");
+    let (status, answer) = deliver(
+        &h,
+        &signed("msg_1", START_TIME - 30, sign("msg_1", START_TIME - 30, &push, &key)),
+        &push,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("triggered")),
+        "{answer}"
+    );
     let forged = sign("msg_2", START_TIME, &push, b"not the key");
     let (status, err) = deliver(&h, &signed("msg_2", START_TIME, forged), &push).await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_signature")));
@@ -356,7 +629,12 @@ async fn signed_deliveries_are_verified() {
     // The body signed is the body checked, byte for byte.
     let mut other = fixture("push.json");
     other["checkout_sha"] = json!("ffffffffffffffffffffffffffffffffffffffff");
-    let (status, _) = deliver(&h, &signed("msg_5", START_TIME, sign("msg_5", START_TIME, &push, &key)), &serde_json::to_vec(&other).unwrap()).await;
+    let (status, _) = deliver(
+        &h,
+        &signed("msg_5", START_TIME, sign("msg_5", START_TIME, &push, &key)),
+        &serde_json::to_vec(&other).unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -369,22 +647,49 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
     h.gitlab.state.add_project(&fixture("push.json")["project"]);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
     let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "{answer}");
-    assert_eq!(h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("triggered")),
+        "{answer}"
+    );
+    assert_eq!(
+        h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
-    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap()[0].repository_id, repo);
+    assert_eq!(
+        h.app.services.webhooks.list_triggers(&integration).await.unwrap()[0].repository_id,
+        repo
+    );
     assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
-    assert_eq!(h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst), 1, "a known repository needs no lookup");
+    assert_eq!(
+        h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a known repository needs no lookup"
+    );
     // A project the integration cannot see is refused, and nothing is built.
     let mut foreign = fixture("push.json");
     foreign["project"]["id"] = json!(777);
-    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&foreign).unwrap()).await;
+    let (status, err) = deliver(
+        &h,
+        &gitlab_headers("Push Hook", &secret),
+        &serde_json::to_vec(&foreign).unwrap(),
+    )
+    .await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_token")));
-    assert_eq!(h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(), 2);
+    assert_eq!(
+        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
+        2
+    );
     // GitLab down during the lookup: 503, so the delivery can be resent.
     h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     foreign["project"]["id"] = json!(778);
-    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &secret), &serde_json::to_vec(&foreign).unwrap()).await;
+    let (status, err) = deliver(
+        &h,
+        &gitlab_headers("Push Hook", &secret),
+        &serde_json::to_vec(&foreign).unwrap(),
+    )
+    .await;
     assert_eq!((status, err["code"].as_str()), (503, Some("gitlab_unavailable")));
 }
 
@@ -407,28 +712,53 @@ async fn hook_registration_creates_once_then_updates() {
     let (status, first) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["created"], true);
-    assert!(first.get("webhook_secret").is_none(), "the secret goes to GitLab, not to the caller");
+    assert!(
+        first.get("webhook_secret").is_none(),
+        "the secret goes to GitLab, not to the caller"
+    );
     let hooks = h.gitlab.state.hooks(FIXTURE_PROJECT);
     assert_eq!(hooks.len(), 1);
     assert_eq!(hooks[0]["url"], "https://oore.example.com/v1/webhooks/gitlab");
-    assert_eq!((hooks[0]["push_events"].clone(), hooks[0]["tag_push_events"].clone(), hooks[0]["merge_requests_events"].clone()), (json!(true), json!(true), json!(true)));
+    assert_eq!(
+        (
+            hooks[0]["push_events"].clone(),
+            hooks[0]["tag_push_events"].clone(),
+            hooks[0]["merge_requests_events"].clone()
+        ),
+        (json!(true), json!(true), json!(true))
+    );
     let first_token = hooks[0]["token"].as_str().unwrap().to_string();
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
-    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &first_token), &push).await.1["outcome"], "triggered");
+    assert_eq!(
+        deliver(&h, &gitlab_headers("Push Hook", &first_token), &push).await.1["outcome"],
+        "triggered"
+    );
 
     let (_, second) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
-    assert_eq!((second["created"].clone(), second["hook_id"].clone()), (json!(false), first["hook_id"].clone()));
+    assert_eq!(
+        (second["created"].clone(), second["hook_id"].clone()),
+        (json!(false), first["hook_id"].clone())
+    );
     let hooks = h.gitlab.state.hooks(FIXTURE_PROJECT);
     assert_eq!(hooks.len(), 1, "a second call updates the same hook");
     let second_token = hooks[0]["token"].as_str().unwrap();
     assert_ne!(second_token, first_token);
-    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", second_token), &push).await.0, 200);
+    assert_eq!(
+        deliver(&h, &gitlab_headers("Push Hook", second_token), &push).await.0,
+        200
+    );
 
     // A token without the api scope cannot manage hooks: a clear 400, and the hook is untouched.
-    h.gitlab.state.add_token(oore_gitlab_tests::PAT, FakeToken::live(&["read_api", "read_repository"]));
+    h.gitlab.state.add_token(
+        oore_gitlab_tests::PAT,
+        FakeToken::live(&["read_api", "read_repository"]),
+    );
     let (status, err) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
     assert_eq!((status, err["code"].as_str()), (400, Some("gitlab_scope_missing")));
-    assert_eq!(h.gitlab.state.hooks(FIXTURE_PROJECT)[0]["token"].as_str().unwrap(), second_token);
+    assert_eq!(
+        h.gitlab.state.hooks(FIXTURE_PROJECT)[0]["token"].as_str().unwrap(),
+        second_token
+    );
 }
 
 #[tokio::test]
@@ -442,21 +772,39 @@ async fn the_delivery_log_pages_and_keeps_to_its_readers() {
         deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
     }
     let path = format!("/v1/integrations/{integration}/deliveries");
-    let (status, page) = h.call(Method::GET, &format!("{path}?limit=2"), Some(Role::Developer), None).await;
+    let (status, page) = h
+        .call(Method::GET, &format!("{path}?limit=2"), Some(Role::Developer), None)
+        .await;
     assert_eq!(status, 200);
-    let times: Vec<_> = page["deliveries"].as_array().unwrap().iter().map(|d| d["received_at"].as_i64().unwrap()).collect();
+    let times: Vec<_> = page["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["received_at"].as_i64().unwrap())
+        .collect();
     assert_eq!(times, vec![START_TIME + 4, START_TIME + 3]);
     let cursor = page["next_cursor"].as_str().unwrap();
-    let (_, rest) = h.call(Method::GET, &format!("{path}?limit=10&cursor={}", urlencode(cursor)), Some(Role::Admin), None).await;
+    let (_, rest) = h
+        .call(
+            Method::GET,
+            &format!("{path}?limit=10&cursor={}", urlencode(cursor)),
+            Some(Role::Admin),
+            None,
+        )
+        .await;
     assert_eq!(rest["deliveries"].as_array().unwrap().len(), 3);
     assert_eq!(rest["next_cursor"], Value::Null);
     let (status, err) = h.call(Method::GET, &path, Some(Role::QaViewer), None).await;
     assert_eq!((status, err["code"].as_str()), (403, Some("permission_denied")));
-    let (status, err) = h.call(Method::GET, &format!("{path}?cursor=garbage"), OWNER, None).await;
+    let (status, err) = h
+        .call(Method::GET, &format!("{path}?cursor=garbage"), OWNER, None)
+        .await;
     assert_eq!((status, err["code"].as_str()), (400, Some("invalid_request")));
     let (status, _) = h.call(Method::GET, &format!("{path}?limit=0"), OWNER, None).await;
     assert_eq!(status, 400);
-    let (status, _) = h.call(Method::GET, "/v1/integrations/nope/deliveries", OWNER, None).await;
+    let (status, _) = h
+        .call(Method::GET, "/v1/integrations/nope/deliveries", OWNER, None)
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -489,19 +837,33 @@ impl WebhookStore for BrokenDeliveries {
     async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
         self.0.find_webhook_key(digest).await
     }
-    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError> {
+    async fn webhook_keys(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: Option<ProjectId>,
+    ) -> Result<Vec<WebhookKey>, StoreError> {
         self.0.webhook_keys(integration_id, project_id).await
     }
     async fn rotate_webhook_key(&self, new: &WebhookKey, until: i64, now: i64) -> Result<(), StoreError> {
         self.0.rotate_webhook_key(new, until, now).await
     }
-    async fn record_delivery(&self, _: &DeliveryRecord, _: Option<&BuildTrigger>, _: Option<ProjectId>) -> Result<Recorded, StoreError> {
+    async fn record_delivery(
+        &self,
+        _: &DeliveryRecord,
+        _: Option<&BuildTrigger>,
+        _: Option<ProjectId>,
+    ) -> Result<Recorded, StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
     async fn log_delivery(&self, _: &DeliveryRecord) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
-    async fn list_deliveries(&self, id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+    async fn list_deliveries(
+        &self,
+        id: &IntegrationId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         self.0.list_deliveries(id, limit, cursor).await
     }
     async fn list_triggers(&self, id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
@@ -520,9 +882,20 @@ async fn a_store_failure_answers_503_and_a_resend_then_builds() {
     let (status, err) = deliver(&h, &headers, &push).await;
     assert_eq!((status, err["code"].as_str()), (503, Some("storage_unavailable")));
     assert!(working.list_triggers(&integration).await.unwrap().is_empty());
-    assert!(working.list_deliveries(&integration, 10, None).await.unwrap().0.is_empty());
+    assert!(
+        working
+            .list_deliveries(&integration, 10, None)
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
     h.app.services.webhooks = working.clone();
     let (status, answer) = deliver(&h, &headers, &push).await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")), "GitLab's resend is not taken for a duplicate");
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("triggered")),
+        "GitLab's resend is not taken for a duplicate"
+    );
     assert_eq!(working.list_triggers(&integration).await.unwrap().len(), 1);
 }

@@ -1,8 +1,8 @@
 //! Counts the operations each AWS client sends, so tests and benchmarks can hold a request path
 //! to its budget of AWS calls (a warm webhook delivery: two DynamoDB calls, no Secrets Manager).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
@@ -24,7 +24,10 @@ pub struct AwsCalls {
 
 impl AwsCallCounter {
     pub fn snapshot(&self) -> AwsCalls {
-        AwsCalls { dynamodb: self.dynamodb.load(Ordering::SeqCst), secrets_manager: self.secrets_manager.load(Ordering::SeqCst) }
+        AwsCalls {
+            dynamodb: self.dynamodb.load(Ordering::SeqCst),
+            secrets_manager: self.secrets_manager.load(Ordering::SeqCst),
+        }
     }
 
     pub fn dynamodb_interceptor(&self) -> OperationCounter {
@@ -39,7 +42,10 @@ impl AwsCallCounter {
 impl std::ops::Sub for AwsCalls {
     type Output = AwsCalls;
     fn sub(self, earlier: AwsCalls) -> AwsCalls {
-        AwsCalls { dynamodb: self.dynamodb - earlier.dynamodb, secrets_manager: self.secrets_manager - earlier.secrets_manager }
+        AwsCalls {
+            dynamodb: self.dynamodb - earlier.dynamodb,
+            secrets_manager: self.secrets_manager - earlier.secrets_manager,
+        }
     }
 }
 
@@ -52,7 +58,11 @@ impl Intercept for OperationCounter {
         "OperationCounter"
     }
 
-    fn read_before_execution(&self, _context: &BeforeSerializationInterceptorContextRef<'_>, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

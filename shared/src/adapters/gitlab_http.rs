@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::dns::{Name, Resolve, Resolving};
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
-use crate::domain::host::{is_forbidden_ip, HostUrl};
+use crate::domain::host::{HostUrl, is_forbidden_ip};
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{Avatar, GitLabApi, GitLabError, HookSettings, ProjectsPage};
@@ -84,14 +84,18 @@ impl HttpGitLab {
     async fn send(&self, request: RequestBuilder) -> Result<Response, GitLabError> {
         let mut attempt = 0;
         loop {
-            let retry = request.try_clone().ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
+            let retry = request
+                .try_clone()
+                .ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
             let response = retry.send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
             if response.status() != StatusCode::TOO_MANY_REQUESTS {
                 return check_status(response).await;
             }
             let wait = retry_after(response.headers());
             if attempt >= RATE_LIMIT_RETRIES || wait.is_some_and(|w| w > LONGEST_RETRY_WAIT) {
-                return Err(GitLabError::RateLimited { retry_after_secs: wait.map(|w| w.as_secs()) });
+                return Err(GitLabError::RateLimited {
+                    retry_after_secs: wait.map(|w| w.as_secs()),
+                });
             }
             tokio::time::sleep(wait.unwrap_or(Duration::from_millis(500 << attempt))).await;
             attempt += 1;
@@ -102,13 +106,24 @@ impl HttpGitLab {
     /// with 400, `invalid_client` with 401) become `OAuthRefused`; the description is dropped,
     /// as it may quote what was sent.
     async fn oauth_post(&self, url: Url, form: &[(&str, &str)]) -> Result<Vec<u8>, GitLabError> {
-        let response = self.client().post(url).form(form).send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        let response = self
+            .client()
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| GitLabError::Unreachable(describe(&e)))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| GitLabError::Unreachable(describe(&e)))?;
         if status.is_success() {
             return Ok(body.to_vec());
         }
-        let refusal = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
+        let refusal = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
         match refusal {
             Some(error) if status.is_client_error() => Err(GitLabError::OAuthRefused { error }),
             _ => Err(GitLabError::Status(status.as_u16())),
@@ -117,14 +132,18 @@ impl HttpGitLab {
 
     async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &SecretString) -> Result<T, GitLabError> {
         let response = self.send(self.get(url, Some(token))).await?;
-        response.json::<T>().await.map_err(|e| GitLabError::Decode(describe(&e)))
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| GitLabError::Decode(describe(&e)))
     }
 }
 
 /// GitLab's token answer. A parse error could quote the answer, which holds tokens, so only
 /// the fact is reported.
 fn read_token_answer(body: &[u8]) -> Result<OAuthTokens, GitLabError> {
-    OAuthTokens::from_json(body).map_err(|_| GitLabError::Decode("GitLab's token answer is not in the expected form".into()))
+    OAuthTokens::from_json(body)
+        .map_err(|_| GitLabError::Decode("GitLab's token answer is not in the expected form".into()))
 }
 
 /// An error's text without the URL, which could carry a query we would rather not log.
@@ -160,11 +179,20 @@ fn header_u32(headers: &HeaderMap, name: &str) -> Option<u32> {
 /// The `page` of the `Link` header's rel="next" URL, for answers without `x-next-page`.
 fn link_next_page(headers: &HeaderMap) -> Option<u32> {
     let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
-        let url = part.split(';').next()?.trim().trim_start_matches('<').trim_end_matches('>');
-        let url = Url::parse(url).ok()?;
-        url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok())
-    })
+    link.split(',')
+        .find(|part| part.contains("rel=\"next\""))
+        .and_then(|part| {
+            let url = part
+                .split(';')
+                .next()?
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>');
+            let url = Url::parse(url).ok()?;
+            url.query_pairs()
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse().ok())
+        })
 }
 
 async fn check_status(response: Response) -> Result<Response, GitLabError> {
@@ -176,7 +204,10 @@ async fn check_status(response: Response) -> Result<Response, GitLabError> {
         StatusCode::UNAUTHORIZED => {
             // Two shapes: {"message": "401 Unauthorized"} and {"error": "invalid_token", "error_description": "..."}.
             let body: serde_json::Value = response.json().await.unwrap_or_default();
-            let description = body.get("error_description").and_then(|v| v.as_str()).map(str::to_string);
+            let description = body
+                .get("error_description")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
             GitLabError::Unauthorized(description)
         }
         StatusCode::FORBIDDEN => GitLabError::Forbidden,
@@ -192,10 +223,17 @@ impl GitLabApi for HttpGitLab {
     }
 
     async fn token_self(&self, host: &HostUrl, token: &SecretString) -> Result<TokenInfo, GitLabError> {
-        self.get_json(host.join("api/v4/personal_access_tokens/self"), token).await
+        self.get_json(host.join("api/v4/personal_access_tokens/self"), token)
+            .await
     }
 
-    async fn projects_page(&self, host: &HostUrl, token: &SecretString, page: u32, per_page: u32) -> Result<ProjectsPage, GitLabError> {
+    async fn projects_page(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        page: u32,
+        per_page: u32,
+    ) -> Result<ProjectsPage, GitLabError> {
         let mut url = host.join("api/v4/projects");
         url.query_pairs_mut()
             .append_pair("membership", "true")
@@ -230,25 +268,45 @@ impl GitLabApi for HttpGitLab {
             return Err(GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| GitLabError::Unreachable(describe(&e)))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| GitLabError::Unreachable(describe(&e)))?
+        {
             if body.len() + chunk.len() > max_bytes {
                 return Err(GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Avatar { content_type, bytes: body.into() })
+        Ok(Avatar {
+            content_type,
+            bytes: body.into(),
+        })
     }
 
-    async fn project(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<GitLabProject, GitLabError> {
-        self.get_json(host.join(&format!("api/v4/projects/{project_id}")), token).await
+    async fn project(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+    ) -> Result<GitLabProject, GitLabError> {
+        self.get_json(host.join(&format!("api/v4/projects/{project_id}")), token)
+            .await
     }
 
-    async fn project_hooks(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId) -> Result<Vec<ProjectHook>, GitLabError> {
+    async fn project_hooks(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+    ) -> Result<Vec<ProjectHook>, GitLabError> {
         let mut hooks = Vec::new();
         let mut page = 1;
         loop {
             let mut url = host.join(&format!("api/v4/projects/{project_id}/hooks"));
-            url.query_pairs_mut().append_pair("per_page", "100").append_pair("page", &page.to_string());
+            url.query_pairs_mut()
+                .append_pair("per_page", "100")
+                .append_pair("page", &page.to_string());
             let response = self.send(self.get(url, Some(token))).await?;
             let next = header_u32(response.headers(), "x-next-page").or_else(|| link_next_page(response.headers()));
             let batch: Vec<ProjectHook> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
@@ -268,38 +326,76 @@ impl GitLabApi for HttpGitLab {
         }
     }
 
-    async fn exchange_code(&self, host: &HostUrl, client: &OAuthClient, code: &str, redirect_uri: &str, verifier: &SecretString) -> Result<OAuthTokens, GitLabError> {
+    async fn exchange_code(
+        &self,
+        host: &HostUrl,
+        client: &OAuthClient,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &SecretString,
+    ) -> Result<OAuthTokens, GitLabError> {
         let body = self
-            .oauth_post(host.join("oauth/token"), &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-                ("client_id", &client.id),
-                ("client_secret", client.secret.expose_secret()),
-                ("code_verifier", verifier.expose_secret()),
-            ])
+            .oauth_post(
+                host.join("oauth/token"),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", redirect_uri),
+                    ("client_id", &client.id),
+                    ("client_secret", client.secret.expose_secret()),
+                    ("code_verifier", verifier.expose_secret()),
+                ],
+            )
             .await?;
         read_token_answer(&body)
     }
 
-    async fn refresh_tokens(&self, host: &HostUrl, client: &OAuthClient, refresh_token: &SecretString) -> Result<OAuthTokens, GitLabError> {
+    async fn refresh_tokens(
+        &self,
+        host: &HostUrl,
+        client: &OAuthClient,
+        refresh_token: &SecretString,
+    ) -> Result<OAuthTokens, GitLabError> {
         let body = self
-            .oauth_post(host.join("oauth/token"), &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose_secret()),
-                ("client_id", &client.id),
-                ("client_secret", client.secret.expose_secret()),
-            ])
+            .oauth_post(
+                host.join("oauth/token"),
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.expose_secret()),
+                    ("client_id", &client.id),
+                    ("client_secret", client.secret.expose_secret()),
+                ],
+            )
             .await?;
         read_token_answer(&body)
     }
 
-    async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString) -> Result<(), GitLabError> {
-        self.oauth_post(host.join("oauth/revoke"), &[("client_id", &client.id), ("client_secret", client.secret.expose_secret()), ("token", token.expose_secret())]).await?;
+    async fn revoke_token(
+        &self,
+        host: &HostUrl,
+        client: &OAuthClient,
+        token: &SecretString,
+    ) -> Result<(), GitLabError> {
+        self.oauth_post(
+            host.join("oauth/revoke"),
+            &[
+                ("client_id", &client.id),
+                ("client_secret", client.secret.expose_secret()),
+                ("token", token.expose_secret()),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
-    async fn save_project_hook(&self, host: &HostUrl, token: &SecretString, project_id: ProjectId, hook_id: Option<u64>, hook: &HookSettings) -> Result<ProjectHook, GitLabError> {
+    async fn save_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: Option<u64>,
+        hook: &HookSettings,
+    ) -> Result<ProjectHook, GitLabError> {
         let body = serde_json::json!({
             "url": hook.url,
             "token": hook.token.expose_secret(),
@@ -309,8 +405,12 @@ impl GitLabApi for HttpGitLab {
             "enable_ssl_verification": hook.enable_ssl_verification,
         });
         let request = match hook_id {
-            Some(id) => self.client().put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
-            None => self.client().post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
+            Some(id) => self
+                .client()
+                .put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
+            None => self
+                .client()
+                .post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
         };
         let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
         response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
@@ -330,7 +430,10 @@ mod tests {
             HeaderValue::from_static("<https://gl/api/v4/projects?page=1&per_page=100>; rel=\"prev\", <https://gl/api/v4/projects?page=3&per_page=100>; rel=\"next\""),
         );
         assert_eq!(link_next_page(&headers), Some(3));
-        headers.insert("link", HeaderValue::from_static("<https://gl/api/v4/projects?page=1>; rel=\"first\""));
+        headers.insert(
+            "link",
+            HeaderValue::from_static("<https://gl/api/v4/projects?page=1>; rel=\"first\""),
+        );
         assert_eq!(link_next_page(&headers), None);
     }
 

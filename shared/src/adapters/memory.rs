@@ -12,7 +12,9 @@ use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::secrets::copy_secret;
 use crate::domain::webhook_keys::WebhookKey;
-use crate::ports::{IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
+use crate::ports::{
+    IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore,
+};
 
 #[derive(Default)]
 struct Tables {
@@ -49,7 +51,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl IntegrationStore for MemoryStore {
-    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError> {
+    async fn create_integration(
+        &self,
+        record: &IntegrationRecord,
+        installation: Option<&Installation>,
+        webhook_key: Option<&WebhookKey>,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
         if t.integrations.contains_key(&record.id) {
             return Err(StoreError::Conflict);
@@ -59,7 +66,10 @@ impl IntegrationStore for MemoryStore {
             t.webhook_keys.insert(key.digest.clone(), key.clone());
         }
         if let Some(inst) = installation {
-            t.installations.entry(record.id.clone()).or_default().insert(inst.id.clone(), inst.clone());
+            t.installations
+                .entry(record.id.clone())
+                .or_default()
+                .insert(inst.id.clone(), inst.clone());
         }
         Ok(())
     }
@@ -88,12 +98,20 @@ impl IntegrationStore for MemoryStore {
         if !t.integrations.contains_key(&installation.integration_id) {
             return Err(StoreError::Conflict);
         }
-        t.installations.entry(installation.integration_id.clone()).or_default().insert(installation.id.clone(), installation.clone());
+        t.installations
+            .entry(installation.integration_id.clone())
+            .or_default()
+            .insert(installation.id.clone(), installation.clone());
         Ok(())
     }
 
     async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError> {
-        Ok(self.lock().installations.get(integration_id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .lock()
+            .installations
+            .get(integration_id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
@@ -112,9 +130,17 @@ impl IntegrationStore for MemoryStore {
         Ok(())
     }
 
-    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    async fn acquire_refresh_lease(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let mut t = self.lock();
-        let Some(record) = t.integrations.get_mut(id) else { return Err(StoreError::Conflict) };
+        let Some(record) = t.integrations.get_mut(id) else {
+            return Err(StoreError::Conflict);
+        };
         if record.refresh_lease_until.is_some_and(|held| held >= now) {
             return Ok(false);
         }
@@ -127,7 +153,11 @@ impl IntegrationStore for MemoryStore {
         let mut t = self.lock();
         match t.integrations.get_mut(&record.id) {
             Some(existing) if existing.refresh_lease_owner.as_deref() == Some(owner) => {
-                *existing = IntegrationRecord { refresh_lease_until: None, refresh_lease_owner: None, ..record.clone() };
+                *existing = IntegrationRecord {
+                    refresh_lease_until: None,
+                    refresh_lease_owner: None,
+                    ..record.clone()
+                };
                 Ok(())
             }
             _ => Err(StoreError::Conflict),
@@ -154,18 +184,37 @@ impl OAuthStateStore for MemoryStore {
 #[async_trait]
 impl RepositoryStore for MemoryStore {
     async fn list_repositories(&self, integration_id: &IntegrationId) -> Result<Vec<Repository>, StoreError> {
-        Ok(self.lock().repositories.get(integration_id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .lock()
+            .repositories
+            .get(integration_id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn get_repository(&self, repository_id: &RepositoryId) -> Result<Option<Repository>, StoreError> {
         let t = self.lock();
-        let Some(integration_id) = t.repository_index.get(repository_id) else { return Ok(None) };
-        Ok(t.repositories.get(integration_id).and_then(|m| m.values().find(|r| &r.id == repository_id)).cloned())
+        let Some(integration_id) = t.repository_index.get(repository_id) else {
+            return Ok(None);
+        };
+        Ok(t.repositories
+            .get(integration_id)
+            .and_then(|m| m.values().find(|r| &r.id == repository_id))
+            .cloned())
     }
 
-    async fn write_repositories(&self, integration_id: &IntegrationId, upserts: &[Repository], removals: &[Repository]) -> Result<(), StoreError> {
+    async fn write_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        upserts: &[Repository],
+        removals: &[Repository],
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
-        let Tables { repositories, repository_index, .. } = &mut *t;
+        let Tables {
+            repositories,
+            repository_index,
+            ..
+        } = &mut *t;
         let repos = repositories.entry(integration_id.clone()).or_default();
         for repo in removals {
             repos.remove(&repo.external_id);
@@ -185,12 +234,25 @@ impl WebhookStore for MemoryStore {
         Ok(self.lock().webhook_keys.get(digest).cloned())
     }
 
-    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError> {
+    async fn webhook_keys(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: Option<ProjectId>,
+    ) -> Result<Vec<WebhookKey>, StoreError> {
         let t = self.lock();
-        Ok(t.webhook_keys.values().filter(|k| &k.integration_id == integration_id && k.project_id == project_id).cloned().collect())
+        Ok(t.webhook_keys
+            .values()
+            .filter(|k| &k.integration_id == integration_id && k.project_id == project_id)
+            .cloned()
+            .collect())
     }
 
-    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError> {
+    async fn rotate_webhook_key(
+        &self,
+        new: &WebhookKey,
+        previous_valid_until: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
         if !t.integrations.contains_key(&new.integration_id) {
             return Err(StoreError::Conflict);
@@ -200,7 +262,8 @@ impl WebhookStore for MemoryStore {
             !(same_scope && k.valid_until.is_some_and(|until| until <= now))
         });
         for key in t.webhook_keys.values_mut() {
-            if key.integration_id == new.integration_id && key.project_id == new.project_id && key.valid_until.is_none() {
+            if key.integration_id == new.integration_id && key.project_id == new.project_id && key.valid_until.is_none()
+            {
                 key.valid_until = Some(previous_valid_until);
             }
         }
@@ -208,36 +271,75 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
-    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<ProjectId>) -> Result<Recorded, StoreError> {
+    async fn record_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        trigger: Option<&BuildTrigger>,
+        repository: Option<ProjectId>,
+    ) -> Result<Recorded, StoreError> {
         let mut t = self.lock();
-        if t.dedupe.get(&delivery.integration_id).is_some_and(|seen| seen.contains(&delivery.delivery_key)) {
+        if t.dedupe
+            .get(&delivery.integration_id)
+            .is_some_and(|seen| seen.contains(&delivery.delivery_key))
+        {
             return Ok(Recorded::Duplicate);
         }
         if let Some(project) = repository {
-            if !t.repositories.get(&delivery.integration_id).is_some_and(|repos| repos.contains_key(&project)) {
+            if !t
+                .repositories
+                .get(&delivery.integration_id)
+                .is_some_and(|repos| repos.contains_key(&project))
+            {
                 return Ok(Recorded::RepositoryMissing);
             }
         }
-        t.dedupe.entry(delivery.integration_id.clone()).or_default().insert(delivery.delivery_key.clone());
-        t.deliveries.entry(delivery.integration_id.clone()).or_default().insert(delivery.sort_key(), delivery.clone());
+        t.dedupe
+            .entry(delivery.integration_id.clone())
+            .or_default()
+            .insert(delivery.delivery_key.clone());
+        t.deliveries
+            .entry(delivery.integration_id.clone())
+            .or_default()
+            .insert(delivery.sort_key(), delivery.clone());
         if let Some(trigger) = trigger {
-            t.triggers.entry(trigger.integration_id.clone()).or_default().push(trigger.clone());
+            t.triggers
+                .entry(trigger.integration_id.clone())
+                .or_default()
+                .push(trigger.clone());
         }
         Ok(Recorded::New)
     }
 
     async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
-        self.lock().deliveries.entry(delivery.integration_id.clone()).or_default().insert(delivery.sort_key(), delivery.clone());
+        self.lock()
+            .deliveries
+            .entry(delivery.integration_id.clone())
+            .or_default()
+            .insert(delivery.sort_key(), delivery.clone());
         Ok(())
     }
 
-    async fn list_deliveries(&self, integration_id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+    async fn list_deliveries(
+        &self,
+        integration_id: &IntegrationId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         let t = self.lock();
-        let Some(log) = t.deliveries.get(integration_id) else { return Ok((Vec::new(), None)) };
-        let mut newest_first = log.iter().rev().filter(|(key, _)| cursor.is_none_or(|c| key.as_str() < c));
+        let Some(log) = t.deliveries.get(integration_id) else {
+            return Ok((Vec::new(), None));
+        };
+        let mut newest_first = log
+            .iter()
+            .rev()
+            .filter(|(key, _)| cursor.is_none_or(|c| key.as_str() < c));
         let page: Vec<DeliveryRecord> = newest_first.by_ref().take(limit).map(|(_, d)| d.clone()).collect();
         let more = newest_first.next().is_some();
-        let next = if more { page.last().map(DeliveryRecord::sort_key) } else { None };
+        let next = if more {
+            page.last().map(DeliveryRecord::sort_key)
+        } else {
+            None
+        };
         Ok((page, next))
     }
 

@@ -18,9 +18,17 @@ pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../../certs/amazo
 /// SDK settings from the environment, as `aws_config::load_defaults` reads them, with one HTTPS
 /// client for every SDK client made from them.
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
-    let trust = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS).with_native_roots(platform_roots_needed(std::env::vars()));
-    let tls = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context from a trust store always builds");
-    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).tls_context(tls).build_https();
+    let trust = TrustStore::empty()
+        .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+        .with_native_roots(platform_roots_needed(std::env::vars()));
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context from a trust store always builds");
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
 }
 
@@ -28,7 +36,8 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 /// environment variables: naming their providers spares building the default chains (profile
 /// files, SSO, web identity, container and instance metadata) at every cold start.
 pub fn lambda_config_loader() -> aws_config::ConfigLoader {
-    let loader = sdk_config_loader().credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    let loader = sdk_config_loader()
+        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
     match std::env::var("AWS_REGION") {
         Ok(region) if !region.is_empty() => loader.region(aws_config::Region::new(region)),
         _ => loader,
@@ -51,15 +60,17 @@ fn is_https_outside_aws(url: &str) -> bool {
         return false;
     };
     let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
-    let aws = ["amazonaws.com", "amazonaws.com.cn", "api.aws"].iter().any(|domain| host == *domain || host.ends_with(&format!(".{domain}")));
+    let aws = ["amazonaws.com", "amazonaws.com.cn", "api.aws"]
+        .iter()
+        .any(|domain| host == *domain || host.ends_with(&format!(".{domain}")));
     parsed.scheme() == "https" && !aws
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
     use sha2::{Digest, Sha256};
 
     /// SHA-256 fingerprints Amazon Trust Services publishes for its roots.
@@ -73,8 +84,13 @@ mod tests {
 
     #[test]
     fn the_bundled_roots_are_amazon_trust_services_roots_and_usable_as_anchors() {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS).collect::<Result<_, _>>().expect("the bundle is PEM");
-        let fingerprints: Vec<String> = certs.iter().map(|der| hex::encode(Sha256::digest(der.as_ref()))).collect();
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("the bundle is PEM");
+        let fingerprints: Vec<String> = certs
+            .iter()
+            .map(|der| hex::encode(Sha256::digest(der.as_ref())))
+            .collect();
         assert_eq!(fingerprints, PUBLISHED_FINGERPRINTS);
         let mut store = rustls::RootCertStore::empty();
         for cert in certs {
@@ -85,18 +101,31 @@ mod tests {
 
     #[test]
     fn platform_roots_are_added_only_when_https_leads_outside_aws() {
-        let native = |vars: &[(&str, &str)]| platform_roots_needed(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let native =
+            |vars: &[(&str, &str)]| platform_roots_needed(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         assert!(!native(&[]));
         assert!(!native(&[("AWS_REGION", "eu-west-1"), ("HOME", "https://example.com")]));
         assert!(!native(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]));
-        assert!(!native(&[("AWS_ENDPOINT_URL", "https://dynamodb.eu-west-1.amazonaws.com")]));
-        assert!(!native(&[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "https://vpce-0123-abcd.secretsmanager.eu-west-1.vpce.amazonaws.com")]));
-        assert!(!native(&[("AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.cn-north-1.amazonaws.com.cn")]));
+        assert!(!native(&[(
+            "AWS_ENDPOINT_URL",
+            "https://dynamodb.eu-west-1.amazonaws.com"
+        )]));
+        assert!(!native(&[(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "https://vpce-0123-abcd.secretsmanager.eu-west-1.vpce.amazonaws.com"
+        )]));
+        assert!(!native(&[(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "https://dynamodb.cn-north-1.amazonaws.com.cn"
+        )]));
         assert!(!native(&[("AWS_ENDPOINT_URL", "https://dynamodb.us-east-1.api.aws")]));
         assert!(!native(&[("HTTPS_PROXY", " ")]));
         assert!(native(&[("AWS_ENDPOINT_URL", "https://aws-proxy.example.com")]));
         assert!(native(&[("AWS_ENDPOINT_URL", "https://evilamazonaws.com")]));
-        assert!(native(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"), ("AWS_ENDPOINT_URL_DYNAMODB", "https://localstack.internal:4566")]));
+        assert!(native(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "https://localstack.internal:4566")
+        ]));
         assert!(native(&[("HTTPS_PROXY", "http://proxy.corp:3128")]));
         assert!(native(&[("https_proxy", "http://proxy.corp:3128")]));
     }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::secrets::copy_secret;
@@ -29,9 +29,18 @@ fn unavailable(err: impl std::error::Error + 'static) -> VaultError {
 #[async_trait]
 impl SecretVault for SecretsManagerVault {
     async fn create_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
-        match self.client.create_secret().name(name).secret_string(value.expose_secret()).send().await {
+        match self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => Err(VaultError::Exists),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
+                Err(VaultError::Exists)
+            }
             Err(err) => Err(unavailable(err)),
         }
     }
@@ -39,24 +48,56 @@ impl SecretVault for SecretsManagerVault {
     async fn get_secret(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
         match self.client.get_secret_value().secret_id(name).send().await {
             Ok(out) => Ok(out.secret_string.map(SecretString::from)),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
             Err(err) => Err(unavailable(err)),
         }
     }
 
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
-        match self.client.put_secret_value().secret_id(name).secret_string(value.expose_secret()).send().await {
+        match self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Err(VaultError::NotFound),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Err(VaultError::NotFound)
+            }
             Err(err) => Err(unavailable(err)),
         }
     }
 
     async fn delete_secret(&self, name: &str) -> Result<(), VaultError> {
         // Without the recovery window the name is free again at once, and nothing lingers.
-        match self.client.delete_secret().secret_id(name).force_delete_without_recovery(true).send().await {
+        match self
+            .client
+            .delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
             Err(err) => Err(unavailable(err)),
         }
     }
@@ -72,7 +113,13 @@ pub struct CachedVault<V> {
 
 impl<V: SecretVault> CachedVault<V> {
     pub fn new(inner: V, ttl: Duration) -> Self {
-        CachedVault { inner, cache: moka::future::Cache::builder().max_capacity(1_000).time_to_live(ttl).build() }
+        CachedVault {
+            inner,
+            cache: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(ttl)
+                .build(),
+        }
     }
 }
 

@@ -2,10 +2,10 @@
 
 use secrecy::SecretString;
 
-use super::credentials::{master_key, MasterKeyError};
-use super::sync::sync_repositories;
-use super::tokens::{verify_personal_token, TokenVerificationError};
 use super::Services;
+use super::credentials::{MasterKeyError, master_key};
+use super::sync::sync_repositories;
+use super::tokens::{TokenVerificationError, verify_personal_token};
 use crate::domain::gitlab::expiry_from_date;
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus};
@@ -15,8 +15,15 @@ use crate::ports::{GitLabError, StoreError, VaultError};
 
 /// What to connect.
 pub enum ConnectRequest {
-    PersonalToken { host: HostUrl, token: SecretString },
-    OAuthApp { host: HostUrl, client_id: String, client_secret: SecretString },
+    PersonalToken {
+        host: HostUrl,
+        token: SecretString,
+    },
+    OAuthApp {
+        host: HostUrl,
+        client_id: String,
+        client_secret: SecretString,
+    },
 }
 
 /// A new integration and its integration-wide webhook secret, whose values are shown only now.
@@ -49,58 +56,130 @@ pub enum ConnectError {
 }
 
 /// Connects an integration for `created_by`.
-pub async fn gitlab_start(services: &Services, request: ConnectRequest, created_by: String) -> Result<Connected, ConnectError> {
+pub async fn gitlab_start(
+    services: &Services,
+    request: ConnectRequest,
+    created_by: String,
+) -> Result<Connected, ConnectError> {
     match request {
-        ConnectRequest::PersonalToken { host, token } => connect_personal_token(services, host, token, created_by).await,
-        ConnectRequest::OAuthApp { host, client_id, client_secret } => connect_oauth_app(services, host, client_id, client_secret, created_by).await,
+        ConnectRequest::PersonalToken { host, token } => {
+            connect_personal_token(services, host, token, created_by).await
+        }
+        ConnectRequest::OAuthApp {
+            host,
+            client_id,
+            client_secret,
+        } => connect_oauth_app(services, host, client_id, client_secret, created_by).await,
     }
 }
 
 /// A personal token: checked at GitLab, stored, then the repositories synced once.
-async fn connect_personal_token(services: &Services, host: HostUrl, token: SecretString, created_by: String) -> Result<Connected, ConnectError> {
+async fn connect_personal_token(
+    services: &Services,
+    host: HostUrl,
+    token: SecretString,
+    created_by: String,
+) -> Result<Connected, ConnectError> {
     let (user, info) = verify_personal_token(services, &host, &token).await?;
     let master = master_key(services).await?;
     let now = services.clock.now();
-    let mut record = IntegrationRecord::new(host.clone(), AuthMode::PersonalToken, IntegrationStatus::Active, user.integration_name(&host.host_label()), created_by, now);
+    let mut record = IntegrationRecord::new(
+        host.clone(),
+        AuthMode::PersonalToken,
+        IntegrationStatus::Active,
+        user.integration_name(&host.host_label()),
+        created_by,
+        now,
+    );
     record.gitlab_user_id = Some(user.id);
     record.token_expires_at = expiry_from_date(info.expires_at.as_deref());
     let webhook = WebhookKey::issue(&record.id, None, now);
     let installation = Installation::for_user(&record.id, &user.username, now);
 
-    store_new_integration(services, &record, Some(&installation), &webhook.key, &Credentials::personal(token.clone())).await?;
+    store_new_integration(
+        services,
+        &record,
+        Some(&installation),
+        &webhook.key,
+        &Credentials::personal(token.clone()),
+    )
+    .await?;
 
     // A failed first sync is not fatal: the integration works and POST …/installations retries it.
     match sync_repositories(services, &record, &installation.id, &token).await {
-        Ok(summary) => tracing::info!(integration_id = %record.id, fetched = summary.fetched, "initial repository sync done"),
+        Ok(summary) => {
+            tracing::info!(integration_id = %record.id, fetched = summary.fetched, "initial repository sync done")
+        }
         Err(err) => tracing::warn!(integration_id = %record.id, error = %err, "initial repository sync failed"),
     }
     let signing_key = webhook.key.signing_key(&master);
-    Ok(Connected { integration: record, webhook, signing_key })
+    Ok(Connected {
+        integration: record,
+        webhook,
+        signing_key,
+    })
 }
 
 /// OAuth application mode: GitLab must answer at the host; the client secret goes to the vault;
 /// the integration stays `inactive` until an authorization completes.
-async fn connect_oauth_app(services: &Services, host: HostUrl, client_id: String, client_secret: SecretString, created_by: String) -> Result<Connected, ConnectError> {
-    services.gitlab.reachable(&host).await.map_err(ConnectError::GitLabUnavailable)?;
+async fn connect_oauth_app(
+    services: &Services,
+    host: HostUrl,
+    client_id: String,
+    client_secret: SecretString,
+    created_by: String,
+) -> Result<Connected, ConnectError> {
+    services
+        .gitlab
+        .reachable(&host)
+        .await
+        .map_err(ConnectError::GitLabUnavailable)?;
     let master = master_key(services).await?;
     let now = services.clock.now();
     let name = format!("GitLab OAuth ({})", host.host_label());
-    let mut record = IntegrationRecord::new(host, AuthMode::OauthApp, IntegrationStatus::Inactive, name, created_by, now);
+    let mut record = IntegrationRecord::new(
+        host,
+        AuthMode::OauthApp,
+        IntegrationStatus::Inactive,
+        name,
+        created_by,
+        now,
+    );
     record.oauth_client_id = Some(client_id);
     let webhook = WebhookKey::issue(&record.id, None, now);
-    let credentials = Credentials { client_secret: Some(client_secret), ..Default::default() };
+    let credentials = Credentials {
+        client_secret: Some(client_secret),
+        ..Default::default()
+    };
     store_new_integration(services, &record, None, &webhook.key, &credentials).await?;
     tracing::info!(integration_id = %record.id, "OAuth application integration created");
     let signing_key = webhook.key.signing_key(&master);
-    Ok(Connected { integration: record, webhook, signing_key })
+    Ok(Connected {
+        integration: record,
+        webhook,
+        signing_key,
+    })
 }
 
 /// Secret first, then the records; if the records fail the secret is taken back, so a failed
 /// connect leaves nothing behind.
-async fn store_new_integration(services: &Services, record: &IntegrationRecord, installation: Option<&Installation>, webhook: &WebhookKey, credentials: &Credentials) -> Result<(), ConnectError> {
+async fn store_new_integration(
+    services: &Services,
+    record: &IntegrationRecord,
+    installation: Option<&Installation>,
+    webhook: &WebhookKey,
+    credentials: &Credentials,
+) -> Result<(), ConnectError> {
     let secret_name = services.config.credentials_secret_name(&record.id);
-    services.vault.create_secret(&secret_name, &credentials.to_secret_json()).await?;
-    if let Err(err) = services.integrations.create_integration(record, installation, Some(webhook)).await {
+    services
+        .vault
+        .create_secret(&secret_name, &credentials.to_secret_json())
+        .await?;
+    if let Err(err) = services
+        .integrations
+        .create_integration(record, installation, Some(webhook))
+        .await
+    {
         if let Err(cleanup) = services.vault.delete_secret(&secret_name).await {
             tracing::error!(integration_id = %record.id, error = %cleanup, "could not remove the secret of a failed connect");
         }

@@ -70,22 +70,38 @@ pub enum MasterKeyError {
 
 /// The master key webhook signing keys and PKCE verifiers derive from (cached vault read).
 pub async fn master_key(services: &Services) -> Result<SecretString, MasterKeyError> {
-    services.vault.get_secret(&services.config.master_key_secret_id).await?.ok_or_else(|| {
-        tracing::error!("the master key is missing from the vault");
-        MasterKeyError::NotConfigured
-    })
+    services
+        .vault
+        .get_secret(&services.config.master_key_secret_id)
+        .await?
+        .ok_or_else(|| {
+            tracing::error!("the master key is missing from the vault");
+            MasterKeyError::NotConfigured
+        })
 }
 
 /// The integration's credentials from the vault; `fresh` reads past the cache.
-pub async fn read_credentials(services: &Services, integration_id: &IntegrationId, fresh: bool) -> Result<Credentials, CredentialsError> {
+pub async fn read_credentials(
+    services: &Services,
+    integration_id: &IntegrationId,
+    fresh: bool,
+) -> Result<Credentials, CredentialsError> {
     let name = services.config.credentials_secret_name(integration_id);
-    let secret = if fresh { services.vault.get_secret_fresh(&name).await? } else { services.vault.get_secret(&name).await? };
+    let secret = if fresh {
+        services.vault.get_secret_fresh(&name).await?
+    } else {
+        services.vault.get_secret(&name).await?
+    };
     let secret = secret.ok_or(CredentialsError::Missing)?;
     Credentials::from_secret_json(&secret).map_err(|_| CredentialsError::Missing)
 }
 
 /// Replaces the integration's credentials (the secret exists since connect).
-pub async fn write_credentials(services: &Services, integration_id: &IntegrationId, credentials: &Credentials) -> Result<(), CredentialsError> {
+pub async fn write_credentials(
+    services: &Services,
+    integration_id: &IntegrationId,
+    credentials: &Credentials,
+) -> Result<(), CredentialsError> {
     let name = services.config.credentials_secret_name(integration_id);
     match services.vault.put_secret(&name, &credentials.to_secret_json()).await {
         Err(VaultError::NotFound) => Err(CredentialsError::Missing),
@@ -94,10 +110,16 @@ pub async fn write_credentials(services: &Services, integration_id: &Integration
 }
 
 /// The OAuth application of an integration, its secret read from the credentials.
-pub fn oauth_client(integration: &IntegrationRecord, credentials: &Credentials) -> Result<OAuthClient, CredentialsError> {
+pub fn oauth_client(
+    integration: &IntegrationRecord,
+    credentials: &Credentials,
+) -> Result<OAuthClient, CredentialsError> {
     let id = integration.oauth_client_id.clone().ok_or(CredentialsError::Missing)?;
     let secret = credentials.client_secret.as_ref().ok_or(CredentialsError::Missing)?;
-    Ok(OAuthClient { id, secret: SecretString::from(secret.expose_secret().to_string()) })
+    Ok(OAuthClient {
+        id,
+        secret: SecretString::from(secret.expose_secret().to_string()),
+    })
 }
 
 fn needs_refresh(expires_at: Option<i64>, now: i64) -> bool {
@@ -105,9 +127,15 @@ fn needs_refresh(expires_at: Option<i64>, now: i64) -> bool {
 }
 
 /// The access token to call GitLab with.
-pub async fn access_token(services: &Services, integration: &IntegrationRecord) -> Result<SecretString, CredentialsError> {
+pub async fn access_token(
+    services: &Services,
+    integration: &IntegrationRecord,
+) -> Result<SecretString, CredentialsError> {
     if integration.auth_mode != AuthMode::OauthApp {
-        return read_credentials(services, &integration.id, false).await?.access_token.ok_or(CredentialsError::Missing);
+        return read_credentials(services, &integration.id, false)
+            .await?
+            .access_token
+            .ok_or(CredentialsError::Missing);
     }
     let started = tokio::time::Instant::now();
     let mut record = integration.clone();
@@ -122,14 +150,22 @@ pub async fn access_token(services: &Services, integration: &IntegrationRecord) 
             return current_token(services, &record).await;
         }
         let owner = uuid::Uuid::new_v4().to_string();
-        if services.integrations.acquire_refresh_lease(&record.id, &owner, now, now + LEASE_SECS).await? {
+        if services
+            .integrations
+            .acquire_refresh_lease(&record.id, &owner, now, now + LEASE_SECS)
+            .await?
+        {
             return refresh_holding_lease(services, &record.id, &owner).await;
         }
         if started.elapsed() > WAIT_FOR_REFRESH {
             return Err(CredentialsError::RefreshPending);
         }
         tokio::time::sleep(POLL_EVERY).await;
-        record = services.integrations.get_integration(&record.id).await?.ok_or(CredentialsError::IntegrationGone)?;
+        record = services
+            .integrations
+            .get_integration(&record.id)
+            .await?
+            .ok_or(CredentialsError::IntegrationGone)?;
     }
 }
 
@@ -137,13 +173,25 @@ pub async fn access_token(services: &Services, integration: &IntegrationRecord) 
 /// a read past the cache (another Lambda refreshed it).
 async fn current_token(services: &Services, record: &IntegrationRecord) -> Result<SecretString, CredentialsError> {
     let cached = read_credentials(services, &record.id, false).await?;
-    let credentials = if cached.expires_at == record.token_expires_at { cached } else { read_credentials(services, &record.id, true).await? };
+    let credentials = if cached.expires_at == record.token_expires_at {
+        cached
+    } else {
+        read_credentials(services, &record.id, true).await?
+    };
     credentials.access_token.ok_or(CredentialsError::Missing)
 }
 
-async fn refresh_holding_lease(services: &Services, integration_id: &IntegrationId, owner: &str) -> Result<SecretString, CredentialsError> {
+async fn refresh_holding_lease(
+    services: &Services,
+    integration_id: &IntegrationId,
+    owner: &str,
+) -> Result<SecretString, CredentialsError> {
     // Re-read under the lease: another Lambda may have finished a refresh just before we took it.
-    let mut record = services.integrations.get_integration(integration_id).await?.ok_or(CredentialsError::IntegrationGone)?;
+    let mut record = services
+        .integrations
+        .get_integration(integration_id)
+        .await?
+        .ok_or(CredentialsError::IntegrationGone)?;
     let now = services.clock.now();
     if !needs_refresh(record.token_expires_at, now) {
         release(services, &record, owner).await;
@@ -160,13 +208,24 @@ async fn refresh_holding_lease(services: &Services, integration_id: &Integration
         (Ok(client), Some(token)) => (client, token),
         _ => return Err(mark_reconnect_required(services, record, owner, "no refresh token is stored").await),
     };
-    match services.gitlab.refresh_tokens(&record.host_url, &client, refresh_token).await {
+    match services
+        .gitlab
+        .refresh_tokens(&record.host_url, &client, refresh_token)
+        .await
+    {
         Ok(tokens) => {
             let expires_at = tokens.expires_at(now);
             let renewed = Credentials {
                 access_token: Some(SecretString::from(tokens.access_token.expose_secret().to_string())),
                 // GitLab always rotates it; keep the old one if an odd version did not.
-                refresh_token: Some(SecretString::from(tokens.refresh_token.as_ref().unwrap_or(refresh_token).expose_secret().to_string())),
+                refresh_token: Some(SecretString::from(
+                    tokens
+                        .refresh_token
+                        .as_ref()
+                        .unwrap_or(refresh_token)
+                        .expose_secret()
+                        .to_string(),
+                )),
                 client_secret: Some(client.secret),
                 expires_at,
             };
@@ -191,7 +250,9 @@ async fn refresh_holding_lease(services: &Services, integration_id: &Integration
             record.updated_at = now;
             match services.integrations.complete_refresh(&record, owner).await {
                 Ok(()) => {}
-                Err(StoreError::Conflict) => tracing::warn!(%integration_id, "the refresh lease ran out before the refresh was recorded"),
+                Err(StoreError::Conflict) => {
+                    tracing::warn!(%integration_id, "the refresh lease ran out before the refresh was recorded")
+                }
                 Err(err) => return Err(err.into()),
             }
             tracing::info!(%integration_id, "GitLab OAuth token refreshed");
@@ -205,7 +266,12 @@ async fn refresh_holding_lease(services: &Services, integration_id: &Integration
     }
 }
 
-async fn mark_reconnect_required(services: &Services, mut record: IntegrationRecord, owner: &str, why: &str) -> CredentialsError {
+async fn mark_reconnect_required(
+    services: &Services,
+    mut record: IntegrationRecord,
+    owner: &str,
+    why: &str,
+) -> CredentialsError {
     tracing::warn!(integration_id = %record.id, reason = why, "GitLab refused the token refresh; the integration needs a new authorization");
     record.status = IntegrationStatus::Error;
     record.updated_at = services.clock.now();

@@ -14,8 +14,19 @@ pub struct DeliveryPage {
 ///
 /// # Errors
 /// The integration does not exist, or storage failed.
-pub async fn list_deliveries(services: &Services, id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<DeliveryPage, LookupError> {
+pub async fn list_deliveries(
+    services: &Services,
+    id: &IntegrationId,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<DeliveryPage, LookupError> {
     let integration = services.integration(id).await?;
-    let (deliveries, next_cursor) = services.webhooks.list_deliveries(&integration.id, limit, cursor).await?;
-    Ok(DeliveryPage { deliveries, next_cursor })
+    let (deliveries, next_cursor) = services
+        .webhooks
+        .list_deliveries(&integration.id, limit, cursor)
+        .await?;
+    Ok(DeliveryPage {
+        deliveries,
+        next_cursor,
+    })
 }

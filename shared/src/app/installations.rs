@@ -1,8 +1,8 @@
 //! `list-installations` and `sync-installations`: the GitLab accounts of an integration, and a
 //! fresh sync of their repositories.
 
-use super::credentials::{access_token, CredentialsError};
-use super::sync::{sync_repositories, SyncError};
+use super::credentials::{CredentialsError, access_token};
+use super::sync::{SyncError, sync_repositories};
 use super::{LookupError, Missing, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{Installation, IntegrationStatus};
@@ -45,7 +45,11 @@ pub enum SyncInstallationsError {
 
 /// Syncs the repositories of one installation (`installation_id`) or of all, and returns every
 /// installation of the integration.
-pub async fn sync_installations(services: &Services, id: &IntegrationId, installation_id: Option<&str>) -> Result<Vec<Installation>, SyncInstallationsError> {
+pub async fn sync_installations(
+    services: &Services,
+    id: &IntegrationId,
+    installation_id: Option<&str>,
+) -> Result<Vec<Installation>, SyncInstallationsError> {
     let mut record = services.integration(id).await?;
     if record.status != IntegrationStatus::Active {
         return Err(SyncInstallationsError::Inactive);
@@ -61,7 +65,9 @@ pub async fn sync_installations(services: &Services, id: &IntegrationId, install
     let token = access_token(services, &record).await?;
     for installation in targets {
         match sync_repositories(services, &record, &installation.id, &token).await {
-            Ok(summary) => tracing::info!(integration_id = %record.id, fetched = summary.fetched, written = summary.written, removed = summary.removed, "repositories synced"),
+            Ok(summary) => {
+                tracing::info!(integration_id = %record.id, fetched = summary.fetched, written = summary.written, removed = summary.removed, "repositories synced")
+            }
             Err(SyncError::Store(err)) => return Err(err.into()),
             Err(SyncError::GitLab(err @ GitLabError::Unauthorized(_))) => {
                 // Read again: fetching the token may have refreshed and rewritten the record.

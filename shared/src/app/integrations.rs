@@ -53,7 +53,11 @@ fn compare(sort: IntegrationSort, a: &IntegrationRecord, b: &IntegrationRecord) 
 /// # Errors
 /// A storage failure.
 pub async fn list_integrations(services: &Services, query: &IntegrationQuery) -> Result<IntegrationPage, StoreError> {
-    let mut all = if query.gitlab_provider { services.integrations.list_integrations().await? } else { Vec::new() };
+    let mut all = if query.gitlab_provider {
+        services.integrations.list_integrations().await?
+    } else {
+        Vec::new()
+    };
     if let Some(q) = &query.q {
         all.retain(|r| {
             r.display_name.as_deref().unwrap_or_default().to_lowercase().contains(q)
@@ -62,11 +66,21 @@ pub async fn list_integrations(services: &Services, query: &IntegrationQuery) ->
                 || r.auth_mode.as_str() == q
         });
     }
-    all.sort_by(|a, b| if query.descending { compare(query.sort, b, a) } else { compare(query.sort, a, b) });
+    all.sort_by(|a, b| {
+        if query.descending {
+            compare(query.sort, b, a)
+        } else {
+            compare(query.sort, a, b)
+        }
+    });
     let active_total = all.iter().filter(|r| r.status == IntegrationStatus::Active).count();
     let total = all.len();
     let integrations = all.into_iter().skip(query.offset).take(query.limit).collect();
-    Ok(IntegrationPage { integrations, total, active_total })
+    Ok(IntegrationPage {
+        integrations,
+        total,
+        active_total,
+    })
 }
 
 /// An integration with its counts and its latest delivery's time.
@@ -119,7 +133,10 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
     if record.auth_mode == AuthMode::OauthApp {
         revoke_oauth_tokens(services, &record).await;
     }
-    services.vault.delete_secret(&services.config.credentials_secret_name(&record.id)).await?;
+    services
+        .vault
+        .delete_secret(&services.config.credentials_secret_name(&record.id))
+        .await?;
     services.integrations.delete_integration(&record.id).await?;
     tracing::info!(integration_id = %record.id, "integration deleted");
     Ok(())
@@ -128,9 +145,16 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
 /// Revokes the access and refresh tokens. GitLab being unreachable does not block the delete:
 /// the tokens then stay valid until they expire, and the log says so.
 async fn revoke_oauth_tokens(services: &Services, record: &IntegrationRecord) {
-    let Ok(credentials) = read_credentials(services, &record.id, true).await else { return };
-    let Ok(client) = oauth_client(record, &credentials) else { return };
-    for token in [&credentials.access_token, &credentials.refresh_token].into_iter().flatten() {
+    let Ok(credentials) = read_credentials(services, &record.id, true).await else {
+        return;
+    };
+    let Ok(client) = oauth_client(record, &credentials) else {
+        return;
+    };
+    for token in [&credentials.access_token, &credentials.refresh_token]
+        .into_iter()
+        .flatten()
+    {
         if let Err(err) = services.gitlab.revoke_token(&record.host_url, &client, token).await {
             tracing::warn!(integration_id = %record.id, error = %err, "could not revoke the integration's tokens at GitLab; they stay valid until they expire");
             return;

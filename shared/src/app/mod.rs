@@ -21,7 +21,9 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::domain::ids::{IntegrationId, RepositoryId};
 use crate::domain::integration::{IntegrationRecord, Repository};
-use crate::ports::{Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, WebhookStore};
+use crate::ports::{
+    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, WebhookStore,
+};
 
 /// The ports and settings the use cases run on, built once per container.
 #[derive(Clone)]
@@ -59,7 +61,10 @@ pub enum LookupError {
 impl Services {
     /// The integration, or [`Missing::Integration`].
     pub async fn integration(&self, id: &IntegrationId) -> Result<IntegrationRecord, LookupError> {
-        self.integrations.get_integration(id).await?.ok_or(LookupError::Missing(Missing::Integration))
+        self.integrations
+            .get_integration(id)
+            .await?
+            .ok_or(LookupError::Missing(Missing::Integration))
     }
 
     /// The repository and its integration, or what is missing.

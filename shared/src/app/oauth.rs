@@ -3,12 +3,17 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::credentials::{master_key, oauth_client, read_credentials, write_credentials, CredentialsError, MasterKeyError};
+use super::credentials::{
+    CredentialsError, MasterKeyError, master_key, oauth_client, read_credentials, write_credentials,
+};
 use super::sync::sync_repositories;
 use super::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus};
-use crate::domain::oauth::{check_redirect_url, new_state, pkce_challenge, pkce_verifier, state_digest, OAuthClient, PendingAuthorization, SCOPE, STATE_TTL_SECS};
+use crate::domain::oauth::{
+    OAuthClient, PendingAuthorization, SCOPE, STATE_TTL_SECS, check_redirect_url, new_state, pkce_challenge,
+    pkce_verifier, state_digest,
+};
 use crate::domain::secrets::Credentials;
 use crate::ports::{GitLabError, StoreError};
 
@@ -41,12 +46,19 @@ pub enum AuthorizeError {
 
 /// Starts an authorization of `integration_id` for `requested_by`: stores a single-use state
 /// and returns GitLab's authorize URL, which sends the browser back to `callback_url`.
-pub async fn gitlab_authorize(services: &Services, integration_id: &IntegrationId, redirect_url: &str, callback_url: &str, requested_by: String) -> Result<String, AuthorizeError> {
+pub async fn gitlab_authorize(
+    services: &Services,
+    integration_id: &IntegrationId,
+    redirect_url: &str,
+    callback_url: &str,
+    requested_by: String,
+) -> Result<String, AuthorizeError> {
     let integration = services.integration(integration_id).await?;
     if integration.auth_mode != AuthMode::OauthApp {
         return Err(AuthorizeError::NotOAuthApp);
     }
-    let redirect = check_redirect_url(redirect_url, &services.config.allowed_ui_origins).map_err(AuthorizeError::InvalidRedirect)?;
+    let redirect = check_redirect_url(redirect_url, &services.config.allowed_ui_origins)
+        .map_err(AuthorizeError::InvalidRedirect)?;
     let client_id = integration.oauth_client_id.clone().ok_or(CredentialsError::Missing)?;
 
     let master = master_key(services).await?;
@@ -70,7 +82,10 @@ pub async fn gitlab_authorize(services: &Services, integration_id: &IntegrationI
         .append_pair("response_type", "code")
         .append_pair("state", state.expose_secret())
         .append_pair("scope", SCOPE)
-        .append_pair("code_challenge", &pkce_challenge(&pkce_verifier(&master, state.expose_secret())))
+        .append_pair(
+            "code_challenge",
+            &pkce_challenge(&pkce_verifier(&master, state.expose_secret())),
+        )
         .append_pair("code_challenge_method", "S256");
     tracing::info!(integration_id = %integration.id, "OAuth authorization started");
     Ok(url.to_string())
@@ -125,11 +140,21 @@ pub struct Authorized {
 /// Completes an authorization: takes the state (once), exchanges the code with the PKCE
 /// verifier, stores the tokens, marks the integration active and syncs its repositories.
 /// `expected_integration` is the integration the caller names, if any.
-pub async fn gitlab_callback(services: &Services, callback_url: &str, code: &str, state: &str, expected_integration: Option<&IntegrationId>) -> Result<Authorized, AuthorizationError> {
+pub async fn gitlab_callback(
+    services: &Services,
+    callback_url: &str,
+    code: &str,
+    state: &str,
+    expected_integration: Option<&IntegrationId>,
+) -> Result<Authorized, AuthorizationError> {
     if code.len() > MAX_PARAM_LEN || state.len() > MAX_PARAM_LEN {
         return Err(AuthorizationError::MalformedParameters);
     }
-    let pending = services.oauth_states.take_oauth_state(&state_digest(state)).await?.ok_or(AuthorizationError::UnknownState)?;
+    let pending = services
+        .oauth_states
+        .take_oauth_state(&state_digest(state))
+        .await?
+        .ok_or(AuthorizationError::UnknownState)?;
     let now = services.clock.now();
     if pending.expires_at <= now {
         return Err(AuthorizationError::ExpiredState);
@@ -145,7 +170,11 @@ pub async fn gitlab_callback(services: &Services, callback_url: &str, code: &str
     let client = oauth_client(&integration, &credentials)?;
     let master = master_key(services).await?;
     let host = integration.host_url.clone();
-    let tokens = match services.gitlab.exchange_code(&host, &client, code, callback_url, &pkce_verifier(&master, state)).await {
+    let tokens = match services
+        .gitlab
+        .exchange_code(&host, &client, code, callback_url, &pkce_verifier(&master, state))
+        .await
+    {
         Ok(tokens) => tokens,
         Err(GitLabError::OAuthRefused { error }) => {
             tracing::info!(integration_id = %integration.id, gitlab_error = %error, "GitLab refused the authorization code");
@@ -168,7 +197,12 @@ pub async fn gitlab_callback(services: &Services, callback_url: &str, code: &str
     let now = services.clock.now();
     let expires_at = tokens.expires_at(now);
     let access_token = SecretString::from(tokens.access_token.expose_secret().to_string());
-    let stored = Credentials { access_token: Some(tokens.access_token), refresh_token: tokens.refresh_token, client_secret: Some(client.secret), expires_at };
+    let stored = Credentials {
+        access_token: Some(tokens.access_token),
+        refresh_token: tokens.refresh_token,
+        client_secret: Some(client.secret),
+        expires_at,
+    };
     write_credentials(services, &integration.id, &stored).await?;
     integration.status = IntegrationStatus::Active;
     integration.gitlab_user_id = Some(user.id);
@@ -188,14 +222,26 @@ pub async fn gitlab_callback(services: &Services, callback_url: &str, code: &str
     };
     // As at connect, a failed first sync is not fatal: POST …/installations retries it.
     match sync_repositories(services, &integration, &installation.id, &access_token).await {
-        Ok(summary) => tracing::info!(integration_id = %integration.id, fetched = summary.fetched, "OAuth authorization completed; repositories synced"),
-        Err(err) => tracing::warn!(integration_id = %integration.id, error = %err, "OAuth authorization completed; repository sync failed"),
+        Ok(summary) => {
+            tracing::info!(integration_id = %integration.id, fetched = summary.fetched, "OAuth authorization completed; repositories synced")
+        }
+        Err(err) => {
+            tracing::warn!(integration_id = %integration.id, error = %err, "OAuth authorization completed; repository sync failed")
+        }
     }
-    Ok(Authorized { integration, redirect_url: pending.redirect_url })
+    Ok(Authorized {
+        integration,
+        redirect_url: pending.redirect_url,
+    })
 }
 
 /// Revokes tokens we will not keep; a failure only leaves them to expire.
-async fn revoke_quietly(services: &Services, integration: &IntegrationRecord, client: &OAuthClient, token: &SecretString) {
+async fn revoke_quietly(
+    services: &Services,
+    integration: &IntegrationRecord,
+    client: &OAuthClient,
+    token: &SecretString,
+) {
     if let Err(err) = services.gitlab.revoke_token(&integration.host_url, client, token).await {
         tracing::warn!(integration_id = %integration.id, error = %err, "could not revoke an unused GitLab token; it expires on its own");
     }

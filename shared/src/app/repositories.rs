@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use super::credentials::{access_token, CredentialsError};
+use super::credentials::{CredentialsError, access_token};
 use super::{LookupError, Services};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::{IntegrationId, RepositoryId};
@@ -31,37 +31,66 @@ fn select(mut repos: Vec<Repository>, query: &RepositoryQuery) -> RepositoryPage
     if let Some(q) = &query.q {
         repos.retain(|r| r.matches(q));
     }
-    repos.sort_by(|a, b| a.full_name.to_lowercase().cmp(&b.full_name.to_lowercase()).then_with(|| a.id.cmp(&b.id)));
+    repos.sort_by(|a, b| {
+        a.full_name
+            .to_lowercase()
+            .cmp(&b.full_name.to_lowercase())
+            .then_with(|| a.id.cmp(&b.id))
+    });
     let total = repos.len();
-    RepositoryPage { repositories: repos.into_iter().skip(query.offset).take(query.limit).collect(), total }
+    RepositoryPage {
+        repositories: repos.into_iter().skip(query.offset).take(query.limit).collect(),
+        total,
+    }
 }
 
 /// One page of an integration's repositories.
 ///
 /// # Errors
 /// The integration does not exist, or storage failed.
-pub async fn list_repositories(services: &Services, id: &IntegrationId, query: &RepositoryQuery) -> Result<RepositoryPage<Repository>, LookupError> {
+pub async fn list_repositories(
+    services: &Services,
+    id: &IntegrationId,
+    query: &RepositoryQuery,
+) -> Result<RepositoryPage<Repository>, LookupError> {
     let record = services.integration(id).await?;
-    Ok(select(services.repositories.list_repositories(&record.id).await?, query))
+    Ok(select(
+        services.repositories.list_repositories(&record.id).await?,
+        query,
+    ))
 }
 
 /// One page of the repositories of every integration, each with its integration's host.
 ///
 /// # Errors
 /// A storage failure.
-pub async fn list_source_repositories(services: &Services, query: &RepositoryQuery) -> Result<RepositoryPage<(Repository, Option<HostUrl>)>, StoreError> {
+pub async fn list_source_repositories(
+    services: &Services,
+    query: &RepositoryQuery,
+) -> Result<RepositoryPage<(Repository, Option<HostUrl>)>, StoreError> {
     let integrations = services.integrations.list_integrations().await?;
-    let lists = futures::future::try_join_all(integrations.iter().map(|i| services.repositories.list_repositories(&i.id))).await?;
+    let lists = futures::future::try_join_all(
+        integrations
+            .iter()
+            .map(|i| services.repositories.list_repositories(&i.id)),
+    )
+    .await?;
     let page = select(lists.into_iter().flatten().collect(), query);
     let repositories = page
         .repositories
         .into_iter()
         .map(|r| {
-            let host = integrations.iter().find(|i| i.id == r.integration_id).map(|i| i.host_url.clone());
+            let host = integrations
+                .iter()
+                .find(|i| i.id == r.integration_id)
+                .map(|i| i.host_url.clone());
             (r, host)
         })
         .collect();
-    Ok(RepositoryPage { repositories, total: page.total })
+    Ok(RepositoryPage {
+        repositories,
+        total: page.total,
+    })
 }
 
 /// Why an avatar cannot be served.
@@ -91,7 +120,11 @@ pub enum AvatarError {
 /// integration's own GitLab host are fetched, so the token never travels elsewhere.
 pub async fn repository_avatar(services: &Services, id: &RepositoryId) -> Result<Avatar, AvatarError> {
     let (repo, integration) = services.repository(id).await?;
-    let url = repo.avatar_url.as_deref().and_then(|u| Url::parse(u).ok()).ok_or(AvatarError::NoAvatar)?;
+    let url = repo
+        .avatar_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .ok_or(AvatarError::NoAvatar)?;
     if !integration.host_url.same_origin(&url) {
         return Err(AvatarError::ForeignHost);
     }

@@ -74,12 +74,28 @@ pub async fn fetch_all_projects(
 
 /// Syncs one installation's repositories. Nothing is written unless every page was read, so
 /// a failure half-way removes nothing.
-pub async fn sync_repositories(services: &Services, integration: &IntegrationRecord, installation_id: &str, token: &SecretString) -> Result<SyncSummary, SyncError> {
+pub async fn sync_repositories(
+    services: &Services,
+    integration: &IntegrationRecord,
+    installation_id: &str,
+    token: &SecretString,
+) -> Result<SyncSummary, SyncError> {
     let integration_id = &integration.id;
     let now = services.clock.now();
-    let projects = fetch_all_projects(services.gitlab.as_ref(), &integration.host_url, token, services.config.sync_concurrency).await?;
-    let existing: HashMap<ProjectId, Repository> =
-        services.repositories.list_repositories(integration_id).await?.into_iter().map(|r| (r.external_id, r)).collect();
+    let projects = fetch_all_projects(
+        services.gitlab.as_ref(),
+        &integration.host_url,
+        token,
+        services.config.sync_concurrency,
+    )
+    .await?;
+    let existing: HashMap<ProjectId, Repository> = services
+        .repositories
+        .list_repositories(integration_id)
+        .await?
+        .into_iter()
+        .map(|r| (r.external_id, r))
+        .collect();
 
     let mut seen = HashSet::new();
     let mut upserts = Vec::new();
@@ -101,7 +117,17 @@ pub async fn sync_repositories(services: &Services, integration: &IntegrationRec
             None => upserts.push(fresh),
         }
     }
-    let removals: Vec<Repository> = existing.into_values().filter(|r| !seen.contains(&r.external_id)).collect();
-    services.repositories.write_repositories(integration_id, &upserts, &removals).await?;
-    Ok(SyncSummary { fetched: seen.len(), written: upserts.len(), removed: removals.len() })
+    let removals: Vec<Repository> = existing
+        .into_values()
+        .filter(|r| !seen.contains(&r.external_id))
+        .collect();
+    services
+        .repositories
+        .write_repositories(integration_id, &upserts, &removals)
+        .await?;
+    Ok(SyncSummary {
+        fetched: seen.len(),
+        written: upserts.len(),
+        removed: removals.len(),
+    })
 }

@@ -3,9 +3,11 @@
 
 use secrecy::SecretString;
 
-use super::credentials::{access_token, CredentialsError};
+use super::credentials::{CredentialsError, access_token};
 use super::{LookupError, Services};
-use crate::domain::gitlab::{expiry_from_date, missing_scopes, status_from_expiry, CredentialStatus, GitLabUser, TokenInfo};
+use crate::domain::gitlab::{
+    CredentialStatus, GitLabUser, TokenInfo, expiry_from_date, missing_scopes, status_from_expiry,
+};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
@@ -33,10 +35,16 @@ pub enum TokenVerificationError {
 
 /// Checks a personal token at GitLab: who it acts as, that it is live and has the scopes we need.
 /// Used by connect and by token replacement.
-pub async fn verify_personal_token(services: &Services, host: &HostUrl, token: &SecretString) -> Result<(GitLabUser, TokenInfo), TokenVerificationError> {
+pub async fn verify_personal_token(
+    services: &Services,
+    host: &HostUrl,
+    token: &SecretString,
+) -> Result<(GitLabUser, TokenInfo), TokenVerificationError> {
     let user = match services.gitlab.current_user(host, token).await {
         Ok(user) => user,
-        Err(err @ (GitLabError::Unauthorized(_) | GitLabError::Forbidden)) => return Err(TokenVerificationError::Refused(err)),
+        Err(err @ (GitLabError::Unauthorized(_) | GitLabError::Forbidden)) => {
+            return Err(TokenVerificationError::Refused(err));
+        }
         Err(err) => return Err(TokenVerificationError::Unavailable(err)),
     };
     let info = match services.gitlab.token_self(host, token).await {
@@ -44,11 +52,15 @@ pub async fn verify_personal_token(services: &Services, host: &HostUrl, token: &
         Err(err @ GitLabError::Unauthorized(_)) => return Err(TokenVerificationError::Refused(err)),
         // GitLab before 15.5 has no self-inspection, and newer versions answer 400 for tokens
         // that are not personal access tokens: either way its scopes cannot be checked.
-        Err(err @ (GitLabError::NotFound | GitLabError::Status(400))) => return Err(TokenVerificationError::NotInspectable(err)),
+        Err(err @ (GitLabError::NotFound | GitLabError::Status(400))) => {
+            return Err(TokenVerificationError::NotInspectable(err));
+        }
         Err(err) => return Err(TokenVerificationError::Unavailable(err)),
     };
     if info.revoked || !info.active {
-        return Err(TokenVerificationError::Refused(GitLabError::Unauthorized(Some("the token is revoked or inactive".into()))));
+        return Err(TokenVerificationError::Refused(GitLabError::Unauthorized(Some(
+            "the token is revoked or inactive".into(),
+        ))));
     }
     if let Some(missing) = missing_scopes(&info.scopes) {
         return Err(TokenVerificationError::ScopeMissing(missing));
@@ -128,11 +140,19 @@ pub async fn check_gitlab_token(services: &Services, id: &IntegrationId) -> Resu
         record.updated_at = now;
         services.integrations.update_integration(&record).await?;
     }
-    Ok(TokenHealth { status, expires_at, checked_at: now })
+    Ok(TokenHealth {
+        status,
+        expires_at,
+        checked_at: now,
+    })
 }
 
 /// Replaces the personal token with `token`, which GitLab must accept for the same user.
-pub async fn replace_gitlab_token(services: &Services, id: &IntegrationId, token: SecretString) -> Result<TokenHealth, TokenError> {
+pub async fn replace_gitlab_token(
+    services: &Services,
+    id: &IntegrationId,
+    token: SecretString,
+) -> Result<TokenHealth, TokenError> {
     let mut record = personal_token_integration(services, id).await?;
     let (user, info) = verify_personal_token(services, &record.host_url, &token).await?;
     if record.gitlab_user_id.is_some_and(|known| known != user.id) {
@@ -151,5 +171,9 @@ pub async fn replace_gitlab_token(services: &Services, id: &IntegrationId, token
     record.token_expires_at = expires_at;
     record.updated_at = now;
     services.integrations.update_integration(&record).await?;
-    Ok(TokenHealth { status: status_from_expiry(expires_at, now), expires_at, checked_at: now })
+    Ok(TokenHealth {
+        status: status_from_expiry(expires_at, now),
+        expires_at,
+        checked_at: now,
+    })
 }

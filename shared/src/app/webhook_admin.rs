@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 
-use super::credentials::{access_token, master_key, CredentialsError, MasterKeyError};
+use super::credentials::{CredentialsError, MasterKeyError, access_token, master_key};
 use super::{LookupError, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::webhook_keys::WebhookKey;
@@ -41,19 +41,31 @@ pub struct RotatedSecret {
 
 /// Issues a new secret for the integration or one of its projects and makes it current; the
 /// previous one stays valid for the grace window.
-async fn rotate(services: &Services, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<(WebhookKey, RotatedSecret), RotateError> {
+async fn rotate(
+    services: &Services,
+    integration_id: &IntegrationId,
+    project_id: Option<ProjectId>,
+) -> Result<(WebhookKey, RotatedSecret), RotateError> {
     let now = services.clock.now();
     let grace_until = now + services.config.webhook_grace_secs;
     let issued = WebhookKey::issue(integration_id, project_id, now);
     for attempt in 1..=ROTATION_ATTEMPTS {
-        match services.webhooks.rotate_webhook_key(&issued.key, grace_until, now).await {
+        match services
+            .webhooks
+            .rotate_webhook_key(&issued.key, grace_until, now)
+            .await
+        {
             Ok(()) => break,
             Err(StoreError::Conflict) if attempt < ROTATION_ATTEMPTS => continue,
             Err(StoreError::Conflict) => return Err(RotateError::RotationConflict),
             Err(err) => return Err(err.into()),
         }
     }
-    let rotated = RotatedSecret { secret: issued.secret, rotated_at: issued.key.created_at, previous_valid_until: grace_until };
+    let rotated = RotatedSecret {
+        secret: issued.secret,
+        rotated_at: issued.key.created_at,
+        previous_valid_until: grace_until,
+    };
     Ok((issued.key, rotated))
 }
 
@@ -71,7 +83,11 @@ pub async fn rotate_webhook_secret(services: &Services, id: &RepositoryId) -> Re
     let master = master_key(services).await?;
     let (key, rotated) = rotate(services, &integration.id, Some(repository.external_id)).await?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, "repository webhook secret rotated");
-    Ok(RepositorySecret { repository_id: repository.id, rotated, signing_key: key.signing_key(&master) })
+    Ok(RepositorySecret {
+        repository_id: repository.id,
+        rotated,
+        signing_key: key.signing_key(&master),
+    })
 }
 
 /// Why a project hook could not be registered.
@@ -121,11 +137,18 @@ pub struct RegisteredHook {
 
 /// Creates the project hook at GitLab posting to `webhook_url`, or updates ours if it is there
 /// already (matched on its URL), with a fresh secret.
-pub async fn register_webhook(services: &Services, id: &RepositoryId, webhook_url: &str) -> Result<RegisteredHook, RegisterHookError> {
+pub async fn register_webhook(
+    services: &Services,
+    id: &RepositoryId,
+    webhook_url: &str,
+) -> Result<RegisteredHook, RegisterHookError> {
     let (repository, integration) = services.repository(id).await?;
     let project_id = repository.external_id;
     let token = access_token(services, &integration).await?;
-    let hooks = services.gitlab.project_hooks(&integration.host_url, &token, project_id).await?;
+    let hooks = services
+        .gitlab
+        .project_hooks(&integration.host_url, &token, project_id)
+        .await?;
     let existing = hooks.iter().find(|h| h.url == webhook_url).map(|h| h.id);
 
     // The secret is stored before GitLab hears of it: if GitLab then fails, the secret GitLab
@@ -139,7 +162,15 @@ pub async fn register_webhook(services: &Services, id: &RepositoryId, webhook_ur
         merge_requests_events: true,
         enable_ssl_verification: true,
     };
-    let hook = services.gitlab.save_project_hook(&integration.host_url, &token, project_id, existing, &settings).await?;
+    let hook = services
+        .gitlab
+        .save_project_hook(&integration.host_url, &token, project_id, existing, &settings)
+        .await?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, hook_id = hook.id, created = existing.is_none(), "project hook registered");
-    Ok(RegisteredHook { repository_id: repository.id, hook_id: hook.id, created: existing.is_none(), rotated_at: rotated.rotated_at })
+    Ok(RegisteredHook {
+        repository_id: repository.id,
+        hook_id: hook.id,
+        created: existing.is_none(),
+        rotated_at: rotated.rotated_at,
+    })
 }

@@ -8,12 +8,14 @@
 
 use serde_json::Value;
 
-use super::credentials::{access_token, master_key, CredentialsError, MasterKeyError};
 use super::Services;
+use super::credentials::{CredentialsError, MasterKeyError, access_token, master_key};
 use crate::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::secrets::webhook_secret_digest;
-use crate::domain::webhook::{decide, delivery_key, event_kind, project_id, verify_signature, Decision, SignatureHeaders};
+use crate::domain::webhook::{
+    Decision, SignatureHeaders, decide, delivery_key, event_kind, project_id, verify_signature,
+};
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{GitLabError, Recorded, StoreError};
 
@@ -95,7 +97,13 @@ struct Verified<'a> {
 }
 
 impl Verified<'_> {
-    fn record(&self, services: &Services, outcome: DeliveryOutcome, reason: Option<String>, trigger_id: Option<TriggerId>) -> DeliveryRecord {
+    fn record(
+        &self,
+        services: &Services,
+        outcome: DeliveryOutcome,
+        reason: Option<String>,
+        trigger_id: Option<TriggerId>,
+    ) -> DeliveryRecord {
         DeliveryRecord {
             // Time-ordered, so entries within one second keep their order in the log.
             id: uuid::Uuid::now_v7().to_string(),
@@ -103,7 +111,9 @@ impl Verified<'_> {
             delivery_key: self.delivery_key.clone(),
             event: self.event.clone(),
             project_id: self.project_id,
-            repository_id: self.project_id.map(|p| RepositoryId::derive(&self.key.integration_id, p)),
+            repository_id: self
+                .project_id
+                .map(|p| RepositoryId::derive(&self.key.integration_id, p)),
             outcome,
             reason,
             trigger_id,
@@ -124,13 +134,17 @@ impl Verified<'_> {
 }
 
 /// Verifies and records one delivery.
-pub async fn gitlab_webhook(services: &Services, delivery: IncomingDelivery<'_>) -> Result<WebhookOutcome, WebhookError> {
+pub async fn gitlab_webhook(
+    services: &Services,
+    delivery: IncomingDelivery<'_>,
+) -> Result<WebhookOutcome, WebhookError> {
     let body = delivery.body;
     if body.len() > MAX_WEBHOOK_BODY {
         return Err(WebhookError::TooLarge);
     }
     let token = delivery.token.ok_or(WebhookError::MissingToken)?;
-    let payload: Value = serde_json::from_slice(body).map_err(|e| WebhookError::InvalidPayload(format!("the delivery is not valid JSON: {e}")))?;
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::InvalidPayload(format!("the delivery is not valid JSON: {e}")))?;
     if !payload.is_object() {
         return Err(WebhookError::InvalidPayload("the delivery is not a JSON object".into()));
     }
@@ -139,12 +153,23 @@ pub async fn gitlab_webhook(services: &Services, delivery: IncomingDelivery<'_>)
     if token.len() > MAX_TOKEN_LEN {
         return Err(WebhookError::InvalidToken);
     }
-    let key = services.webhooks.find_webhook_key(&webhook_secret_digest(token)).await?.filter(|k| k.accepts(token, now)).ok_or(WebhookError::InvalidToken)?;
+    let key = services
+        .webhooks
+        .find_webhook_key(&webhook_secret_digest(token))
+        .await?
+        .filter(|k| k.accepts(token, now))
+        .ok_or(WebhookError::InvalidToken)?;
     let event = event_kind(delivery.event_header, &payload);
     let project = project_id(&payload);
     let verified = Verified {
         event: event.clone().unwrap_or_else(|| "unknown".into()),
-        delivery_key: delivery_key(delivery.idempotency_key, delivery.event_uuid, key.integration_id.as_str(), event.as_deref().unwrap_or(""), body),
+        delivery_key: delivery_key(
+            delivery.idempotency_key,
+            delivery.event_uuid,
+            key.integration_id.as_str(),
+            event.as_deref().unwrap_or(""),
+            body,
+        ),
         key,
         project_id: project,
         payload: &payload,
@@ -152,21 +177,40 @@ pub async fn gitlab_webhook(services: &Services, delivery: IncomingDelivery<'_>)
     };
 
     if !verified.key.covers(project) {
-        return Err(verified.refuse(services, "the token belongs to another repository", WebhookError::InvalidToken).await);
+        return Err(verified
+            .refuse(
+                services,
+                "the token belongs to another repository",
+                WebhookError::InvalidToken,
+            )
+            .await);
     }
     if delivery.signature.present() {
         let master = master_key(services).await?;
         if let Err(err) = verify_signature(&delivery.signature, body, &verified.key.signing_key(&master), now) {
-            return Err(verified.refuse(services, &err.to_string(), WebhookError::InvalidSignature(err.to_string())).await);
+            return Err(verified
+                .refuse(
+                    services,
+                    &err.to_string(),
+                    WebhookError::InvalidSignature(err.to_string()),
+                )
+                .await);
         }
     }
     let Some(event) = event else {
-        let refusal = WebhookError::InvalidPayload("the delivery names no event (object_kind or X-Gitlab-Event)".into());
-        return Err(verified.refuse(services, "no object_kind or X-Gitlab-Event", refusal).await);
+        let refusal =
+            WebhookError::InvalidPayload("the delivery names no event (object_kind or X-Gitlab-Event)".into());
+        return Err(verified
+            .refuse(services, "no object_kind or X-Gitlab-Event", refusal)
+            .await);
     };
     let decision = match decide(&event, &payload) {
         Ok(decision) => decision,
-        Err(err) => return Err(verified.refuse(services, &err.0, WebhookError::InvalidPayload(err.0.clone())).await),
+        Err(err) => {
+            return Err(verified
+                .refuse(services, &err.0, WebhookError::InvalidPayload(err.0.clone()))
+                .await);
+        }
     };
 
     match decision {
@@ -182,13 +226,30 @@ pub async fn gitlab_webhook(services: &Services, delivery: IncomingDelivery<'_>)
                 let refusal = WebhookError::InvalidPayload("the delivery names no project (project.id)".into());
                 return Err(verified.refuse(services, "the event names no project", refusal).await);
             };
-            let full_name = verified.payload.pointer("/project/path_with_namespace").and_then(Value::as_str).map(str::to_string);
-            let trigger = BuildTrigger::queued(request, &verified.key.integration_id, project, full_name, &verified.delivery_key, now);
+            let full_name = verified
+                .payload
+                .pointer("/project/path_with_namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let trigger = BuildTrigger::queued(
+                request,
+                &verified.key.integration_id,
+                project,
+                full_name,
+                &verified.delivery_key,
+                now,
+            );
             let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
-            let mut recorded = services.webhooks.record_delivery(&entry, Some(&trigger), Some(project)).await?;
+            let mut recorded = services
+                .webhooks
+                .record_delivery(&entry, Some(&trigger), Some(project))
+                .await?;
             if recorded == Recorded::RepositoryMissing {
                 adopt_repository(services, &verified, project).await?;
-                recorded = services.webhooks.record_delivery(&entry, Some(&trigger), Some(project)).await?;
+                recorded = services
+                    .webhooks
+                    .record_delivery(&entry, Some(&trigger), Some(project))
+                    .await?;
             }
             match recorded {
                 Recorded::New => {
@@ -213,23 +274,47 @@ async fn duplicate(services: &Services, verified: &Verified<'_>) -> WebhookOutco
 
 /// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
 /// dropping the build. A project the integration cannot see is refused like a wrong token.
-async fn adopt_repository(services: &Services, verified: &Verified<'_>, project_id: ProjectId) -> Result<(), WebhookError> {
+async fn adopt_repository(
+    services: &Services,
+    verified: &Verified<'_>,
+    project_id: ProjectId,
+) -> Result<(), WebhookError> {
     let integration_id = &verified.key.integration_id;
-    let integration = services.integrations.get_integration(integration_id).await?.ok_or(WebhookError::InvalidToken)?;
+    let integration = services
+        .integrations
+        .get_integration(integration_id)
+        .await?
+        .ok_or(WebhookError::InvalidToken)?;
     let token = access_token(services, &integration).await?;
     let project = match services.gitlab.project(&integration.host_url, &token, project_id).await {
         Ok(project) => project,
         Err(GitLabError::NotFound | GitLabError::Forbidden) => {
-            return Err(verified.refuse(services, "the integration cannot see this project at GitLab", WebhookError::InvalidToken).await);
+            return Err(verified
+                .refuse(
+                    services,
+                    "the integration cannot see this project at GitLab",
+                    WebhookError::InvalidToken,
+                )
+                .await);
         }
         Err(err) => {
             tracing::warn!(%integration_id, error = %err, "project lookup for a webhook failed");
             return Err(WebhookError::GitLabUnavailable(err));
         }
     };
-    let installation_id = services.integrations.list_installations(integration_id).await?.into_iter().map(|i| i.id).next().unwrap_or_default();
+    let installation_id = services
+        .integrations
+        .list_installations(integration_id)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .next()
+        .unwrap_or_default();
     let repository = project.to_repository(integration_id, &installation_id, verified.now);
-    services.repositories.write_repositories(integration_id, &[repository], &[]).await?;
+    services
+        .repositories
+        .write_repositories(integration_id, &[repository], &[])
+        .await?;
     tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
     Ok(())
 }

@@ -54,7 +54,14 @@ pub struct BuildTrigger {
 }
 
 impl BuildTrigger {
-    pub fn queued(request: BuildRequest, integration_id: &IntegrationId, project_id: ProjectId, full_name: Option<String>, delivery_key: &str, now: i64) -> Self {
+    pub fn queued(
+        request: BuildRequest,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        full_name: Option<String>,
+        delivery_key: &str,
+        now: i64,
+    ) -> Self {
         BuildTrigger {
             id: TriggerId::generate(),
             integration_id: integration_id.clone(),
@@ -79,7 +86,9 @@ impl DeliveryRecord {
 /// Whether a caller-supplied cursor has the form of a [`DeliveryRecord::sort_key`].
 pub fn is_cursor(cursor: &str) -> bool {
     match cursor.split_once('#') {
-        Some((time, id)) => time.len() == 11 && time.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok(),
+        Some((time, id)) => {
+            time.len() == 11 && time.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok()
+        }
         None => false,
     }
 }

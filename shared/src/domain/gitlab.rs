@@ -16,7 +16,11 @@ pub struct GitLabUser {
 impl GitLabUser {
     /// The integration's name as the daemon forms it: "{name or username} ({host})".
     pub fn integration_name(&self, host_label: &str) -> String {
-        let name = self.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| self.username.clone());
+        let name = self
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.username.clone());
         format!("{name} ({host_label})")
     }
 }
@@ -142,8 +146,16 @@ mod tests {
     fn scope_rules() {
         assert_eq!(missing_scopes(&scopes(&["api"])), None);
         assert_eq!(missing_scopes(&scopes(&["read_api", "read_repository"])), None);
-        assert!(missing_scopes(&scopes(&["read_api"])).unwrap().contains("read_repository"));
-        assert!(missing_scopes(&scopes(&["read_repository", "read_user"])).unwrap().contains("read_api"));
+        assert!(
+            missing_scopes(&scopes(&["read_api"]))
+                .unwrap()
+                .contains("read_repository")
+        );
+        assert!(
+            missing_scopes(&scopes(&["read_repository", "read_user"]))
+                .unwrap()
+                .contains("read_api")
+        );
         assert!(missing_scopes(&[]).is_some());
     }
 
@@ -155,8 +167,14 @@ mod tests {
         assert_eq!(expiry_from_date(None), None);
         assert_eq!(status_from_expiry(None, 100), CredentialStatus::Valid);
         assert_eq!(status_from_expiry(Some(100), 100), CredentialStatus::Expired);
-        assert_eq!(status_from_expiry(Some(100 + EXPIRING_WITHIN_SECS), 100), CredentialStatus::Expiring);
-        assert_eq!(status_from_expiry(Some(101 + EXPIRING_WITHIN_SECS), 100), CredentialStatus::Valid);
+        assert_eq!(
+            status_from_expiry(Some(100 + EXPIRING_WITHIN_SECS), 100),
+            CredentialStatus::Expiring
+        );
+        assert_eq!(
+            status_from_expiry(Some(101 + EXPIRING_WITHIN_SECS), 100),
+            CredentialStatus::Valid
+        );
     }
 
     #[test]

@@ -102,7 +102,9 @@ impl TryFrom<String> for HostUrl {
     type Error = HostUrlError;
     /// Used when reading stored values: they were validated when written.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Url::parse(&value).map(Self::normalised).map_err(|_| HostUrlError::Unparsable)
+        Url::parse(&value)
+            .map(Self::normalised)
+            .map_err(|_| HostUrlError::Unparsable)
     }
 }
 
@@ -166,14 +168,20 @@ mod tests {
     }
 
     fn local() -> HostPolicy {
-        HostPolicy { allow_http_loopback: true, http_hosts: vec![] }
+        HostPolicy {
+            allow_http_loopback: true,
+            http_hosts: vec![],
+        }
     }
 
     #[test]
     fn keeps_a_path_prefix_and_joins_under_it() {
         let host = HostUrl::parse("https://example.com/gitlab/", &strict()).unwrap();
         assert_eq!(host.as_str(), "https://example.com/gitlab");
-        assert_eq!(host.join("api/v4/user").as_str(), "https://example.com/gitlab/api/v4/user");
+        assert_eq!(
+            host.join("api/v4/user").as_str(),
+            "https://example.com/gitlab/api/v4/user"
+        );
         let bare = HostUrl::parse("https://gitlab.com", &strict()).unwrap();
         assert_eq!(bare.as_str(), "https://gitlab.com");
         assert_eq!(bare.join("/api/v4/user").as_str(), "https://gitlab.com/api/v4/user");
@@ -184,24 +192,51 @@ mod tests {
         let p = strict();
         assert_eq!(HostUrl::parse("gitlab.com", &p), Err(HostUrlError::Unparsable));
         assert_eq!(HostUrl::parse("ftp://gitlab.com", &p), Err(HostUrlError::Unparsable));
-        assert_eq!(HostUrl::parse("https://u:p@gitlab.com", &p), Err(HostUrlError::Userinfo));
-        assert_eq!(HostUrl::parse("https://gitlab.com/?a=1", &p), Err(HostUrlError::QueryOrFragment));
-        assert_eq!(HostUrl::parse("https://gitlab.com/#x", &p), Err(HostUrlError::QueryOrFragment));
+        assert_eq!(
+            HostUrl::parse("https://u:p@gitlab.com", &p),
+            Err(HostUrlError::Userinfo)
+        );
+        assert_eq!(
+            HostUrl::parse("https://gitlab.com/?a=1", &p),
+            Err(HostUrlError::QueryOrFragment)
+        );
+        assert_eq!(
+            HostUrl::parse("https://gitlab.com/#x", &p),
+            Err(HostUrlError::QueryOrFragment)
+        );
         assert_eq!(HostUrl::parse("http://gitlab.com", &p), Err(HostUrlError::Scheme));
-        assert_eq!(HostUrl::parse("https://169.254.169.254", &p), Err(HostUrlError::ForbiddenAddress));
-        assert_eq!(HostUrl::parse("https://[fe80::1]", &p), Err(HostUrlError::ForbiddenAddress));
-        assert_eq!(HostUrl::parse("https://[::ffff:169.254.169.254]", &p), Err(HostUrlError::ForbiddenAddress));
-        assert_eq!(HostUrl::parse("https://0.0.0.0", &p), Err(HostUrlError::ForbiddenAddress));
+        assert_eq!(
+            HostUrl::parse("https://169.254.169.254", &p),
+            Err(HostUrlError::ForbiddenAddress)
+        );
+        assert_eq!(
+            HostUrl::parse("https://[fe80::1]", &p),
+            Err(HostUrlError::ForbiddenAddress)
+        );
+        assert_eq!(
+            HostUrl::parse("https://[::ffff:169.254.169.254]", &p),
+            Err(HostUrlError::ForbiddenAddress)
+        );
+        assert_eq!(
+            HostUrl::parse("https://0.0.0.0", &p),
+            Err(HostUrlError::ForbiddenAddress)
+        );
     }
 
     #[test]
     fn plain_http_only_to_allowed_hosts() {
-        assert_eq!(HostUrl::parse("http://127.0.0.1:9000", &strict()), Err(HostUrlError::Scheme));
+        assert_eq!(
+            HostUrl::parse("http://127.0.0.1:9000", &strict()),
+            Err(HostUrlError::Scheme)
+        );
         assert!(HostUrl::parse("http://127.0.0.1:9000", &local()).is_ok());
         assert!(HostUrl::parse("http://localhost:9000", &local()).is_ok());
         assert!(HostUrl::parse("http://[::1]:9000", &local()).is_ok());
         assert_eq!(HostUrl::parse("http://10.0.0.5", &local()), Err(HostUrlError::Scheme));
-        let named = HostPolicy { allow_http_loopback: false, http_hosts: vec!["gitlab.internal".into()] };
+        let named = HostPolicy {
+            allow_http_loopback: false,
+            http_hosts: vec!["gitlab.internal".into()],
+        };
         assert!(HostUrl::parse("http://gitlab.internal", &named).is_ok());
     }
 

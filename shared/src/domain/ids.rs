@@ -174,8 +174,14 @@ mod tests {
     #[test]
     fn a_project_id_is_a_string_on_the_wire_and_reads_either_form() {
         assert_eq!(serde_json::to_value(ProjectId(42)).unwrap(), serde_json::json!("42"));
-        assert_eq!(serde_json::from_value::<ProjectId>(serde_json::json!("42")).unwrap(), ProjectId(42));
-        assert_eq!(serde_json::from_value::<ProjectId>(serde_json::json!(42)).unwrap(), ProjectId(42));
+        assert_eq!(
+            serde_json::from_value::<ProjectId>(serde_json::json!("42")).unwrap(),
+            ProjectId(42)
+        );
+        assert_eq!(
+            serde_json::from_value::<ProjectId>(serde_json::json!(42)).unwrap(),
+            ProjectId(42)
+        );
         assert!(serde_json::from_value::<ProjectId>(serde_json::json!("4x")).is_err());
         assert!("-1".parse::<ProjectId>().is_err());
     }
@@ -190,6 +196,9 @@ mod tests {
         assert_ne!(a, RepositoryId::derive(&id, ProjectId(8)));
         // The derivation is the one repositories were stored under before the newtypes.
         let name = "abc/7";
-        assert_eq!(a, uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string());
+        assert_eq!(
+            a,
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
+        );
     }
 }

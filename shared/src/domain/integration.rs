@@ -75,7 +75,14 @@ pub struct IntegrationRecord {
 
 impl IntegrationRecord {
     /// A new integration with a fresh id, no credentials facts yet and no lease.
-    pub fn new(host_url: HostUrl, auth_mode: AuthMode, status: IntegrationStatus, display_name: String, created_by: String, now: i64) -> Self {
+    pub fn new(
+        host_url: HostUrl,
+        auth_mode: AuthMode,
+        status: IntegrationStatus,
+        display_name: String,
+        created_by: String,
+        now: i64,
+    ) -> Self {
         IntegrationRecord {
             id: IntegrationId::generate(),
             host_url,
@@ -142,7 +149,10 @@ impl Repository {
     pub fn matches(&self, query: &str) -> bool {
         let q = query.to_lowercase();
         self.full_name.to_lowercase().contains(&q)
-            || self.default_branch.as_deref().is_some_and(|b| b.to_lowercase().contains(&q))
+            || self
+                .default_branch
+                .as_deref()
+                .is_some_and(|b| b.to_lowercase().contains(&q))
             || (q == "private" && self.is_private)
             || (q == "public" && !self.is_private)
     }

@@ -1,8 +1,8 @@
 //! GitLab OAuth application mode: pending authorizations (state), PKCE, GitLab's token answers,
 //! and the rules for where a browser may be sent back to.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -48,7 +48,8 @@ pub fn state_digest(state: &str) -> String {
 /// The PKCE verifier of a state: HMAC-SHA256(master key, state), 43 URL-safe characters.
 /// Deriving it means no verifier is ever stored, yet any Lambda can complete the exchange.
 pub fn pkce_verifier(master: &SecretString, state: &str) -> SecretString {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes()).expect("HMAC takes any key length");
     mac.update(b"oore-pkce-verifier\0");
     mac.update(state.as_bytes());
     SecretString::from(BASE64URL.encode(mac.finalize().into_bytes()))
@@ -102,7 +103,9 @@ impl OAuthTokens {
 /// Whether `origin` (scheme://host[:port]) is one of the allowed UI origins, as CORS and
 /// OAuth redirects both decide it.
 pub fn origin_allowed(allowed_origins: &[String], origin: &str) -> bool {
-    allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    allowed_origins
+        .iter()
+        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 /// Checks a UI redirect URL: absolute http(s), no credentials, and on an allowed origin.
@@ -125,7 +128,9 @@ pub fn check_redirect_url(raw: &str, allowed_origins: &[String]) -> Result<Url, 
 pub fn success_redirect(redirect_url: &str, integration_id: &IntegrationId) -> String {
     match Url::parse(redirect_url) {
         Ok(mut url) => {
-            url.query_pairs_mut().append_pair("gitlab", "success").append_pair("integration_id", integration_id.as_str());
+            url.query_pairs_mut()
+                .append_pair("gitlab", "success")
+                .append_pair("integration_id", integration_id.as_str());
             url.to_string()
         }
         Err(_) => redirect_url.to_string(),
@@ -141,10 +146,17 @@ mod tests {
         let master = SecretString::from("m");
         let v = pkce_verifier(&master, "s1");
         assert_eq!(v.expose_secret().len(), 43);
-        assert!(v.expose_secret().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            v.expose_secret()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_eq!(v.expose_secret(), pkce_verifier(&master, "s1").expose_secret());
         assert_ne!(v.expose_secret(), pkce_verifier(&master, "s2").expose_secret());
-        assert_ne!(v.expose_secret(), pkce_verifier(&SecretString::from("n"), "s1").expose_secret());
+        assert_ne!(
+            v.expose_secret(),
+            pkce_verifier(&SecretString::from("n"), "s1").expose_secret()
+        );
         // RFC 7636 appendix B.
         let rfc = SecretString::from("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
         assert_eq!(pkce_challenge(&rfc), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");

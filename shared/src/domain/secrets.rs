@@ -24,7 +24,10 @@ pub struct Credentials {
 
 impl Credentials {
     pub fn personal(token: SecretString) -> Self {
-        Credentials { access_token: Some(token), ..Default::default() }
+        Credentials {
+            access_token: Some(token),
+            ..Default::default()
+        }
     }
 
     /// The JSON kept in the vault. It holds secrets: never log it.
@@ -105,7 +108,12 @@ mod tests {
 
     #[test]
     fn credentials_round_trip_and_debug_redacts() {
-        let creds = Credentials { access_token: Some("glpat-abc".into()), refresh_token: None, client_secret: Some("cs".into()), expires_at: Some(5) };
+        let creds = Credentials {
+            access_token: Some("glpat-abc".into()),
+            refresh_token: None,
+            client_secret: Some("cs".into()),
+            expires_at: Some(5),
+        };
         let json = creds.to_secret_json();
         let back = Credentials::from_secret_json(&json).unwrap();
         assert_eq!(back.access_token.unwrap().expose_secret(), "glpat-abc");

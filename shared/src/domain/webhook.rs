@@ -1,8 +1,8 @@
 //! GitLab webhook deliveries: which event a delivery is, whether it builds, how it is deduplicated,
 //! and the Standard Webhooks signature check. Pure functions over the payload and headers.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,7 +54,11 @@ pub struct MalformedEvent(pub String);
 /// The event's kind: `object_kind` when the body has one (hooks made by GitLab integrations
 /// arrive as `Service Hook`), else the `X-Gitlab-Event` header.
 pub fn event_kind(header: Option<&str>, payload: &Value) -> Option<String> {
-    if let Some(kind) = payload.get("object_kind").and_then(Value::as_str).filter(|k| !k.is_empty()) {
+    if let Some(kind) = payload
+        .get("object_kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+    {
         return Some(kind.to_string());
     }
     let kind = match header?.trim() {
@@ -74,7 +78,12 @@ pub fn event_kind(header: Option<&str>, payload: &Value) -> Option<String> {
 
 /// The GitLab project a payload is about: `project.id`, else `project_id`.
 pub fn project_id(payload: &Value) -> Option<ProjectId> {
-    payload.get("project").and_then(|p| p.get("id")).and_then(Value::as_u64).or_else(|| payload.get("project_id").and_then(Value::as_u64)).map(ProjectId)
+    payload
+        .get("project")
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_u64)
+        .or_else(|| payload.get("project_id").and_then(Value::as_u64))
+        .map(ProjectId)
 }
 
 fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -122,7 +131,10 @@ fn decide_push(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> 
 }
 
 fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
-    let attrs = payload.get("object_attributes").filter(|a| a.is_object()).ok_or_else(|| MalformedEvent("the merge request event has no object_attributes".into()))?;
+    let attrs = payload
+        .get("object_attributes")
+        .filter(|a| a.is_object())
+        .ok_or_else(|| MalformedEvent("the merge request event has no object_attributes".into()))?;
     let action = text(attrs, "/action").unwrap_or("");
     let last_commit = text(attrs, "/last_commit/id");
     let builds = match action {
@@ -132,7 +144,11 @@ fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
         _ => false,
     };
     if !builds {
-        let reason = if action == "update" { "merge request update without new commits".to_string() } else { format!("merge request action `{action}` does not trigger builds") };
+        let reason = if action == "update" {
+            "merge request update without new commits".to_string()
+        } else {
+            format!("merge request action `{action}` does not trigger builds")
+        };
         return Ok(Decision::Ignore(reason));
     }
     let source = attrs.get("source_project_id").and_then(Value::as_u64).map(ProjectId);
@@ -140,8 +156,12 @@ fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
     if source.is_none() || source != target || source != project_id(payload) {
         return Ok(Decision::Ignore("merge requests from forks are not built".into()));
     }
-    let iid = attrs.get("iid").and_then(Value::as_u64).ok_or_else(|| MalformedEvent("the merge request has no iid".into()))?;
-    let branch = text(attrs, "/source_branch").ok_or_else(|| MalformedEvent("the merge request has no source_branch".into()))?;
+    let iid = attrs
+        .get("iid")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| MalformedEvent("the merge request has no iid".into()))?;
+    let branch =
+        text(attrs, "/source_branch").ok_or_else(|| MalformedEvent("the merge request has no source_branch".into()))?;
     let commit_sha = last_commit.ok_or_else(|| MalformedEvent("the merge request has no last_commit".into()))?;
     Ok(Decision::Build(BuildRequest {
         event: TriggerEvent::PullRequest,
@@ -156,7 +176,13 @@ fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
 
 /// The key two copies of one delivery share: `Idempotency-Key` (stable across GitLab's retries
 /// and manual resends), else `X-Gitlab-Event-UUID`, else a hash of integration, event and body.
-pub fn delivery_key(idempotency_key: Option<&str>, event_uuid: Option<&str>, integration_id: &str, event: &str, body: &[u8]) -> String {
+pub fn delivery_key(
+    idempotency_key: Option<&str>,
+    event_uuid: Option<&str>,
+    integration_id: &str,
+    event: &str,
+    body: &[u8],
+) -> String {
     let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     given(idempotency_key).or_else(|| given(event_uuid)).unwrap_or_else(|| {
         let mut hash = Sha256::new();
@@ -196,7 +222,12 @@ impl SignatureHeaders<'_> {
 
 /// Verifies `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` (any of several
 /// space-separated signatures may match) and that the timestamp is within the tolerance.
-pub fn verify_signature(headers: &SignatureHeaders<'_>, body: &[u8], key: &[u8], now: i64) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    headers: &SignatureHeaders<'_>,
+    body: &[u8],
+    key: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
     let (Some(id), Some(timestamp), Some(signatures)) = (headers.id, headers.timestamp, headers.signature) else {
         return Err(SignatureError::Incomplete);
     };
@@ -211,7 +242,9 @@ pub fn verify_signature(headers: &SignatureHeaders<'_>, body: &[u8], key: &[u8],
     mac.update(b".");
     mac.update(body);
     for candidate in signatures.split_whitespace() {
-        let Some(encoded) = candidate.strip_prefix("v1,") else { continue };
+        let Some(encoded) = candidate.strip_prefix("v1,") else {
+            continue;
+        };
         let Ok(bytes) = BASE64.decode(encoded) else { continue };
         // verify_slice compares in constant time.
         if mac.clone().verify_slice(&bytes).is_ok() {
@@ -241,9 +274,18 @@ mod tests {
 
     #[test]
     fn kind_prefers_object_kind_and_reads_the_header_otherwise() {
-        assert_eq!(event_kind(Some("Service Hook"), &json!({"object_kind": "push"})).as_deref(), Some("push"));
-        assert_eq!(event_kind(Some("Tag Push Hook"), &json!({})).as_deref(), Some("tag_push"));
-        assert_eq!(event_kind(Some("Emoji Hook"), &json!({})).as_deref(), Some("emoji_hook"));
+        assert_eq!(
+            event_kind(Some("Service Hook"), &json!({"object_kind": "push"})).as_deref(),
+            Some("push")
+        );
+        assert_eq!(
+            event_kind(Some("Tag Push Hook"), &json!({})).as_deref(),
+            Some("tag_push")
+        );
+        assert_eq!(
+            event_kind(Some("Emoji Hook"), &json!({})).as_deref(),
+            Some("emoji_hook")
+        );
         assert_eq!(event_kind(None, &json!({})), None);
     }
 
@@ -260,7 +302,10 @@ mod tests {
     fn merge_request_update_builds_only_with_new_commits() {
         let mr = |attrs: Value| json!({"project": {"id": 7}, "user": {"username": "u"}, "object_attributes": attrs});
         let base = json!({"iid": 3, "action": "update", "source_branch": "f", "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": "new"}});
-        assert!(matches!(decide("merge_request", &mr(base.clone())), Ok(Decision::Ignore(_))));
+        assert!(matches!(
+            decide("merge_request", &mr(base.clone())),
+            Ok(Decision::Ignore(_))
+        ));
         let mut with_oldrev = base.clone();
         with_oldrev["oldrev"] = json!("old");
         match decide("merge_request", &mr(with_oldrev)).unwrap() {
@@ -274,7 +319,10 @@ mod tests {
         let mut fork = base;
         fork["action"] = json!("open");
         fork["source_project_id"] = json!(8);
-        assert_eq!(decide("merge_request", &mr(fork)).unwrap(), Decision::Ignore("merge requests from forks are not built".into()));
+        assert_eq!(
+            decide("merge_request", &mr(fork)).unwrap(),
+            Decision::Ignore("merge requests from forks are not built".into())
+        );
     }
 
     #[test]
@@ -292,15 +340,38 @@ mod tests {
         let key = b"0123456789abcdef0123456789abcdef";
         let body = br#"{"object_kind":"push"}"#;
         let good = sign("msg_1", 1000, body, key);
-        let headers = |sig: &'static str, ts: &'static str| SignatureHeaders { id: Some("msg_1"), timestamp: Some(ts), signature: Some(sig) };
+        let headers = |sig: &'static str, ts: &'static str| SignatureHeaders {
+            id: Some("msg_1"),
+            timestamp: Some(ts),
+            signature: Some(sig),
+        };
         let good: &'static str = Box::leak(format!("v1,bogus {good}").into_boxed_str());
         assert_eq!(verify_signature(&headers(good, "1000"), body, key, 1100), Ok(()));
-        assert_eq!(verify_signature(&headers(good, "1000"), b"{}", key, 1100), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(&headers(good, "1000"), body, b"other", 1100), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(&headers(good, "1000"), body, key, 1000 + 301), Err(SignatureError::Stale));
-        assert_eq!(verify_signature(&headers(good, "x"), body, key, 1000), Err(SignatureError::BadTimestamp));
-        let partial = SignatureHeaders { id: Some("msg_1"), timestamp: None, signature: Some(good) };
-        assert_eq!(verify_signature(&partial, body, key, 1000), Err(SignatureError::Incomplete));
+        assert_eq!(
+            verify_signature(&headers(good, "1000"), b"{}", key, 1100),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(&headers(good, "1000"), body, b"other", 1100),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(&headers(good, "1000"), body, key, 1000 + 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_signature(&headers(good, "x"), body, key, 1000),
+            Err(SignatureError::BadTimestamp)
+        );
+        let partial = SignatureHeaders {
+            id: Some("msg_1"),
+            timestamp: None,
+            signature: Some(good),
+        };
+        assert_eq!(
+            verify_signature(&partial, body, key, 1000),
+            Err(SignatureError::Incomplete)
+        );
         assert!(signing_key_text(key).starts_with("whsec_"));
     }
 }

@@ -75,7 +75,8 @@ impl WebhookKey {
 
     /// The Standard Webhooks signing key of this secret.
     pub fn signing_key(&self, master: &SecretString) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes()).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes())
+            .expect("HMAC takes any key length");
         mac.update(b"oore-webhook-signing-key\0");
         mac.update(self.salt.as_bytes());
         mac.finalize().into_bytes().into()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -68,41 +68,71 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(vault: Arc<dyn SecretVault>, clock: Arc<dyn Clock>, key_secret_id: String, issuer: String, audience: String) -> Self {
-        Authenticator { vault, clock, key_secret_id, issuer, audience }
+    pub fn new(
+        vault: Arc<dyn SecretVault>,
+        clock: Arc<dyn Clock>,
+        key_secret_id: String,
+        issuer: String,
+        audience: String,
+    ) -> Self {
+        Authenticator {
+            vault,
+            clock,
+            key_secret_id,
+            issuer,
+            audience,
+        }
     }
 
     /// Checks the `Authorization` header: none → 401 missing_auth; anything not a valid token → 401 invalid_session.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
-        let header = authorization
-            .filter(|h| !h.trim().is_empty())
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing_auth", "Authorization header required"))?;
-        let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_session", "the bearer token is invalid or has expired; sign in again");
+        let header = authorization.filter(|h| !h.trim().is_empty()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_auth",
+                "Authorization header required",
+            )
+        })?;
+        let invalid = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_session",
+                "the bearer token is invalid or has expired; sign in again",
+            )
+        };
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(invalid)?;
-        let key = self
-            .vault
-            .get_secret(&self.key_secret_id)
-            .await?
-            .ok_or_else(|| {
-                tracing::error!("the caller-token signing key secret is missing");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", "caller authentication is not configured")
-            })?;
+        let key = self.vault.get_secret(&self.key_secret_id).await?.ok_or_else(|| {
+            tracing::error!("the caller-token signing key secret is missing");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_unavailable",
+                "caller authentication is not configured",
+            )
+        })?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked against our clock (tests move it), not inside the library.
         validation.validate_exp = false;
-        let data = decode::<Claims>(token, &DecodingKey::from_secret(signing_key_bytes(&key).expose_secret().as_bytes()), &validation).map_err(|_| invalid())?;
+        let data = decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(signing_key_bytes(&key).expose_secret().as_bytes()),
+            &validation,
+        )
+        .map_err(|_| invalid())?;
         if data.claims.exp + EXPIRY_LEEWAY_SECS < self.clock.now() {
             return Err(invalid());
         }
-        Ok(Caller { user_id: data.claims.sub, role: data.claims.role })
+        Ok(Caller {
+            user_id: data.claims.sub,
+            role: data.claims.role,
+        })
     }
 }
 
@@ -111,7 +141,10 @@ impl Authenticator {
 fn signing_key_bytes(secret: &SecretString) -> SecretString {
     let raw = secret.expose_secret();
     if raw.trim_start().starts_with('{') {
-        if let Some(key) = serde_json::from_str::<serde_json::Value>(raw).ok().and_then(|v| v.get("key")?.as_str().map(str::to_string)) {
+        if let Some(key) = serde_json::from_str::<serde_json::Value>(raw)
+            .ok()
+            .and_then(|v| v.get("key")?.as_str().map(str::to_string))
+        {
             return SecretString::from(key);
         }
     }
@@ -119,18 +152,39 @@ fn signing_key_bytes(secret: &SecretString) -> SecretString {
 }
 
 /// Issues a caller token (the local runner's `token` command and tests use it).
-pub fn issue_token(key: &SecretString, user_id: &str, role: Role, issuer: &str, audience: &str, now: i64, ttl_secs: i64) -> String {
-    let claims = Claims { sub: user_id.into(), role, iss: issuer.into(), aud: audience.into(), exp: now + ttl_secs, iat: now };
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(signing_key_bytes(key).expose_secret().as_bytes()))
-        .expect("HS256 signing with an in-memory key cannot fail")
+pub fn issue_token(
+    key: &SecretString,
+    user_id: &str,
+    role: Role,
+    issuer: &str,
+    audience: &str,
+    now: i64,
+    ttl_secs: i64,
+) -> String {
+    let claims = Claims {
+        sub: user_id.into(),
+        role,
+        iss: issuer.into(),
+        aud: audience.into(),
+        exp: now + ttl_secs,
+        iat: now,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(signing_key_bytes(key).expose_secret().as_bytes()),
+    )
+    .expect("HS256 signing with an in-memory key cannot fail")
 }
 
 /// 403 when the role may not do what the route does.
 pub fn authorize(caller: &Caller, access: Access) -> Result<(), ApiError> {
     match access {
-        Access::Write if !caller.role.can_write() => {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "permission_denied", "your role may not change integrations; ask an owner or admin"))
-        }
+        Access::Write if !caller.role.can_write() => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "your role may not change integrations; ask an owner or admin",
+        )),
         _ => Ok(()),
     }
 }

@@ -213,9 +213,20 @@ pub struct CredentialStatusResponse {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum WebhookResponse {
-    Ignored { ok: bool, outcome: &'static str, reason: String },
-    Triggered { ok: bool, outcome: &'static str, trigger_id: TriggerId },
-    Duplicate { ok: bool, duplicate: bool },
+    Ignored {
+        ok: bool,
+        outcome: &'static str,
+        reason: String,
+    },
+    Triggered {
+        ok: bool,
+        outcome: &'static str,
+        trigger_id: TriggerId,
+    },
+    Duplicate {
+        ok: bool,
+        duplicate: bool,
+    },
 }
 
 #[derive(Debug, Serialize)]

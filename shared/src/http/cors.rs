@@ -6,7 +6,7 @@ use lambda_http::{Body, Response};
 
 use super::auth::Access;
 use super::envelope::ApiError;
-use super::routes::{find, Lookup};
+use super::routes::{Lookup, find};
 use crate::config::Config;
 use crate::domain::oauth::origin_allowed;
 
@@ -32,7 +32,8 @@ pub fn allow_origin(config: &Config, request_headers: &HeaderMap, response: &mut
 /// routes and the origin is allowed; anything else is refused without CORS headers.
 pub fn preflight(config: &Config, headers: &HeaderMap, rest_of_path: &str) -> Result<Response<Body>, ApiError> {
     let refused = |why: &str| ApiError::new(StatusCode::FORBIDDEN, "cors_refused", why.to_string());
-    let origin = allowed_origin(config, headers).ok_or_else(|| refused("this origin may not call the API from a browser"))?;
+    let origin =
+        allowed_origin(config, headers).ok_or_else(|| refused("this origin may not call the API from a browser"))?;
     let method = headers
         .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
         .and_then(|v| v.to_str().ok())
@@ -46,9 +47,18 @@ pub fn preflight(config: &Config, headers: &HeaderMap, rest_of_path: &str) -> Re
         .status(StatusCode::NO_CONTENT)
         .header(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
         .header(http::header::ACCESS_CONTROL_ALLOW_METHODS, method.as_str())
-        .header(http::header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type")
+        .header(
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "authorization, content-type",
+        )
         .header(http::header::ACCESS_CONTROL_MAX_AGE, MAX_AGE_SECS)
         .header(http::header::VARY, "origin")
         .body(Body::Empty)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the preflight answer could not be built"))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the preflight answer could not be built",
+            )
+        })
 }

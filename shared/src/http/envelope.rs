@@ -24,7 +24,12 @@ struct Envelope<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
@@ -45,8 +50,12 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let body = serde_json::to_string(&Envelope { error: &self.message, code: self.code, details: self.details.as_deref() })
-            .unwrap_or_else(|_| r#"{"error":"internal error","code":"internal"}"#.into());
+        let body = serde_json::to_string(&Envelope {
+            error: &self.message,
+            code: self.code,
+            details: self.details.as_deref(),
+        })
+        .unwrap_or_else(|_| r#"{"error":"internal error","code":"internal"}"#.into());
         Response::builder()
             .status(self.status)
             .header("content-type", "application/json")

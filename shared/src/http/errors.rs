@@ -19,12 +19,18 @@ use crate::ports::{GitLabError, StoreError, VaultError};
 /// An integration that cannot call GitLab until someone fixes its credentials.
 const INACTIVE: &str = "the integration is not active; finish its GitLab authorization or replace its token first";
 /// GitLab refused the integration's credentials for good.
-const RECONNECT: &str = "GitLab no longer accepts this integration's credentials; replace the token or authorize it again";
+const RECONNECT: &str =
+    "GitLab no longer accepts this integration's credentials; replace the token or authorize it again";
 
 /// GitLab being down, slow or odd: 502 with the endpoint's code, GitLab's answer in `details`.
 fn gitlab_unavailable(code: &'static str, err: &GitLabError) -> ApiError {
     tracing::warn!(error = %err, "GitLab request failed");
-    ApiError::new(StatusCode::BAD_GATEWAY, code, "GitLab could not be reached or answered with an error; try again later").with_details(err.to_string())
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        code,
+        "GitLab could not be reached or answered with an error; try again later",
+    )
+    .with_details(err.to_string())
 }
 
 fn conflict(code: &'static str, message: &str) -> ApiError {
@@ -41,7 +47,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => conflict("conflict", "the record was changed by another request; try again"),
             StoreError::Unavailable(detail) => {
                 tracing::error!(error = %detail, "storage failure");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "storage is unavailable; try again shortly")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "storage is unavailable; try again shortly",
+                )
             }
         }
     }
@@ -50,7 +60,11 @@ impl From<StoreError> for ApiError {
 impl From<VaultError> for ApiError {
     fn from(err: VaultError) -> Self {
         tracing::error!(error = %err, "vault failure");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "the secret store is unavailable; try again shortly")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "secrets_unavailable",
+            "the secret store is unavailable; try again shortly",
+        )
     }
 }
 
@@ -72,12 +86,17 @@ impl From<LookupError> for ApiError {
 impl From<CredentialsError> for ApiError {
     fn from(err: CredentialsError) -> Self {
         match err {
-            CredentialsError::Missing => conflict("credentials_missing", "the saved GitLab credentials are missing; replace the token or reconnect"),
+            CredentialsError::Missing => conflict(
+                "credentials_missing",
+                "the saved GitLab credentials are missing; replace the token or reconnect",
+            ),
             CredentialsError::Inactive => conflict("integration_inactive", INACTIVE),
             CredentialsError::ReconnectRequired => conflict("gitlab_reconnect_required", RECONNECT),
-            CredentialsError::RefreshPending => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "gitlab_token_refresh_pending", "another request is still refreshing the GitLab token; try again shortly")
-            }
+            CredentialsError::RefreshPending => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gitlab_token_refresh_pending",
+                "another request is still refreshing the GitLab token; try again shortly",
+            ),
             CredentialsError::IntegrationGone => Missing::Integration.into(),
             CredentialsError::RefreshUnavailable(err) => gitlab_unavailable("gitlab_unavailable", &err),
             CredentialsError::Store(err) => err.into(),
@@ -89,7 +108,11 @@ impl From<CredentialsError> for ApiError {
 impl From<MasterKeyError> for ApiError {
     fn from(err: MasterKeyError) -> Self {
         match err {
-            MasterKeyError::NotConfigured => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_unavailable", "the service's master key is not configured"),
+            MasterKeyError::NotConfigured => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "secrets_unavailable",
+                "the service's master key is not configured",
+            ),
             MasterKeyError::Vault(err) => err.into(),
         }
     }
@@ -100,15 +123,20 @@ impl From<MasterKeyError> for ApiError {
 /// caller's mapping says which.
 fn token_refusal(err: TokenVerificationError, unavailable_code: &'static str) -> ApiError {
     match err {
-        TokenVerificationError::Refused(err) => {
-            bad_request("gitlab_auth_failed", "GitLab rejected the access token; check it and that it has not expired or been revoked").with_details(err.to_string())
-        }
-        TokenVerificationError::NotInspectable(err) => {
-            bad_request("gitlab_auth_failed", "GitLab would not describe this token; use a personal access token on GitLab 15.5 or later").with_details(err.to_string())
-        }
-        TokenVerificationError::ScopeMissing(missing) => {
-            bad_request("gitlab_scope_missing", format!("{missing}; create a token with the api scope, or read_api and read_repository"))
-        }
+        TokenVerificationError::Refused(err) => bad_request(
+            "gitlab_auth_failed",
+            "GitLab rejected the access token; check it and that it has not expired or been revoked",
+        )
+        .with_details(err.to_string()),
+        TokenVerificationError::NotInspectable(err) => bad_request(
+            "gitlab_auth_failed",
+            "GitLab would not describe this token; use a personal access token on GitLab 15.5 or later",
+        )
+        .with_details(err.to_string()),
+        TokenVerificationError::ScopeMissing(missing) => bad_request(
+            "gitlab_scope_missing",
+            format!("{missing}; create a token with the api scope, or read_api and read_repository"),
+        ),
         TokenVerificationError::Unavailable(err) => gitlab_unavailable(unavailable_code, &err),
     }
 }
@@ -129,7 +157,10 @@ impl From<TokenError> for ApiError {
     fn from(err: TokenError) -> Self {
         match err {
             TokenError::Lookup(err) => err.into(),
-            TokenError::NotPersonalToken => bad_request("invalid_auth_mode", "this integration does not use a personal access token"),
+            TokenError::NotPersonalToken => bad_request(
+                "invalid_auth_mode",
+                "this integration does not use a personal access token",
+            ),
             TokenError::Credentials(err) => err.into(),
             TokenError::Verification(err) => token_refusal(err, "gitlab_unavailable"),
             TokenError::AccountMismatch => conflict(
@@ -146,7 +177,10 @@ impl From<AuthorizeError> for ApiError {
     fn from(err: AuthorizeError) -> Self {
         match err {
             AuthorizeError::Lookup(err) => err.into(),
-            AuthorizeError::NotOAuthApp => bad_request("invalid_auth_mode", "only an oauth_app integration is authorized through GitLab"),
+            AuthorizeError::NotOAuthApp => bad_request(
+                "invalid_auth_mode",
+                "only an oauth_app integration is authorized through GitLab",
+            ),
             AuthorizeError::InvalidRedirect(why) => bad_request("invalid_redirect_url", why),
             AuthorizeError::Credentials(err) => err.into(),
             AuthorizeError::MasterKey(err) => err.into(),
@@ -168,32 +202,66 @@ pub struct AuthorizationFailure {
 const START_AGAIN: &str = "Start the connection again from Oore.";
 const LINK_NOT_VALID: &str = "The authorization link is not valid";
 
-fn failure(status: StatusCode, code: &'static str, title: &'static str, message: impl Into<String>, next_step: &'static str) -> AuthorizationFailure {
-    AuthorizationFailure { status, code, title, message: message.into(), next_step }
+fn failure(
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    message: impl Into<String>,
+    next_step: &'static str,
+) -> AuthorizationFailure {
+    AuthorizationFailure {
+        status,
+        code,
+        title,
+        message: message.into(),
+        next_step,
+    }
 }
 
 impl From<ApiError> for AuthorizationFailure {
     fn from(err: ApiError) -> Self {
-        failure(err.status, err.code, "The connection could not be completed", err.message, "Try again in a moment.")
+        failure(
+            err.status,
+            err.code,
+            "The connection could not be completed",
+            err.message,
+            "Try again in a moment.",
+        )
     }
 }
 
 impl From<AuthorizationError> for AuthorizationFailure {
     fn from(err: AuthorizationError) -> Self {
-        let invalid_state = |title, message: &str| failure(StatusCode::BAD_REQUEST, "invalid_state", title, message, START_AGAIN);
+        let invalid_state =
+            |title, message: &str| failure(StatusCode::BAD_REQUEST, "invalid_state", title, message, START_AGAIN);
         match err {
-            AuthorizationError::MalformedParameters => invalid_state(LINK_NOT_VALID, "The code or state is not one GitLab issues."),
-            AuthorizationError::UnknownState => invalid_state(LINK_NOT_VALID, "This authorization is unknown or was already used."),
-            AuthorizationError::ExpiredState => invalid_state("The authorization link has expired", "Authorizations must be completed within 10 minutes."),
-            AuthorizationError::OtherIntegration => invalid_state(LINK_NOT_VALID, "This authorization belongs to another integration."),
-            AuthorizationError::NotOAuthApp => {
-                failure(StatusCode::BAD_REQUEST, "invalid_auth_mode", "The integration cannot be authorized", "It does not use an OAuth application.", START_AGAIN)
+            AuthorizationError::MalformedParameters => {
+                invalid_state(LINK_NOT_VALID, "The code or state is not one GitLab issues.")
             }
+            AuthorizationError::UnknownState => {
+                invalid_state(LINK_NOT_VALID, "This authorization is unknown or was already used.")
+            }
+            AuthorizationError::ExpiredState => invalid_state(
+                "The authorization link has expired",
+                "Authorizations must be completed within 10 minutes.",
+            ),
+            AuthorizationError::OtherIntegration => {
+                invalid_state(LINK_NOT_VALID, "This authorization belongs to another integration.")
+            }
+            AuthorizationError::NotOAuthApp => failure(
+                StatusCode::BAD_REQUEST,
+                "invalid_auth_mode",
+                "The integration cannot be authorized",
+                "It does not use an OAuth application.",
+                START_AGAIN,
+            ),
             AuthorizationError::CodeRefused(error) => failure(
                 StatusCode::BAD_REQUEST,
                 "gitlab_auth_failed",
                 "GitLab refused the authorization",
-                format!("GitLab did not accept the authorization code ({error}); it may have expired or been used already, or the application's settings may differ."),
+                format!(
+                    "GitLab did not accept the authorization code ({error}); it may have expired or been used already, or the application's settings may differ."
+                ),
                 "Check the application's client id, secret and redirect URI in GitLab, then start again from Oore.",
             ),
             AuthorizationError::AccountMismatch => failure(
@@ -235,7 +303,9 @@ impl From<AvatarError> for ApiError {
         match err {
             AvatarError::Lookup(err) => err.into(),
             AvatarError::NoAvatar => no_avatar(),
-            AvatarError::ForeignHost => no_avatar().with_details("the avatar is not served by the integration's GitLab host"),
+            AvatarError::ForeignHost => {
+                no_avatar().with_details("the avatar is not served by the integration's GitLab host")
+            }
             AvatarError::Credentials(err) => err.into(),
             AvatarError::GitLabUnavailable(err) => gitlab_unavailable("gitlab_api_error", &err),
         }
@@ -248,7 +318,9 @@ impl From<SyncInstallationsError> for ApiError {
             SyncInstallationsError::Lookup(err) => err.into(),
             SyncInstallationsError::Inactive => conflict("integration_inactive", INACTIVE),
             SyncInstallationsError::Credentials(err) => err.into(),
-            SyncInstallationsError::ReconnectRequired(err) => conflict("gitlab_reconnect_required", RECONNECT).with_details(err.to_string()),
+            SyncInstallationsError::ReconnectRequired(err) => {
+                conflict("gitlab_reconnect_required", RECONNECT).with_details(err.to_string())
+            }
             SyncInstallationsError::GitLabUnavailable(err) => gitlab_unavailable("gitlab_api_error", &err),
             SyncInstallationsError::Store(err) => err.into(),
         }
@@ -264,10 +336,16 @@ impl From<WebhookError> for ApiError {
             WebhookError::InvalidPayload(_) => bad_request("invalid_payload", message),
             WebhookError::InvalidToken => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message),
             WebhookError::InvalidSignature(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message),
-            WebhookError::GitLabUnavailable(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "gitlab_unavailable", "GitLab could not be asked about this project; the delivery can be resent")
-            }
-            WebhookError::RepositoryNotRecorded => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the repository could not be recorded; try again shortly"),
+            WebhookError::GitLabUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gitlab_unavailable",
+                "GitLab could not be asked about this project; the delivery can be resent",
+            ),
+            WebhookError::RepositoryNotRecorded => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the repository could not be recorded; try again shortly",
+            ),
             WebhookError::Credentials(err) => err.into(),
             WebhookError::MasterKey(err) => err.into(),
             WebhookError::Store(err) => err.into(),
@@ -280,7 +358,9 @@ impl From<RotateError> for ApiError {
         match err {
             RotateError::Lookup(err) => err.into(),
             RotateError::MasterKey(err) => err.into(),
-            RotateError::RotationConflict => conflict("conflict", "another rotation of this secret is in progress; try again"),
+            RotateError::RotationConflict => {
+                conflict("conflict", "another rotation of this secret is in progress; try again")
+            }
             RotateError::Store(err) => err.into(),
         }
     }
@@ -291,7 +371,10 @@ impl From<RegisterHookError> for ApiError {
         match err {
             RegisterHookError::Lookup(err) => err.into(),
             RegisterHookError::Credentials(err) => err.into(),
-            RegisterHookError::TokenRefused => bad_request("gitlab_auth_failed", "GitLab rejected the integration's token; replace it or reconnect"),
+            RegisterHookError::TokenRefused => bad_request(
+                "gitlab_auth_failed",
+                "GitLab rejected the integration's token; replace it or reconnect",
+            ),
             RegisterHookError::HooksForbidden => bad_request(
                 "gitlab_scope_missing",
                 "GitLab refused to manage this project's hooks: the token needs the api scope and the Maintainer role on the project",

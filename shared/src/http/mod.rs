@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use self::auth::{authorize, Access, Authenticator, Caller};
+use self::auth::{Access, Authenticator, Caller, authorize};
 use self::envelope::ApiError;
-use self::routes::{find, Lookup, Route, RouteId};
+use self::routes::{Lookup, Route, RouteId, find};
 use crate::app::Services;
 
 /// Largest JSON body the API routes accept.
@@ -48,7 +48,11 @@ pub struct MissingPathParameter;
 impl From<MissingPathParameter> for ApiError {
     fn from(err: MissingPathParameter) -> Self {
         tracing::error!(error = %err, "a handler read a path parameter its route lacks");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the route is misconfigured")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the route is misconfigured",
+        )
     }
 }
 
@@ -73,7 +77,8 @@ impl Ctx {
     /// The JSON body as `T`; a wrong shape or enum value is 400 invalid_request.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         match &self.body {
-            RequestBody::Json(value) => serde_json::from_value(value.clone()).map_err(|e| ApiError::invalid_request(format!("request body: {e}"))),
+            RequestBody::Json(value) => serde_json::from_value(value.clone())
+                .map_err(|e| ApiError::invalid_request(format!("request body: {e}"))),
             RequestBody::Raw(_) => Err(ApiError::invalid_request("this route takes no JSON body")),
         }
     }
@@ -88,7 +93,11 @@ impl Ctx {
 
     /// A header's value when it is present, visible ASCII and not blank.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     }
 
     /// The webhook URL GitLab should post to.
@@ -113,7 +122,9 @@ impl Ctx {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| ApiError::invalid_request(format!("`{name}` must be a whole number from {min} to {max}"))),
+                .ok_or_else(|| {
+                    ApiError::invalid_request(format!("`{name}` must be a whole number from {min} to {max}"))
+                }),
         }
     }
 }
@@ -126,7 +137,12 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
             .header("content-type", "application/json")
             .body(Body::Text(body))
             .unwrap_or_default(),
-        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the response could not be encoded").into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the response could not be encoded",
+        )
+        .into_response(),
     }
 }
 
@@ -134,7 +150,10 @@ fn query_map(req: &Request) -> HashMap<String, String> {
     // In Lambda the parsed parameters arrive as an extension; locally only the URI has them.
     let from_lambda = req.query_string_parameters();
     if !from_lambda.is_empty() {
-        return from_lambda.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        return from_lambda
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
     req.uri()
         .query()
@@ -150,10 +169,24 @@ impl App {
         let path = req.uri().path().to_string();
         let (route, response) = match find(&method, &path) {
             Lookup::Found(route, params) => (Some(route), self.run(route, params, req).await),
-            Lookup::MethodNotAllowed => (None, ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {path}")).into_response()),
+            Lookup::MethodNotAllowed => (
+                None,
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("{method} is not allowed on {path}"),
+                )
+                .into_response(),
+            ),
             Lookup::NotFound => (None, ApiError::not_found("route").into_response()),
         };
-        log_request(&method, route.map(|r| r.path).unwrap_or("unmatched"), response.status(), started, None);
+        log_request(
+            &method,
+            route.map(|r| r.path).unwrap_or("unmatched"),
+            response.status(),
+            started,
+            None,
+        );
         response
     }
 
@@ -191,7 +224,10 @@ impl App {
         let caller = if route.access == Access::Public {
             None
         } else {
-            let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let header = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
             Some(self.auth.authenticate(header).await?)
         };
         let body = if route.access == Access::Public {
@@ -204,8 +240,19 @@ impl App {
         if let Some(caller) = &caller {
             authorize(caller, route.access)?;
         }
-        let mut ctx = Ctx { params, query: query_map(req), body, caller, headers: req.headers().clone(), base_url: String::new() };
-        let scheme = if ctx.header("x-forwarded-proto") == Some("http") { "http" } else { "https" };
+        let mut ctx = Ctx {
+            params,
+            query: query_map(req),
+            body,
+            caller,
+            headers: req.headers().clone(),
+            base_url: String::new(),
+        };
+        let scheme = if ctx.header("x-forwarded-proto") == Some("http") {
+            "http"
+        } else {
+            "https"
+        };
         ctx.base_url = self.services.config.base_url(scheme, ctx.header("host"));
         Ok(ctx)
     }
@@ -215,12 +262,17 @@ impl App {
 fn parse_json_body(body: &Body) -> Result<serde_json::Value, ApiError> {
     let bytes: &[u8] = body.as_ref();
     if bytes.len() > MAX_API_BODY {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {MAX_API_BODY} bytes")));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than {MAX_API_BODY} bytes"),
+        ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Object(Default::default()));
     }
-    serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// One line per request: never a header, body or query value.

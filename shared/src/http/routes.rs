@@ -69,7 +69,11 @@ pub struct Needs {
 }
 
 const fn needs(table: TableUse, master_key: bool, credentials: &'static [CredentialUse]) -> Needs {
-    Needs { table, master_key, credentials }
+    Needs {
+        table,
+        master_key,
+        credentials,
+    }
 }
 
 use CredentialUse::{Create, Delete, Read as CredRead, Write as CredWrite};
@@ -78,31 +82,171 @@ use TableUse::{None as NoTable, Read as TableRead, Write as TableWrite};
 /// Any handler that calls GitLab with an OAuth token may refresh it: read, then write the pair.
 const REFRESHES: &[CredentialUse] = &[CredRead, CredWrite];
 
-const fn route(id: RouteId, method: Method, path: &'static str, access: Access, function: &'static str, needs: Needs) -> Route {
-    Route { id, method, path, access, function, needs }
+const fn route(
+    id: RouteId,
+    method: Method,
+    path: &'static str,
+    access: Access,
+    function: &'static str,
+    needs: Needs,
+) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        access,
+        function,
+        needs,
+    }
 }
 
 pub const ROUTES: &[Route] = &[
-    route(RouteId::GitLabStart, Method::POST, "/v1/integrations/gitlab/start", Access::Write, "gitlab-start", needs(TableWrite, true, &[Create, Delete])),
-    route(RouteId::GitLabAuthorize, Method::POST, "/v1/integrations/gitlab/authorize", Access::Write, "gitlab-authorize", needs(TableWrite, true, REFRESHES)),
-    route(RouteId::GitLabCallback, Method::GET, "/v1/integrations/gitlab/callback", Access::Public, "gitlab-callback", needs(TableWrite, true, REFRESHES)),
-    route(RouteId::ListIntegrations, Method::GET, "/v1/integrations", Access::Read, "list-integrations", needs(TableRead, false, &[])),
-    route(RouteId::GetIntegration, Method::GET, "/v1/integrations/{id}", Access::Read, "get-integration", needs(TableRead, false, &[])),
-    route(RouteId::DeleteIntegration, Method::DELETE, "/v1/integrations/{id}", Access::Write, "delete-integration", needs(TableWrite, false, &[CredRead, Delete])),
-    route(RouteId::ListRepositories, Method::GET, "/v1/integrations/{id}/repositories", Access::Read, "list-repositories", needs(TableRead, false, &[])),
-    route(RouteId::ListSourceRepositories, Method::GET, "/v1/integration-repositories", Access::Read, "list-source-repositories", needs(TableRead, false, &[])),
-    route(RouteId::RepositoryAvatar, Method::GET, "/v1/integration-repositories/{id}/avatar", Access::Read, "repository-avatar", needs(TableWrite, false, REFRESHES)),
-    route(RouteId::ListInstallations, Method::GET, "/v1/integrations/{id}/installations", Access::Read, "list-installations", needs(TableRead, false, &[])),
-    route(RouteId::SyncInstallations, Method::POST, "/v1/integrations/{id}/installations", Access::Write, "sync-installations", needs(TableWrite, false, REFRESHES)),
-    route(RouteId::CheckGitLabToken, Method::POST, "/v1/integrations/{id}/gitlab-token/check", Access::Write, "check-gitlab-token", needs(TableWrite, false, &[CredRead])),
-    route(RouteId::ReplaceGitLabToken, Method::PUT, "/v1/integrations/{id}/gitlab-token", Access::Write, "replace-gitlab-token", needs(TableWrite, false, &[CredWrite, Create])),
-    route(RouteId::GitLabWebhook, Method::POST, "/v1/webhooks/gitlab", Access::Public, "gitlab-webhook", needs(TableWrite, true, REFRESHES)),
-    route(RouteId::RotateWebhookSecret, Method::POST, "/v1/integration-repositories/{id}/gitlab-webhook-secret", Access::Write, "rotate-webhook-secret", needs(TableWrite, true, &[])),
-    route(RouteId::RegisterWebhook, Method::POST, "/v1/integration-repositories/{id}/gitlab-webhook", Access::Write, "register-webhook", needs(TableWrite, false, REFRESHES)),
-    route(RouteId::ListDeliveries, Method::GET, "/v1/integrations/{id}/deliveries", Access::Read, "list-deliveries", needs(TableRead, false, &[])),
+    route(
+        RouteId::GitLabStart,
+        Method::POST,
+        "/v1/integrations/gitlab/start",
+        Access::Write,
+        "gitlab-start",
+        needs(TableWrite, true, &[Create, Delete]),
+    ),
+    route(
+        RouteId::GitLabAuthorize,
+        Method::POST,
+        "/v1/integrations/gitlab/authorize",
+        Access::Write,
+        "gitlab-authorize",
+        needs(TableWrite, true, REFRESHES),
+    ),
+    route(
+        RouteId::GitLabCallback,
+        Method::GET,
+        "/v1/integrations/gitlab/callback",
+        Access::Public,
+        "gitlab-callback",
+        needs(TableWrite, true, REFRESHES),
+    ),
+    route(
+        RouteId::ListIntegrations,
+        Method::GET,
+        "/v1/integrations",
+        Access::Read,
+        "list-integrations",
+        needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::GetIntegration,
+        Method::GET,
+        "/v1/integrations/{id}",
+        Access::Read,
+        "get-integration",
+        needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::DeleteIntegration,
+        Method::DELETE,
+        "/v1/integrations/{id}",
+        Access::Write,
+        "delete-integration",
+        needs(TableWrite, false, &[CredRead, Delete]),
+    ),
+    route(
+        RouteId::ListRepositories,
+        Method::GET,
+        "/v1/integrations/{id}/repositories",
+        Access::Read,
+        "list-repositories",
+        needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::ListSourceRepositories,
+        Method::GET,
+        "/v1/integration-repositories",
+        Access::Read,
+        "list-source-repositories",
+        needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::RepositoryAvatar,
+        Method::GET,
+        "/v1/integration-repositories/{id}/avatar",
+        Access::Read,
+        "repository-avatar",
+        needs(TableWrite, false, REFRESHES),
+    ),
+    route(
+        RouteId::ListInstallations,
+        Method::GET,
+        "/v1/integrations/{id}/installations",
+        Access::Read,
+        "list-installations",
+        needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::SyncInstallations,
+        Method::POST,
+        "/v1/integrations/{id}/installations",
+        Access::Write,
+        "sync-installations",
+        needs(TableWrite, false, REFRESHES),
+    ),
+    route(
+        RouteId::CheckGitLabToken,
+        Method::POST,
+        "/v1/integrations/{id}/gitlab-token/check",
+        Access::Write,
+        "check-gitlab-token",
+        needs(TableWrite, false, &[CredRead]),
+    ),
+    route(
+        RouteId::ReplaceGitLabToken,
+        Method::PUT,
+        "/v1/integrations/{id}/gitlab-token",
+        Access::Write,
+        "replace-gitlab-token",
+        needs(TableWrite, false, &[CredWrite, Create]),
+    ),
+    route(
+        RouteId::GitLabWebhook,
+        Method::POST,
+        "/v1/webhooks/gitlab",
+        Access::Public,
+        "gitlab-webhook",
+        needs(TableWrite, true, REFRESHES),
+    ),
+    route(
+        RouteId::RotateWebhookSecret,
+        Method::POST,
+        "/v1/integration-repositories/{id}/gitlab-webhook-secret",
+        Access::Write,
+        "rotate-webhook-secret",
+        needs(TableWrite, true, &[]),
+    ),
+    route(
+        RouteId::RegisterWebhook,
+        Method::POST,
+        "/v1/integration-repositories/{id}/gitlab-webhook",
+        Access::Write,
+        "register-webhook",
+        needs(TableWrite, false, REFRESHES),
+    ),
+    route(
+        RouteId::ListDeliveries,
+        Method::GET,
+        "/v1/integrations/{id}/deliveries",
+        Access::Read,
+        "list-deliveries",
+        needs(TableRead, false, &[]),
+    ),
     // Browsers ask before calling the UI's routes from another origin; the answer depends on
     // the route asked about (public routes get no CORS), so it is ours, not API Gateway's.
-    route(RouteId::CorsPreflight, Method::OPTIONS, "/v1/{proxy+}", Access::Public, "cors-preflight", needs(NoTable, false, &[])),
+    route(
+        RouteId::CorsPreflight,
+        Method::OPTIONS,
+        "/v1/{proxy+}",
+        Access::Public,
+        "cors-preflight",
+        needs(NoTable, false, &[]),
+    ),
 ];
 
 impl Route {
@@ -122,7 +266,10 @@ impl Route {
         let actual: Vec<&str> = path.trim_end_matches('/').trim_start_matches('/').split('/').collect();
         if self.is_catch_all() {
             let fixed = pattern.len() - 1;
-            if actual.len() <= fixed || pattern[..fixed] != actual[..fixed] || actual[fixed..].iter().any(|a| a.is_empty()) {
+            if actual.len() <= fixed
+                || pattern[..fixed] != actual[..fixed]
+                || actual[fixed..].iter().any(|a| a.is_empty())
+            {
                 return None;
             }
             return Some(vec![actual[fixed..].join("/")]);
@@ -175,7 +322,11 @@ pub fn find(method: &Method, path: &str) -> Lookup {
             path_known |= !route.is_catch_all();
         }
     }
-    if path_known { Lookup::MethodNotAllowed } else { Lookup::NotFound }
+    if path_known {
+        Lookup::MethodNotAllowed
+    } else {
+        Lookup::NotFound
+    }
 }
 
 #[cfg(test)]
@@ -198,7 +349,10 @@ mod tests {
             }
             _ => panic!("repositories route not found"),
         }
-        assert!(matches!(find(&Method::PATCH, "/v1/integrations/abc"), Lookup::MethodNotAllowed));
+        assert!(matches!(
+            find(&Method::PATCH, "/v1/integrations/abc"),
+            Lookup::MethodNotAllowed
+        ));
         match find(&Method::OPTIONS, "/v1/integrations/abc/repositories") {
             Lookup::Found(r, p) => {
                 assert_eq!(r.id, RouteId::CorsPreflight);
@@ -208,7 +362,10 @@ mod tests {
         }
         assert!(matches!(find(&Method::OPTIONS, "/v1"), Lookup::NotFound));
         assert!(matches!(find(&Method::GET, "/v1/nothing"), Lookup::NotFound));
-        assert!(matches!(find(&Method::GET, "/v1/integrations//repositories"), Lookup::NotFound));
+        assert!(matches!(
+            find(&Method::GET, "/v1/integrations//repositories"),
+            Lookup::NotFound
+        ));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{installation_sk, integration_pk, INSTALLATION_PREFIX, INTEGRATIONS, META};
-use super::{condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item, unavailable, DynamoStore, Item};
+use super::keys::{INSTALLATION_PREFIX, INTEGRATIONS, META, installation_sk, integration_pk};
+use super::{
+    DynamoStore, Item, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item, unavailable,
+};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{Installation, IntegrationRecord};
 use crate::domain::webhook_keys::WebhookKey;
@@ -12,26 +14,36 @@ use crate::ports::{IntegrationStore, StoreError};
 
 impl DynamoStore {
     pub(super) fn integration_item(record: &IntegrationRecord) -> Result<Item, StoreError> {
-        to_item(record, &[
-            ("pk", integration_pk(&record.id)),
-            ("sk", META.into()),
-            ("gsi1pk", INTEGRATIONS.into()),
-            ("gsi1sk", record.id.to_string()),
-        ])
+        to_item(
+            record,
+            &[
+                ("pk", integration_pk(&record.id)),
+                ("sk", META.into()),
+                ("gsi1pk", INTEGRATIONS.into()),
+                ("gsi1sk", record.id.to_string()),
+            ],
+        )
     }
 
     fn installation_item(installation: &Installation) -> Result<Item, StoreError> {
-        to_item(installation, &[
-            ("pk", integration_pk(&installation.integration_id)),
-            ("sk", installation_sk(&installation.id)),
-        ])
+        to_item(
+            installation,
+            &[
+                ("pk", integration_pk(&installation.integration_id)),
+                ("sk", installation_sk(&installation.id)),
+            ],
+        )
     }
-
 }
 
 #[async_trait]
 impl IntegrationStore for DynamoStore {
-    async fn create_integration(&self, record: &IntegrationRecord, installation: Option<&Installation>, webhook_key: Option<&WebhookKey>) -> Result<(), StoreError> {
+    async fn create_integration(
+        &self,
+        record: &IntegrationRecord,
+        installation: Option<&Installation>,
+        webhook_key: Option<&WebhookKey>,
+    ) -> Result<(), StoreError> {
         let absent = Some("attribute_not_exists(pk)");
         let mut writes = vec![self.put(Self::integration_item(record)?, absent)?];
         if let Some(inst) = installation {
@@ -62,7 +74,11 @@ impl IntegrationStore for DynamoStore {
     }
 
     async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
-        self.query_gsi1(INTEGRATIONS).await?.into_iter().map(from_item).collect()
+        self.query_gsi1(INTEGRATIONS)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError> {
@@ -89,7 +105,11 @@ impl IntegrationStore for DynamoStore {
     }
 
     async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError> {
-        self.query_prefix(&integration_pk(integration_id), INSTALLATION_PREFIX).await?.into_iter().map(from_item).collect()
+        self.query_prefix(&integration_pk(integration_id), INSTALLATION_PREFIX)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
@@ -98,7 +118,9 @@ impl IntegrationStore for DynamoStore {
         let mut children = Vec::new();
         let mut has_meta = false;
         for item in items {
-            let Some(AttributeValue::S(sk)) = item.get("sk") else { continue };
+            let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                continue;
+            };
             if sk == META {
                 has_meta = true;
             } else {
@@ -112,7 +134,13 @@ impl IntegrationStore for DynamoStore {
         Ok(())
     }
 
-    async fn acquire_refresh_lease(&self, id: &IntegrationId, owner: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    async fn acquire_refresh_lease(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -120,7 +148,9 @@ impl IntegrationStore for DynamoStore {
             .key("pk", s(integration_pk(id)))
             .key("sk", s(META))
             .update_expression("SET refresh_lease_until = :until, refresh_lease_owner = :owner")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)",
+            )
             .expression_attribute_values(":until", number(until))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":now", number(now))
@@ -130,7 +160,11 @@ impl IntegrationStore for DynamoStore {
     }
 
     async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
-        let released = IntegrationRecord { refresh_lease_until: None, refresh_lease_owner: None, ..record.clone() };
+        let released = IntegrationRecord {
+            refresh_lease_until: None,
+            refresh_lease_owner: None,
+            ..record.clone()
+        };
         let result = self
             .client
             .put_item()
@@ -143,4 +177,3 @@ impl IntegrationStore for DynamoStore {
         conflict_unless_held(condition_held(result)?)
     }
 }
-

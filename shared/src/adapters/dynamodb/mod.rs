@@ -46,12 +46,13 @@ mod webhooks;
 
 use std::collections::HashMap;
 
-
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use serde::de::DeserializeOwned;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::ports::StoreError;
 
@@ -79,13 +80,17 @@ where
 }
 
 /// A conditional write's outcome: `Ok(true)` written, `Ok(false)` its condition did not hold.
-fn condition_held<O, E>(result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError>
+fn condition_held<O, E>(
+    result: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<bool, StoreError>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + std::fmt::Debug + 'static,
 {
     match result {
         Ok(_) => Ok(true),
-        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
+            Ok(false)
+        }
         Err(err) => Err(unavailable(err)),
     }
 }
@@ -96,7 +101,8 @@ fn conflict_unless_held(held: bool) -> Result<(), StoreError> {
 }
 
 fn to_item<T: Serialize>(body: &T, keys: &[(&str, String)]) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(body).map_err(|e| StoreError::Unavailable(format!("encoding an item: {e}")))?;
+    let mut item: Item =
+        serde_dynamo::to_item(body).map_err(|e| StoreError::Unavailable(format!("encoding an item: {e}")))?;
     for (name, value) in keys {
         item.insert((*name).to_string(), AttributeValue::S(value.clone()));
     }
@@ -116,17 +122,26 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into() }
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Every item of a partition whose sort key starts with `prefix` (all of them for an empty
     /// prefix: DynamoDB refuses an empty key value), following pages.
     async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk));
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk));
         let query = if prefix.is_empty() {
             query.key_condition_expression("pk = :pk")
         } else {
-            query.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)").expression_attribute_values(":prefix", s(prefix))
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
         };
         query
             .consistent_read(true)
@@ -160,7 +175,16 @@ impl DynamoStore {
     }
 
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
-        let out = self.client.get_item().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk)).consistent_read(true).send().await.map_err(unavailable)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(out.item)
     }
 
@@ -204,12 +228,17 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(unavailable)?;
-                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
                 if pending.is_empty() {
                     break;
                 }
                 if attempt >= 8 {
-                    return Err(StoreError::Unavailable("DynamoDB kept items unprocessed after retries".into()));
+                    return Err(StoreError::Unavailable(
+                        "DynamoDB kept items unprocessed after retries".into(),
+                    ));
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
             }
@@ -219,7 +248,10 @@ impl DynamoStore {
 }
 
 fn put_request(item: Item) -> Result<WriteRequest, StoreError> {
-    let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
@@ -235,4 +267,3 @@ fn delete_request(pk: String, sk: String) -> Result<WriteRequest, StoreError> {
 fn number(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
-

@@ -3,17 +3,27 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{oauth_state_pk, META};
-use super::{condition_held, conflict_unless_held, from_item, s, to_item, unavailable, DynamoStore, TTL};
+use super::keys::{META, oauth_state_pk};
+use super::{DynamoStore, TTL, condition_held, conflict_unless_held, from_item, s, to_item, unavailable};
 use crate::domain::oauth::PendingAuthorization;
 use crate::ports::{OAuthStateStore, StoreError};
 
 #[async_trait]
 impl OAuthStateStore for DynamoStore {
     async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
-        let mut item = to_item(pending, &[("pk", oauth_state_pk(&pending.state_digest)), ("sk", META.into())])?;
+        let mut item = to_item(
+            pending,
+            &[("pk", oauth_state_pk(&pending.state_digest)), ("sk", META.into())],
+        )?;
         item.insert(TTL.into(), AttributeValue::N(pending.expires_at.to_string()));
-        let result = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
         conflict_unless_held(condition_held(result)?)
     }
 
@@ -31,9 +41,14 @@ impl OAuthStateStore for DynamoStore {
         match result {
             Ok(out) => out.attributes.map(from_item).transpose(),
             // Nothing to take: unknown, expired and removed, or taken by another request.
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
             Err(err) => Err(unavailable(err)),
         }
     }
 }
-

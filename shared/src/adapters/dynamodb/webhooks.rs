@@ -6,11 +6,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::keys::{dedupe_sk, delivery_sk, integration_pk, repository_sk, trigger_sk, webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk, DELIVERY_PREFIX, TRIGGER_PREFIX, WEBHOOK_KEY_GSI1SK};
-use super::{from_item, number, s, to_item, unavailable, DynamoStore, Item, TTL};
+use super::keys::{
+    DELIVERY_PREFIX, TRIGGER_PREFIX, WEBHOOK_KEY_GSI1SK, dedupe_sk, delivery_sk, integration_pk, repository_sk,
+    trigger_sk, webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
+};
+use super::{DynamoStore, Item, TTL, from_item, number, s, to_item, unavailable};
 use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
 use crate::domain::ids::{IntegrationId, ProjectId};
-use crate::domain::webhook_keys::{scope_of, WebhookKey};
+use crate::domain::webhook_keys::{WebhookKey, scope_of};
 use crate::ports::{Recorded, StoreError, WebhookStore};
 
 /// How often a delivery's transaction is retried when it collides with a concurrent one.
@@ -18,12 +21,15 @@ const TRANSACTION_RETRIES: u32 = 6;
 
 impl DynamoStore {
     pub(super) fn webhook_key_item(key: &WebhookKey) -> Result<Item, StoreError> {
-        let mut item = to_item(key, &[
-            ("pk", integration_pk(&key.integration_id)),
-            ("sk", webhook_key_sk(&key.scope(), &key.digest)),
-            ("gsi1pk", webhook_key_gsi1pk(&key.digest)),
-            ("gsi1sk", WEBHOOK_KEY_GSI1SK.into()),
-        ])?;
+        let mut item = to_item(
+            key,
+            &[
+                ("pk", integration_pk(&key.integration_id)),
+                ("sk", webhook_key_sk(&key.scope(), &key.digest)),
+                ("gsi1pk", webhook_key_gsi1pk(&key.digest)),
+                ("gsi1sk", WEBHOOK_KEY_GSI1SK.into()),
+            ],
+        )?;
         if let Some(until) = key.valid_until {
             item.insert(TTL.into(), AttributeValue::N(until.to_string()));
         }
@@ -39,7 +45,13 @@ impl DynamoStore {
     }
 
     fn delivery_item(delivery: &DeliveryRecord) -> Result<Item, StoreError> {
-        let mut item = to_item(delivery, &[("pk", integration_pk(&delivery.integration_id)), ("sk", delivery_sk(&delivery.sort_key()))])?;
+        let mut item = to_item(
+            delivery,
+            &[
+                ("pk", integration_pk(&delivery.integration_id)),
+                ("sk", delivery_sk(&delivery.sort_key())),
+            ],
+        )?;
         item.insert(TTL.into(), number(delivery.expires_at));
         Ok(item)
     }
@@ -54,10 +66,15 @@ impl DynamoStore {
     }
 
     fn trigger_item(trigger: &BuildTrigger) -> Result<Item, StoreError> {
-        to_item(trigger, &[("pk", integration_pk(&trigger.integration_id)), ("sk", trigger_sk(trigger.created_at, &trigger.id))])
+        to_item(
+            trigger,
+            &[
+                ("pk", integration_pk(&trigger.integration_id)),
+                ("sk", trigger_sk(trigger.created_at, &trigger.id)),
+            ],
+        )
     }
 }
-
 
 #[async_trait]
 impl WebhookStore for DynamoStore {
@@ -66,12 +83,25 @@ impl WebhookStore for DynamoStore {
         items.into_iter().next().map(from_item).transpose()
     }
 
-    async fn webhook_keys(&self, integration_id: &IntegrationId, project_id: Option<ProjectId>) -> Result<Vec<WebhookKey>, StoreError> {
+    async fn webhook_keys(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: Option<ProjectId>,
+    ) -> Result<Vec<WebhookKey>, StoreError> {
         let prefix = webhook_key_prefix(&scope_of(project_id));
-        self.query_prefix(&integration_pk(integration_id), &prefix).await?.into_iter().map(from_item).collect()
+        self.query_prefix(&integration_pk(integration_id), &prefix)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
-    async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64) -> Result<(), StoreError> {
+    async fn rotate_webhook_key(
+        &self,
+        new: &WebhookKey,
+        previous_valid_until: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let pk = integration_pk(&new.integration_id);
         let scope = new.scope();
         let head = self.get(pk.clone(), webhook_head_sk(&scope)).await?;
@@ -80,12 +110,22 @@ impl WebhookStore for DynamoStore {
         let mut writes = vec![self.exists_check(pk.clone(), super::keys::META.into())?];
         // The head names the current key; moving it on the condition that it still names what
         // we saw makes a concurrent rotation fail instead of leaving two current keys.
-        let head_put = Put::builder().table_name(&self.table).set_item(Some(Self::head_item(&new.integration_id, &scope, &new.digest)));
+        let head_put = Put::builder().table_name(&self.table).set_item(Some(Self::head_item(
+            &new.integration_id,
+            &scope,
+            &new.digest,
+        )));
         let head_put = match head.as_ref().and_then(|h| h.get("current_digest")).cloned() {
-            Some(current) => head_put.condition_expression("current_digest = :seen").expression_attribute_values(":seen", current),
+            Some(current) => head_put
+                .condition_expression("current_digest = :seen")
+                .expression_attribute_values(":seen", current),
             None => head_put.condition_expression("attribute_not_exists(pk)"),
         };
-        writes.push(TransactWriteItem::builder().put(head_put.build().map_err(|e| StoreError::Unavailable(e.to_string()))?).build());
+        writes.push(
+            TransactWriteItem::builder()
+                .put(head_put.build().map_err(|e| StoreError::Unavailable(e.to_string()))?)
+                .build(),
+        );
         // A transaction holds at most 100 writes; expired keys left over go on the next rotation.
         for key in keys.iter().take(90) {
             let sk = webhook_key_sk(&scope, &key.digest);
@@ -104,7 +144,12 @@ impl WebhookStore for DynamoStore {
                     writes.push(TransactWriteItem::builder().update(update).build());
                 }
                 Some(until) if until <= now => {
-                    let delete = Delete::builder().table_name(&self.table).key("pk", s(pk.clone())).key("sk", s(sk)).build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(pk.clone()))
+                        .key("sk", s(sk))
+                        .build()
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                     writes.push(TransactWriteItem::builder().delete(delete).build());
                 }
                 Some(_) => {}
@@ -117,7 +162,12 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn record_delivery(&self, delivery: &DeliveryRecord, trigger: Option<&BuildTrigger>, repository: Option<ProjectId>) -> Result<Recorded, StoreError> {
+    async fn record_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        trigger: Option<&BuildTrigger>,
+        repository: Option<ProjectId>,
+    ) -> Result<Recorded, StoreError> {
         let mut writes = vec![
             self.put(Self::dedupe_item(delivery), Some("attribute_not_exists(pk)"))?,
             self.put(Self::delivery_item(delivery)?, None)?,
@@ -142,25 +192,49 @@ impl WebhookStore for DynamoStore {
             }
             // Reasons missing or a TransactionConflict with a concurrent copy: look at what the
             // other writer left, then try again.
-            if self.get(integration_pk(&delivery.integration_id), dedupe_sk(&delivery.delivery_key)).await?.is_some() {
+            if self
+                .get(
+                    integration_pk(&delivery.integration_id),
+                    dedupe_sk(&delivery.delivery_key),
+                )
+                .await?
+                .is_some()
+            {
                 return Ok(Recorded::Duplicate);
             }
             if let Some(project) = repository {
-                if self.get(integration_pk(&delivery.integration_id), repository_sk(project)).await?.is_none() {
+                if self
+                    .get(integration_pk(&delivery.integration_id), repository_sk(project))
+                    .await?
+                    .is_none()
+                {
                     return Ok(Recorded::RepositoryMissing);
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
         }
-        Err(StoreError::Unavailable("the delivery's transaction kept colliding with concurrent writes".into()))
+        Err(StoreError::Unavailable(
+            "the delivery's transaction kept colliding with concurrent writes".into(),
+        ))
     }
 
     async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
-        self.client.put_item().table_name(&self.table).set_item(Some(Self::delivery_item(delivery)?)).send().await.map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::delivery_item(delivery)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
-    async fn list_deliveries(&self, integration_id: &IntegrationId, limit: usize, cursor: Option<&str>) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+    async fn list_deliveries(
+        &self,
+        integration_id: &IntegrationId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         let pk = integration_pk(integration_id);
         let mut query = self
             .client
@@ -173,17 +247,32 @@ impl WebhookStore for DynamoStore {
             // One more than asked, to know whether another page exists.
             .limit(limit as i32 + 1);
         if let Some(cursor) = cursor {
-            query = query.exclusive_start_key("pk", s(pk)).exclusive_start_key("sk", s(delivery_sk(cursor)));
+            query = query
+                .exclusive_start_key("pk", s(pk))
+                .exclusive_start_key("sk", s(delivery_sk(cursor)));
         }
         let out = query.send().await.map_err(unavailable)?;
-        let mut page: Vec<DeliveryRecord> = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let mut page: Vec<DeliveryRecord> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
         let more = page.len() > limit;
         page.truncate(limit);
-        let next = if more { page.last().map(DeliveryRecord::sort_key) } else { None };
+        let next = if more {
+            page.last().map(DeliveryRecord::sort_key)
+        } else {
+            None
+        };
         Ok((page, next))
     }
 
     async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
-        self.query_prefix(&integration_pk(integration_id), TRIGGER_PREFIX).await?.into_iter().map(from_item).collect()
+        self.query_prefix(&integration_pk(integration_id), TRIGGER_PREFIX)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 }

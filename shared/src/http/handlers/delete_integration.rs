@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 
 use super::super::bodies::OkResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::integrations;
 
 pub(super) async fn delete_integration(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {

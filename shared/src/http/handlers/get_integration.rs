@@ -5,15 +5,18 @@ use lambda_http::{Body, Response};
 
 use super::super::bodies::IntegrationDetailResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::integrations;
 
 pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let detail = integrations::get_integration(&app.services, &ctx.path_id()?).await?;
-    Ok(json(StatusCode::OK, &IntegrationDetailResponse {
-        integration: (&detail.integration).into(),
-        installation_count: detail.installation_count,
-        repository_count: detail.repository_count,
-        last_webhook_at: detail.last_webhook_at,
-    }))
+    Ok(json(
+        StatusCode::OK,
+        &IntegrationDetailResponse {
+            integration: (&detail.integration).into(),
+            installation_count: detail.installation_count,
+            repository_count: detail.repository_count,
+            last_webhook_at: detail.last_webhook_at,
+        },
+    ))
 }

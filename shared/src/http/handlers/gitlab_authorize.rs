@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 
 use super::super::bodies::{AuthorizeRequest, AuthorizeUrlResponse, IntegrationResponse};
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::oauth;
 use crate::domain::ids::IntegrationId;
 
@@ -19,14 +19,32 @@ pub(super) async fn gitlab_authorize(app: &App, ctx: Ctx) -> Result<Response<Bod
     let request: AuthorizeRequest = ctx.json()?;
     if request.code.is_some() || request.state.is_some() {
         let (Some(code), Some(state)) = (present(&request.code), present(&request.state)) else {
-            return Err(ApiError::invalid_input("`code` and `state` are both required to complete an authorization"));
+            return Err(ApiError::invalid_input(
+                "`code` and `state` are both required to complete an authorization",
+            ));
         };
         let expected = present(&request.integration_id).map(IntegrationId::from);
-        let authorized = oauth::gitlab_callback(&app.services, &ctx.callback_url(), code, state, expected.as_ref()).await?;
-        return Ok(json(StatusCode::OK, &IntegrationResponse { integration: (&authorized.integration).into() }));
+        let authorized =
+            oauth::gitlab_callback(&app.services, &ctx.callback_url(), code, state, expected.as_ref()).await?;
+        return Ok(json(
+            StatusCode::OK,
+            &IntegrationResponse {
+                integration: (&authorized.integration).into(),
+            },
+        ));
     }
-    let integration_id = present(&request.integration_id).map(IntegrationId::from).ok_or_else(|| ApiError::invalid_input("`integration_id` is required"))?;
-    let redirect_url = present(&request.redirect_url).ok_or_else(|| ApiError::invalid_input("`redirect_url` is required"))?;
-    let authorize_url = oauth::gitlab_authorize(&app.services, &integration_id, redirect_url, &ctx.callback_url(), ctx.caller_id()).await?;
+    let integration_id = present(&request.integration_id)
+        .map(IntegrationId::from)
+        .ok_or_else(|| ApiError::invalid_input("`integration_id` is required"))?;
+    let redirect_url =
+        present(&request.redirect_url).ok_or_else(|| ApiError::invalid_input("`redirect_url` is required"))?;
+    let authorize_url = oauth::gitlab_authorize(
+        &app.services,
+        &integration_id,
+        redirect_url,
+        &ctx.callback_url(),
+        ctx.caller_id(),
+    )
+    .await?;
     Ok(json(StatusCode::OK, &AuthorizeUrlResponse { authorize_url }))
 }

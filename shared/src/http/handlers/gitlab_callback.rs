@@ -22,12 +22,19 @@ pub(super) async fn gitlab_callback(app: &App, ctx: Ctx) -> Result<Response<Body
         ));
     }
     let (Some(code), Some(state)) = (param("code"), param("state")) else {
-        return Ok(page("The authorization is incomplete", "GitLab's answer is missing the authorization code or state.", "Start the connection again from Oore."));
+        return Ok(page(
+            "The authorization is incomplete",
+            "GitLab's answer is missing the authorization code or state.",
+            "Start the connection again from Oore.",
+        ));
     };
     match oauth::gitlab_callback(&app.services, &ctx.callback_url(), code, state, None).await {
         Ok(authorized) => Ok(Response::builder()
             .status(StatusCode::SEE_OTHER)
-            .header("location", success_redirect(&authorized.redirect_url, &authorized.integration.id))
+            .header(
+                "location",
+                success_redirect(&authorized.redirect_url, &authorized.integration.id),
+            )
             .header("cache-control", "no-store")
             .header("referrer-policy", "no-referrer")
             .body(Body::Empty)
@@ -68,7 +75,10 @@ fn page(title: &str, message: &str, next_step: &str) -> Response<Body> {
         .header("content-type", "text/html; charset=utf-8")
         .header("cache-control", "no-store")
         .header("referrer-policy", "no-referrer")
-        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        )
         .body(Body::Text(html))
         .unwrap_or_default()
 }

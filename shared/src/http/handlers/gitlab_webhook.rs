@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 
 use super::super::bodies::WebhookResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::webhooks::{self, IncomingDelivery, WebhookOutcome};
 use crate::domain::webhook::SignatureHeaders;
 
@@ -16,12 +16,27 @@ pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>
         event_header: ctx.header("x-gitlab-event"),
         idempotency_key: ctx.header("idempotency-key"),
         event_uuid: ctx.header("x-gitlab-event-uuid"),
-        signature: SignatureHeaders { id: ctx.header("webhook-id"), timestamp: ctx.header("webhook-timestamp"), signature: ctx.header("webhook-signature") },
+        signature: SignatureHeaders {
+            id: ctx.header("webhook-id"),
+            timestamp: ctx.header("webhook-timestamp"),
+            signature: ctx.header("webhook-signature"),
+        },
     };
     let answer = match webhooks::gitlab_webhook(&app.services, delivery).await? {
-        WebhookOutcome::Ignored(reason) => WebhookResponse::Ignored { ok: true, outcome: "ignored", reason },
-        WebhookOutcome::Triggered(trigger_id) => WebhookResponse::Triggered { ok: true, outcome: "triggered", trigger_id },
-        WebhookOutcome::Duplicate => WebhookResponse::Duplicate { ok: true, duplicate: true },
+        WebhookOutcome::Ignored(reason) => WebhookResponse::Ignored {
+            ok: true,
+            outcome: "ignored",
+            reason,
+        },
+        WebhookOutcome::Triggered(trigger_id) => WebhookResponse::Triggered {
+            ok: true,
+            outcome: "triggered",
+            trigger_id,
+        },
+        WebhookOutcome::Duplicate => WebhookResponse::Duplicate {
+            ok: true,
+            duplicate: true,
+        },
     };
     Ok(json(StatusCode::OK, &answer))
 }

@@ -7,13 +7,17 @@ use lambda_http::{Body, Response};
 use super::super::auth::Role;
 use super::super::bodies::DeliveryListResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::deliveries;
 use crate::domain::delivery::is_cursor;
 
 pub(super) async fn list_deliveries(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     if ctx.caller.as_ref().is_some_and(|c| c.role == Role::QaViewer) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "permission_denied", "your role may not read webhook deliveries"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "your role may not read webhook deliveries",
+        ));
     }
     let limit = ctx.query_int("limit", 20, 1, 100)? as usize;
     let cursor = ctx.query.get("cursor").map(String::as_str).filter(|c| !c.is_empty());
@@ -21,5 +25,11 @@ pub(super) async fn list_deliveries(app: &App, ctx: Ctx) -> Result<Response<Body
         return Err(ApiError::invalid_request("`cursor` is not one this endpoint gave out"));
     }
     let page = deliveries::list_deliveries(&app.services, &ctx.path_id()?, limit, cursor).await?;
-    Ok(json(StatusCode::OK, &DeliveryListResponse { deliveries: page.deliveries.iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    Ok(json(
+        StatusCode::OK,
+        &DeliveryListResponse {
+            deliveries: page.deliveries.iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        },
+    ))
 }

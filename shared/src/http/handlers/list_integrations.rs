@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 
 use super::super::bodies::IntegrationListResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::integrations::{self, IntegrationQuery, IntegrationSort};
 
 fn query(ctx: &Ctx) -> Result<IntegrationQuery, ApiError> {
@@ -14,7 +14,11 @@ fn query(ctx: &Ctx) -> Result<IntegrationQuery, ApiError> {
         "provider" => IntegrationSort::Provider,
         "status" => IntegrationSort::Status,
         "updated_at" => IntegrationSort::UpdatedAt,
-        _ => return Err(ApiError::invalid_request("`sort` must be name, provider, status or updated_at")),
+        _ => {
+            return Err(ApiError::invalid_request(
+                "`sort` must be name, provider, status or updated_at",
+            ));
+        }
     };
     let descending = match ctx.query.get("direction").map(String::as_str) {
         None | Some("asc") => false,
@@ -27,15 +31,22 @@ fn query(ctx: &Ctx) -> Result<IntegrationQuery, ApiError> {
         limit: ctx.query_int("limit", 20, 1, 200)? as usize,
         offset: ctx.query_int("offset", 0, 0, i64::MAX)? as usize,
         gitlab_provider: ctx.query.get("provider").is_none_or(|p| p.is_empty() || p == "gitlab"),
-        q: ctx.query.get("q").map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty()),
+        q: ctx
+            .query
+            .get("q")
+            .map(|q| q.trim().to_lowercase())
+            .filter(|q| !q.is_empty()),
     })
 }
 
 pub(super) async fn list_integrations(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let page = integrations::list_integrations(&app.services, &query(&ctx)?).await?;
-    Ok(json(StatusCode::OK, &IntegrationListResponse {
-        integrations: page.integrations.iter().map(Into::into).collect(),
-        total: page.total,
-        active_total: page.active_total,
-    }))
+    Ok(json(
+        StatusCode::OK,
+        &IntegrationListResponse {
+            integrations: page.integrations.iter().map(Into::into).collect(),
+            total: page.total,
+            active_total: page.active_total,
+        },
+    ))
 }

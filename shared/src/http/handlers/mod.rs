@@ -52,5 +52,8 @@ pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Respons
 
 /// A text field that must be present and not blank, trimmed.
 fn required(value: Option<String>, message: impl FnOnce() -> String) -> Result<String, ApiError> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::invalid_input(message()))
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::invalid_input(message()))
 }

@@ -6,17 +6,20 @@ use lambda_http::{Body, Response};
 
 use super::super::bodies::RegisteredHookResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::webhook_admin;
 
 pub(super) async fn register_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let webhook_url = ctx.webhook_url();
     let hook = webhook_admin::register_webhook(&app.services, &ctx.path_id()?, &webhook_url).await?;
-    Ok(json(StatusCode::OK, &RegisteredHookResponse {
-        repository_id: hook.repository_id,
-        hook_id: hook.hook_id,
-        created: hook.created,
-        webhook_url,
-        rotated_at: hook.rotated_at,
-    }))
+    Ok(json(
+        StatusCode::OK,
+        &RegisteredHookResponse {
+            repository_id: hook.repository_id,
+            hook_id: hook.hook_id,
+            created: hook.created,
+            webhook_url,
+            rotated_at: hook.rotated_at,
+        },
+    ))
 }

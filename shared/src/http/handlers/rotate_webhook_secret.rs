@@ -7,18 +7,21 @@ use secrecy::ExposeSecret;
 
 use super::super::bodies::RotatedSecretResponse;
 use super::super::envelope::ApiError;
-use super::super::{json, App, Ctx};
+use super::super::{App, Ctx, json};
 use crate::app::webhook_admin;
 use crate::domain::webhook::signing_key_text;
 
 pub(super) async fn rotate_webhook_secret(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let issued = webhook_admin::rotate_webhook_secret(&app.services, &ctx.path_id()?).await?;
-    Ok(json(StatusCode::OK, &RotatedSecretResponse {
-        repository_id: issued.repository_id,
-        webhook_secret: issued.rotated.secret.expose_secret().to_string(),
-        rotated_at: issued.rotated.rotated_at,
-        webhook_signing_key: signing_key_text(&issued.signing_key),
-        previous_valid_until: issued.rotated.previous_valid_until,
-        webhook_url: ctx.webhook_url(),
-    }))
+    Ok(json(
+        StatusCode::OK,
+        &RotatedSecretResponse {
+            repository_id: issued.repository_id,
+            webhook_secret: issued.rotated.secret.expose_secret().to_string(),
+            rotated_at: issued.rotated.rotated_at,
+            webhook_signing_key: signing_key_text(&issued.signing_key),
+            previous_valid_until: issued.rotated.previous_valid_until,
+            webhook_url: ctx.webhook_url(),
+        },
+    ))
 }
