@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The one test command: installs the tools it needs, starts moto on a free loopback port, runs
-# every test of the workspace against it, stops moto again whatever happens, then lints the
-# SAM template and builds every function for arm64 the way `sam build` does for a deploy.
+# The one test command: installs the tools it needs, checks formatting and lints, starts moto on
+# a free loopback port, runs every test of the workspace against it, stops moto again whatever
+# happens, then lints the SAM template and builds every function for arm64 the way `sam build`
+# does for a deploy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ ensure_tools
 
 . scripts/moto.sh
 start_moto
+
+# Format and lints first: they fail in seconds, before minutes of building.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 # Every crate, the Lambda binaries and the bench included, must build; then every test runs.
 cargo build --workspace --all-targets

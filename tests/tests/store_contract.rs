@@ -54,7 +54,7 @@ fn repo(integration: &IntegrationId, project: u64) -> Repository {
         external_id,
         full_name: format!("group/project-{project}"),
         default_branch: Some("main".into()),
-        is_private: project % 2 == 0,
+        is_private: project.is_multiple_of(2),
         avatar_url: None,
         created_at: 100,
         updated_at: 100,
@@ -150,7 +150,7 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     let mut renamed = repo(&a, 1);
     renamed.full_name = "group/renamed".into();
     store
-        .write_repositories(&a, &[renamed.clone()], &repos[40..].to_vec())
+        .write_repositories(&a, &[renamed.clone()], &repos[40..])
         .await
         .unwrap();
     let left = store.list_repositories(&a).await.unwrap();

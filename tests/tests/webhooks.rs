@@ -111,19 +111,22 @@ async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["external_id"] == project.to_string())
+        .find(|r| r["external_id"] == project)
         .unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
         .as_str()
         .unwrap()
         .to_string()
 }
 
+/// What a triggered fixture builds: event, ref and commit.
+type BuiltAs = (&'static str, &'static str, &'static str);
+
 async fn every_fixture_has_its_outcome(backend: Backend) {
     let (h, started) = connected(backend).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     // (fixture, outcome, event, ref, sha)
-    let expected: &[(&str, &str, Option<(&str, &str, &str)>)] = &[
+    let expected: &[(&str, &str, Option<BuiltAs>)] = &[
         (
             "push.json",
             "triggered",
@@ -323,6 +326,9 @@ async fn every_fixture_has_its_outcome_on_moto() {
     every_fixture_has_its_outcome(Backend::Moto).await;
 }
 
+/// A delivery's headers as name and value.
+type Headers = Vec<(String, String)>;
+
 #[tokio::test]
 async fn strangers_get_a_4xx_in_the_envelope() {
     let (h, started) = connected(Backend::Embedded).await;
@@ -332,7 +338,8 @@ async fn strangers_get_a_4xx_in_the_envelope() {
     let with = |token: &str| gitlab_headers("Push Hook", token);
 
     let huge = vec![b' '; shared::http::handlers::MAX_WEBHOOK_BODY + 1];
-    let cases: Vec<(&str, Vec<(String, String)>, Vec<u8>, u16, &str)> = vec![
+    // (what, headers, body, status, code)
+    let cases: Vec<(&str, Headers, Vec<u8>, u16, &str)> = vec![
         ("over 1 MiB", with(&secret), huge, 413, "payload_too_large"),
         (
             "no token",

@@ -284,14 +284,13 @@ impl WebhookStore for MemoryStore {
         {
             return Ok(Recorded::Duplicate);
         }
-        if let Some(project) = repository {
-            if !t
+        if let Some(project) = repository
+            && !t
                 .repositories
                 .get(&delivery.integration_id)
                 .is_some_and(|repos| repos.contains_key(&project))
-            {
-                return Ok(Recorded::RepositoryMissing);
-            }
+        {
+            return Ok(Recorded::RepositoryMissing);
         }
         t.dedupe
             .entry(delivery.integration_id.clone())
@@ -372,7 +371,7 @@ impl SecretVault for MemoryVault {
     }
 
     async fn get_secret(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
-        Ok(self.lock().get(name).map(|v| copy_secret(v)))
+        Ok(self.lock().get(name).map(copy_secret))
     }
 
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {

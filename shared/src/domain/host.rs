@@ -49,10 +49,10 @@ impl HostUrl {
             return Err(HostUrlError::QueryOrFragment);
         }
         let host = url.host().ok_or(HostUrlError::NoHost)?;
-        if let Some(ip) = host_ip(&host) {
-            if is_forbidden_ip(ip) {
-                return Err(HostUrlError::ForbiddenAddress);
-            }
+        if let Some(ip) = host_ip(&host)
+            && is_forbidden_ip(ip)
+        {
+            return Err(HostUrlError::ForbiddenAddress);
         }
         match url.scheme() {
             "https" => {}

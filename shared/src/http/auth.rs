@@ -140,13 +140,12 @@ impl Authenticator {
 /// (CloudFormation's GenerateSecretString with GenerateStringKey writes JSON).
 fn signing_key_bytes(secret: &SecretString) -> SecretString {
     let raw = secret.expose_secret();
-    if raw.trim_start().starts_with('{') {
-        if let Some(key) = serde_json::from_str::<serde_json::Value>(raw)
+    if raw.trim_start().starts_with('{')
+        && let Some(key) = serde_json::from_str::<serde_json::Value>(raw)
             .ok()
             .and_then(|v| v.get("key")?.as_str().map(str::to_string))
-        {
-            return SecretString::from(key);
-        }
+    {
+        return SecretString::from(key);
     }
     SecretString::from(raw.to_string())
 }

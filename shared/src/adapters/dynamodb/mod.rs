@@ -72,9 +72,10 @@ pub struct DynamoStore {
     table: String,
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError
+fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
 where
-    E: std::fmt::Debug,
+    E: std::error::Error + std::fmt::Debug + 'static,
+    R: std::fmt::Debug,
 {
     StoreError::Unavailable(DisplayErrorContext(&err).to_string())
 }

@@ -202,14 +202,13 @@ impl WebhookStore for DynamoStore {
             {
                 return Ok(Recorded::Duplicate);
             }
-            if let Some(project) = repository {
-                if self
+            if let Some(project) = repository
+                && self
                     .get(integration_pk(&delivery.integration_id), repository_sk(project))
                     .await?
                     .is_none()
-                {
-                    return Ok(Recorded::RepositoryMissing);
-                }
+            {
+                return Ok(Recorded::RepositoryMissing);
             }
             tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
         }
