@@ -111,7 +111,7 @@ async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["external_id"] == project)
+        .find(|r| r["external_id"].as_str() == Some(project.to_string().as_str()))
         .unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
         .as_str()
         .unwrap()

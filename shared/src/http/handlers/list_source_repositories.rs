@@ -6,7 +6,7 @@ use lambda_http::{Body, Response};
 use super::super::bodies::{RepositoryListResponse, SourceRepositoryView};
 use super::super::envelope::ApiError;
 use super::super::{App, Ctx, json};
-use super::list_repositories::repository_query;
+use super::repository_query;
 use crate::app::repositories;
 
 pub(super) async fn list_source_repositories(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {

@@ -19,11 +19,15 @@ mod repository_avatar;
 mod rotate_webhook_secret;
 mod sync_installations;
 
+use http::StatusCode;
 use lambda_http::{Body, Response};
 
+use super::bodies::CredentialStatusResponse;
 use super::envelope::ApiError;
 use super::routes::RouteId;
-use super::{App, Ctx};
+use super::{App, Ctx, json};
+use crate::app::repositories::RepositoryQuery;
+use crate::app::tokens::TokenHealth;
 
 pub use crate::app::webhooks::MAX_WEBHOOK_BODY;
 
@@ -56,4 +60,29 @@ fn required(value: Option<String>, message: impl FnOnce() -> String) -> Result<S
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::invalid_input(message()))
+}
+
+/// `q`, `limit` (1–100, default 20) and `offset`.
+fn repository_query(ctx: &Ctx) -> Result<RepositoryQuery, ApiError> {
+    Ok(RepositoryQuery {
+        q: ctx
+            .query
+            .get("q")
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
+        limit: ctx.query_int("limit", 20, 1, 100)? as usize,
+        offset: ctx.query_int("offset", 0, 0, i64::MAX)? as usize,
+    })
+}
+
+/// The contract's `GitLabCredentialResponse`.
+fn credential_status(health: TokenHealth) -> Response<Body> {
+    json(
+        StatusCode::OK,
+        &CredentialStatusResponse {
+            status: health.status,
+            expires_at: health.expires_at,
+            checked_at: health.checked_at,
+        },
+    )
 }

@@ -6,8 +6,7 @@ use secrecy::SecretString;
 use super::super::bodies::ReplaceTokenRequest;
 use super::super::envelope::ApiError;
 use super::super::{App, Ctx};
-use super::check_gitlab_token::credential_status;
-use super::required;
+use super::{credential_status, required};
 use crate::app::tokens;
 
 pub(super) async fn replace_gitlab_token(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
