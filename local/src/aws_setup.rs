@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
@@ -23,7 +23,7 @@ fn attribute(name: &str) -> AttributeDefinition {
         .expect("name and type are set")
 }
 
-/// Creates the table (`pk`/`sk`, index `gsi1`) unless it exists.
+/// Creates the table (`pk`/`sk`, index `gsi1`, a stream of new images) unless it exists.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
     if client.describe_table().table_name(table).send().await.is_ok() {
         return Ok(());
@@ -46,6 +46,13 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
         .global_secondary_indexes(gsi)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .expect("stream settings are set"),
+        )
         .send()
         .await?;
     Ok(())

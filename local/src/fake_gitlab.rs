@@ -1,6 +1,7 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
 //! version, project listings with GitLab's paging headers, single projects, project hooks,
-//! avatars, GitLab's error shapes, and an OAuth provider (`fake_oauth`).
+//! avatars, GitLab's error shapes, an OAuth provider (`fake_oauth`), and commit statuses and
+//! deploy tokens (`fake_builds`).
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
 
 use std::collections::HashMap;
@@ -106,6 +107,8 @@ pub struct FakeState {
     pub project_lookups: AtomicU64,
     /// The OAuth provider (`/oauth/…`).
     pub oauth: crate::fake_oauth::FakeOAuth,
+    /// Commit statuses and deploy tokens (`fake_builds`).
+    pub builds: crate::fake_builds::FakeBuilds,
 }
 
 impl FakeState {
@@ -241,7 +244,7 @@ fn unauthorized_plain() -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({"message": "401 Unauthorized"}))).into_response()
 }
 
-fn insufficient_scope(scope: &str) -> Response {
+pub(crate) fn insufficient_scope(scope: &str) -> Response {
     (
         StatusCode::FORBIDDEN,
         Json(json!({"error": "insufficient_scope", "error_description": "The request requires higher privileges than provided by the access token.", "scope": scope})),
@@ -287,7 +290,7 @@ fn authenticate(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Res
     }
 }
 
-fn has_any(token: &FakeToken, scopes: &[&str]) -> bool {
+pub(crate) fn has_any(token: &FakeToken, scopes: &[&str]) -> bool {
     token.scopes.iter().any(|s| scopes.contains(&s.as_str()))
 }
 
@@ -315,7 +318,7 @@ pub(crate) async fn gate_only(state: &FakeState) -> Option<Response> {
 }
 
 /// The gate, then the token: what every authenticated endpoint does first.
-async fn admit(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Response> {
+pub(crate) async fn admit(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Response> {
     if let Some(r) = gate(state).await {
         return Err(r);
     }
@@ -443,11 +446,11 @@ async fn projects(
     response
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"message": "404 Project Not Found"}))).into_response()
 }
 
-fn find_project(state: &FakeState, id: u64) -> Option<Value> {
+pub(crate) fn find_project(state: &FakeState, id: u64) -> Option<Value> {
     state
         .projects
         .lock()
@@ -586,6 +589,7 @@ impl FakeGitLab {
             next_hook_id: AtomicU64::new(1),
             project_lookups: AtomicU64::new(0),
             oauth: Default::default(),
+            builds: Default::default(),
         });
         state.set_projects(options.projects);
         let api = Router::new()
@@ -597,6 +601,18 @@ impl FakeGitLab {
             .route("/api/v4/projects/{id}/hooks", get(list_hooks).post(create_hook))
             .route("/api/v4/projects/{id}/hooks/{hook_id}", put(update_hook))
             .route("/uploads/-/system/project/avatar/{id}/avatar.png", get(avatar))
+            .route(
+                "/api/v4/projects/{id}/statuses/{sha}",
+                post(crate::fake_builds::post_status),
+            )
+            .route(
+                "/api/v4/projects/{id}/deploy_tokens",
+                post(crate::fake_builds::create_deploy_token),
+            )
+            .route(
+                "/api/v4/projects/{id}/deploy_tokens/{token_id}",
+                axum::routing::delete(crate::fake_builds::revoke_deploy_token),
+            )
             .route("/oauth/authorize", get(crate::fake_oauth::authorize))
             .route("/oauth/token", post(crate::fake_oauth::token))
             .route("/oauth/revoke", post(crate::fake_oauth::revoke))

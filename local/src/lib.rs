@@ -1,6 +1,7 @@
 //! The local runner's parts: the axum bridge to the handlers, table setup for emulators, and the fake GitLab.
 
 pub mod aws_setup;
+pub mod fake_builds;
 pub mod fake_gitlab;
 pub mod fake_oauth;
 pub mod server;

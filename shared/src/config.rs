@@ -34,6 +34,13 @@ pub struct Config {
     /// Origins of the Oore UI an OAuth authorization may send the browser back to
     /// (`ALLOWED_UI_ORIGINS`, comma-separated, e.g. `https://ci.example.com`).
     pub allowed_ui_origins: Vec<String>,
+    /// How long a build system's claim holds without a report (`CLAIM_TIMEOUT_SECONDS`, default 1800).
+    pub claim_timeout_secs: i64,
+    /// The name of our commit status at GitLab (`STATUS_NAME`, default `oore-ci`).
+    pub status_name: String,
+    /// The EventBridge bus `Build Triggered` events go to (`BUILD_EVENT_BUS_NAME`); only the
+    /// hand-off function publishes.
+    pub build_event_bus: Option<String>,
 }
 
 /// A setting that is missing or unusable.
@@ -98,6 +105,11 @@ impl Config {
                     .collect(),
             },
             sync_concurrency,
+            claim_timeout_secs: number("CLAIM_TIMEOUT_SECONDS", "1800", 60, 24 * 3600)?,
+            status_name: or("STATUS_NAME", "oore-ci").trim().to_string(),
+            build_event_bus: lookup("BUILD_EVENT_BUS_NAME")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             allowed_ui_origins: or("ALLOWED_UI_ORIGINS", "")
                 .split(',')
                 .map(|o| o.trim().trim_end_matches('/').to_string())

@@ -8,3 +8,4 @@ pub mod domain;
 pub mod http;
 pub mod ports;
 pub mod runtime;
+pub mod stream;

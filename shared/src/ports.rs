@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
+use crate::domain::delivery::DeliveryRecord;
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
-use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::{OAuthClient, OAuthTokens, PendingAuthorization};
+use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::domain::webhook_keys::WebhookKey;
 
 /// A storage failure. `Conflict` is a lost conditional write; anything else is the backend's fault.
@@ -115,7 +116,7 @@ pub trait WebhookStore: Send + Sync {
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,
-        trigger: Option<&BuildTrigger>,
+        trigger: Option<&Trigger>,
         repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError>;
     /// Adds a log entry that needs no dedupe (a duplicate's or a refusal's).
@@ -127,9 +128,52 @@ pub trait WebhookStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
-    /// The build triggers of an integration, oldest first.
-    async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError>;
 }
+
+/// Which triggers to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriggerFilter {
+    pub status: Option<TriggerStatus>,
+    pub integration_id: Option<IntegrationId>,
+}
+
+/// Build triggers: the queue build systems read, claim and report on.
+#[async_trait]
+pub trait TriggerStore: Send + Sync {
+    async fn get_trigger(&self, id: &TriggerId) -> Result<Option<Trigger>, StoreError>;
+    /// Up to `limit` triggers matching `filter`, oldest first, after the queue position `after`
+    /// ([`Trigger::queue_position`]).
+    async fn list_triggers(
+        &self,
+        filter: &TriggerFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Trigger>, StoreError>;
+    /// Replaces the trigger if the stored one is still the version `updated` was made from
+    /// (`updated.version - 1`): of two writers racing, one wins. `Conflict` for the other, and
+    /// when the trigger is gone.
+    async fn update_trigger(&self, updated: &Trigger) -> Result<(), StoreError>;
+}
+
+/// The hand-off of new triggers, after their delivery was answered: a pending commit status at
+/// GitLab and a `Build Triggered` event. On AWS the table's stream carries new triggers to a
+/// function of their own, so enqueueing does nothing there; locally a background task takes them.
+pub trait TriggerHandoff: Send + Sync {
+    /// Never blocks and never fails the delivery: what cannot be handed off is logged.
+    fn enqueue(&self, trigger: &Trigger);
+}
+
+/// Where `Build Triggered` events go (an EventBridge bus on AWS).
+#[async_trait]
+pub trait BuildEvents: Send + Sync {
+    /// Publishes one event whose detail is `detail` (a trigger as the API shows it).
+    async fn publish_build_triggered(&self, detail: &serde_json::Value) -> Result<(), EventsError>;
+}
+
+/// An event could not be published.
+#[derive(Debug, thiserror::Error)]
+#[error("the event could not be published: {0}")]
+pub struct EventsError(pub String);
 
 /// A vault failure.
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +303,52 @@ pub trait GitLabApi: Send + Sync {
     /// `POST /oauth/revoke`.
     async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString)
     -> Result<(), GitLabError>;
+    /// `POST /projects/:id/deploy_tokens`: a token that may only read the repository, until `expires_at`.
+    async fn create_deploy_token(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        name: &str,
+        expires_at: i64,
+    ) -> Result<DeployToken, GitLabError>;
+    /// `DELETE /projects/:id/deploy_tokens/:token_id`.
+    async fn revoke_deploy_token(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        token_id: u64,
+    ) -> Result<(), GitLabError>;
+    /// `POST /projects/:id/statuses/:sha`.
+    async fn post_commit_status(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), GitLabError>;
+}
+
+/// A project deploy token as GitLab issued it: the secret is shown only in that answer.
+pub struct DeployToken {
+    pub id: u64,
+    pub username: String,
+    pub token: SecretString,
+}
+
+/// A commit status to report (GitLab's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStatus {
+    /// `pending`, `running`, `success`, `failed`, `canceled` or `skipped`.
+    pub state: &'static str,
+    /// The branch or tag.
+    pub git_ref: Option<String>,
+    /// The check's name on the commit.
+    pub name: String,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
 }
 
 /// What we ask GitLab to send to our webhook URL.

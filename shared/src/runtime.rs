@@ -1,5 +1,5 @@
 //! Wiring: the application built on AWS (Lambda, or the local runner with AWS settings) or on
-//! the embedded adapters, and the Lambda entry point every function's `main` calls.
+//! the embedded adapters, and the Lambda entry points every function's `main` calls.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,31 +10,44 @@ use secrecy::SecretString;
 
 use crate::adapters::aws_calls::AwsCallCounter;
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::eventbridge::EventBridgeEvents;
 use crate::adapters::gitlab_http::HttpGitLab;
 use crate::adapters::memory::{MemoryStore, MemoryVault};
 use crate::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
 use crate::app::Services;
+use crate::app::handoff::{BackgroundHandoff, StreamHandoff, run_worker};
 use crate::config::Config;
 use crate::http::App;
 use crate::http::auth::Authenticator;
 use crate::http::routes::RouteId;
 use crate::ports::{
-    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SystemClock, WebhookStore,
+    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SystemClock, TriggerHandoff,
+    TriggerStore, WebhookStore,
 };
 
 /// How long a warm container trusts a secret it read.
 pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// How new triggers are handed off (pending status, event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handoff {
+    /// By the table's stream, to a function of its own (Lambda).
+    Stream,
+    /// By a background task of this process (the local runner).
+    InProcess,
+}
+
 /// The application over one store that serves every store port (both store adapters do).
 fn assemble<S>(
     config: Config,
     store: Arc<S>,
+    handoff: Handoff,
     vault: Arc<dyn SecretVault>,
     gitlab: Arc<dyn GitLabApi>,
     clock: Arc<dyn Clock>,
 ) -> App
 where
-    S: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + 'static,
+    S: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + TriggerStore + 'static,
 {
     let auth = Authenticator::new(
         vault.clone(),
@@ -43,40 +56,48 @@ where
         config.token_issuer.clone(),
         config.token_audience.clone(),
     );
+    let (handoff_port, worker): (Arc<dyn TriggerHandoff>, _) = match handoff {
+        Handoff::Stream => (Arc::new(StreamHandoff), None),
+        Handoff::InProcess => {
+            let (port, receiver) = BackgroundHandoff::new();
+            (port, Some(receiver))
+        }
+    };
     let services = Services {
         integrations: store.clone(),
         repositories: store.clone(),
         webhooks: store.clone(),
-        oauth_states: store,
+        oauth_states: store.clone(),
+        triggers: store,
+        handoff: handoff_port,
         vault,
         gitlab,
         clock,
         config: Arc::new(config),
     };
+    if let Some(receiver) = worker {
+        tokio::spawn(run_worker(services.clone(), receiver));
+    }
     App { services, auth }
 }
 
-/// The application on DynamoDB and Secrets Manager, with clients built from the environment
-/// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` when pointed at an emulator).
+/// The application on DynamoDB and Secrets Manager for the local runner, with clients built
+/// from the environment (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for an emulator).
+/// Triggers are handed off in process.
 pub async fn aws_app(config: Config, gitlab: Arc<dyn GitLabApi>) -> App {
     let sdk = crate::adapters::sdk_settings::sdk_config_loader().load().await;
-    aws_app_with(&sdk, config, gitlab, Arc::new(SystemClock))
+    aws_app_from(&sdk, None, config, gitlab, Arc::new(SystemClock), Handoff::InProcess)
 }
 
-/// The application on DynamoDB and Secrets Manager with given SDK settings and clock.
+/// The application on DynamoDB and Secrets Manager with given SDK settings and clock, as a
+/// Lambda runs it: new triggers go through the table's stream.
 pub fn aws_app_with(
     sdk: &aws_config::SdkConfig,
     config: Config,
     gitlab: Arc<dyn GitLabApi>,
     clock: Arc<dyn Clock>,
 ) -> App {
-    aws_app_from(
-        aws_sdk_dynamodb::config::Builder::from(sdk).build(),
-        aws_sdk_secretsmanager::config::Builder::from(sdk).build(),
-        config,
-        gitlab,
-        clock,
-    )
+    aws_app_from(sdk, None, config, gitlab, clock, Handoff::Stream)
 }
 
 /// The same with a counter on both AWS clients, for the tests and benches that hold a request
@@ -88,35 +109,39 @@ pub fn aws_app_counted(
     clock: Arc<dyn Clock>,
 ) -> (App, AwsCallCounter) {
     let counter = AwsCallCounter::default();
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
-        .interceptor(counter.dynamodb_interceptor())
-        .build();
-    let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk)
-        .interceptor(counter.secrets_manager_interceptor())
-        .build();
-    (aws_app_from(dynamodb, secrets, config, gitlab, clock), counter)
+    (
+        aws_app_from(sdk, Some(&counter), config, gitlab, clock, Handoff::Stream),
+        counter,
+    )
 }
 
 fn aws_app_from(
-    dynamodb: aws_sdk_dynamodb::Config,
-    secrets: aws_sdk_secretsmanager::Config,
+    sdk: &aws_config::SdkConfig,
+    counter: Option<&AwsCallCounter>,
     config: Config,
     gitlab: Arc<dyn GitLabApi>,
     clock: Arc<dyn Clock>,
+    handoff: Handoff,
 ) -> App {
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+    let mut secrets = aws_sdk_secretsmanager::config::Builder::from(sdk);
+    if let Some(counter) = counter {
+        dynamodb = dynamodb.interceptor(counter.dynamodb_interceptor());
+        secrets = secrets.interceptor(counter.secrets_manager_interceptor());
+    }
     let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(dynamodb),
+        aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
         config.table_name.clone(),
     ));
     let vault = Arc::new(CachedVault::new(
-        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::from_conf(secrets)),
+        SecretsManagerVault::new(aws_sdk_secretsmanager::Client::from_conf(secrets.build())),
         SECRET_CACHE_TTL,
     ));
-    assemble(config, store, vault, gitlab, clock)
+    assemble(config, store, handoff, vault, gitlab, clock)
 }
 
 /// The application on the embedded store and vault, with the caller-token key placed in the
-/// vault and a webhook master key made for this process.
+/// vault and a webhook master key made for this process. Triggers are handed off in process.
 pub async fn embedded_app(
     config: Config,
     gitlab: Arc<dyn GitLabApi>,
@@ -135,7 +160,14 @@ pub async fn embedded_app(
         )
         .await
         .expect("a fresh embedded vault accepts the webhook master key");
-    assemble(config, Arc::new(MemoryStore::default()), vault, gitlab, clock)
+    assemble(
+        config,
+        Arc::new(MemoryStore::default()),
+        Handoff::InProcess,
+        vault,
+        gitlab,
+        clock,
+    )
 }
 
 /// The GitLab client, one per container (its HTTP client is made on first use).
@@ -154,7 +186,8 @@ pub fn init_json_logs() {
         .try_init();
 }
 
-/// The entry point of every function: config read and clients built once, then one route served.
+/// The entry point of every route's function: config read and clients built once, then one
+/// route served.
 pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
     init_json_logs();
     let config = Config::from_env()?;
@@ -164,5 +197,26 @@ pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(app.handle_route(route, req).await)
     }))
+    .await
+}
+
+/// The entry point of the hand-off function on the table's stream.
+pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_json_logs();
+    let config = Config::from_env()?;
+    let bus = config
+        .build_event_bus
+        .clone()
+        .ok_or("BUILD_EVENT_BUS_NAME is required for the hand-off")?;
+    let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
+    let events = EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
+    let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
+    let (services, events) = (&app.services, &events);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
+            Ok::<_, Infallible>(crate::stream::hand_off_records(services, events, event.payload).await)
+        },
+    ))
     .await
 }

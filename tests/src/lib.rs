@@ -142,11 +142,33 @@ impl Harness {
         }
     }
 
+    /// Every trigger of an integration, oldest first.
+    pub async fn triggers_of(
+        &self,
+        integration: &shared::domain::ids::IntegrationId,
+    ) -> Vec<shared::domain::trigger::Trigger> {
+        let filter = shared::ports::TriggerFilter {
+            status: None,
+            integration_id: Some(integration.clone()),
+        };
+        self.app
+            .services
+            .triggers
+            .list_triggers(&filter, None, 1000)
+            .await
+            .expect("the store lists triggers")
+    }
+
     pub fn token(&self, role: Role) -> String {
+        self.token_for(role, "user-1")
+    }
+
+    /// A caller token for `role` acting as `user` (`sub`).
+    pub fn token_for(&self, role: Role, user: &str) -> String {
         let c = &self.app.services.config;
         issue_token(
             &SecretString::from(SIGNING_KEY.to_string()),
-            "user-1",
+            user,
             role,
             &c.token_issuer,
             &c.token_audience,
@@ -167,6 +189,14 @@ impl Harness {
             .await;
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, json)
+    }
+
+    /// Sends a request with a bearer token and returns status and JSON body.
+    pub async fn call_with(&self, method: Method, path: &str, bearer: &str, body: Option<&str>) -> (u16, Value) {
+        let (status, _, bytes) = self
+            .raw(method, path, Some(bearer), body.map(|b| b.as_bytes().to_vec()))
+            .await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     /// The same with a raw bearer token and body; returns status, headers and body bytes.

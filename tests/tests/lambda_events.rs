@@ -48,12 +48,17 @@ async fn every_function_has_an_event_its_handler_accepts() {
     let oauth_id = h.connect_oauth().await;
     let app = Arc::new(h.app.clone());
 
+    // The webhook's event records a trigger; the build-trigger events then read, claim and report on it.
+    let mut trigger_id = String::new();
     for route in ROUTES {
         let id = match route.function {
             _ if route.path.starts_with("/v1/integration-repositories/") => repository_id.as_str(),
+            _ if route.path.starts_with("/v1/build-triggers/") => trigger_id.as_str(),
             "gitlab-authorize" => oauth_id.as_str(),
             _ => integration_id.as_str(),
-        };
+        }
+        .to_string();
+        let id = id.as_str();
         let host = h.gitlab.base_url.as_str();
         // The callback's event needs a code and state GitLab really issued.
         let (code, state) = if route.function == "gitlab-callback" {
@@ -97,6 +102,7 @@ async fn every_function_has_an_event_its_handler_accepts() {
         if route.function == "gitlab-webhook" {
             let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
             assert_eq!(body["outcome"], "triggered", "{body}");
+            trigger_id = body["trigger_id"].as_str().unwrap().to_string();
         }
         if route.function == "list-repositories" {
             // The event searches `q=api`, which none of the fake's projects match: the query
@@ -113,6 +119,16 @@ async fn every_function_has_an_event_its_handler_accepts() {
             .await;
         assert_eq!(response.status().as_u16(), 401, "{}", route.function);
     }
+    // The report event left the build running, which holds the delete off until it ends.
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/build-triggers/{trigger_id}/status"),
+            Some(Role::Owner),
+            Some(r#"{"state":"success"}"#),
+        )
+        .await;
+    assert_eq!(status, 200);
     let response = app
         .handle_route(
             shared::http::routes::RouteId::DeleteIntegration,

@@ -86,7 +86,7 @@ async fn logs_carry_requests_but_no_secret() {
         .unwrap()
         .parse::<u64>()
         .unwrap();
-    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "abc", "checkout_sha": "abc", "project": {"id": project}}).to_string();
+    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", "checkout_sha": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", "project": {"id": project}}).to_string();
     for token in [webhook_secret.as_str(), "oore_wrong-secret-value"] {
         let headers = [
             ("x-gitlab-token".to_string(), token.to_string()),

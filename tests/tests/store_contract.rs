@@ -8,13 +8,17 @@ use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::memory::{MemoryStore, MemoryVault};
 use shared::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
-use shared::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
+use shared::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use shared::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, Repository};
+use shared::domain::trigger::{ReportedState, Trigger, TriggerStatus};
 use shared::domain::webhook::{BuildRequest, TriggerEvent};
 use shared::domain::webhook_keys::WebhookKey;
-use shared::ports::{IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore};
+use shared::ports::{
+    IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, TriggerFilter, TriggerStore, VaultError,
+    WebhookStore,
+};
 
 fn record(id: &IntegrationId) -> IntegrationRecord {
     IntegrationRecord {
@@ -29,6 +33,7 @@ fn record(id: &IntegrationId) -> IntegrationRecord {
         gitlab_user_id: Some(7),
         token_expires_at: None,
         oauth_client_id: None,
+        gitlab_scopes: None,
         refresh_lease_until: None,
         refresh_lease_owner: None,
     }
@@ -56,6 +61,7 @@ fn repo(integration: &IntegrationId, project: u64) -> Repository {
         default_branch: Some("main".into()),
         is_private: project.is_multiple_of(2),
         avatar_url: None,
+        clone_url: None,
         created_at: 100,
         updated_at: 100,
     }
@@ -189,27 +195,27 @@ fn delivery(integration: &IntegrationId, key: &str, at: i64, outcome: DeliveryOu
     }
 }
 
-fn trigger(integration: &IntegrationId, key: &str, at: i64) -> BuildTrigger {
+fn trigger(integration: &IntegrationId, key: &str, at: i64) -> Trigger {
     let request = BuildRequest {
         event: TriggerEvent::Push,
         git_ref: "refs/heads/main".into(),
         branch: Some("main".into()),
         tag: None,
-        commit_sha: "abc".into(),
+        commit_sha: "a".repeat(40),
         actor: Some("u".into()),
-        merge_request_iid: None,
+        merge_request: None,
     };
-    BuildTrigger::queued(
-        request,
-        integration,
-        ProjectId(1),
-        Some("group/project-1".into()),
-        key,
-        at,
-    )
+    Trigger::queued(request, integration, ProjectId(1), key, at)
 }
 
-async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(store: &S) {
+fn of(integration: &IntegrationId) -> TriggerFilter {
+    TriggerFilter {
+        status: None,
+        integration_id: Some(integration.clone()),
+    }
+}
+
+async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore + TriggerStore>(store: &S) {
     let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
     let b = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
     let first = WebhookKey::issue(&a, None, 100).key;
@@ -273,7 +279,7 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(
         Recorded::RepositoryMissing
     );
     assert!(
-        store.list_triggers(&a).await.unwrap().is_empty(),
+        store.list_triggers(&of(&a), None, 100).await.unwrap().is_empty(),
         "nothing is written when the repository is missing"
     );
     store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
@@ -292,7 +298,7 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(
             .unwrap(),
         Recorded::Duplicate
     );
-    assert_eq!(store.list_triggers(&a).await.unwrap(), vec![t]);
+    assert_eq!(store.list_triggers(&of(&a), None, 100).await.unwrap(), vec![t]);
     // The same key under another integration is another delivery.
     assert_eq!(
         store
@@ -322,8 +328,102 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore>(
     store.delete_integration(&a).await.unwrap();
     assert_eq!(store.find_webhook_key(&second.digest).await.unwrap(), None);
     assert!(store.list_deliveries(&a, 10, None).await.unwrap().0.is_empty());
-    assert!(store.list_triggers(&a).await.unwrap().is_empty());
+    assert!(store.list_triggers(&of(&a), None, 100).await.unwrap().is_empty());
     assert_eq!(store.list_deliveries(&b, 10, None).await.unwrap().0.len(), 1);
+}
+
+/// The trigger queue: by status and integration, oldest first, paged by position; one of two
+/// writers from the same version wins.
+async fn trigger_contract<S: IntegrationStore + RepositoryStore + WebhookStore + TriggerStore>(store: &S) {
+    let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    let b = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    store.create_integration(&record(&a), None, None).await.unwrap();
+    store.create_integration(&record(&b), None, None).await.unwrap();
+    store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
+    store.write_repositories(&b, &[repo(&b, 1)], &[]).await.unwrap();
+    let mut recorded = Vec::new();
+    for (i, integration) in [&a, &b, &a, &a].into_iter().enumerate() {
+        let t = trigger(integration, &format!("k{i}"), 2000 + i as i64);
+        let d = delivery(
+            integration,
+            &format!("k{i}"),
+            2000 + i as i64,
+            DeliveryOutcome::Triggered,
+        );
+        assert_eq!(
+            store.record_delivery(&d, Some(&t), Some(ProjectId(1))).await.unwrap(),
+            Recorded::New
+        );
+        recorded.push(t);
+    }
+    assert_eq!(
+        store.get_trigger(&recorded[1].id).await.unwrap().as_ref(),
+        Some(&recorded[1])
+    );
+    assert_eq!(store.get_trigger(&"missing".into()).await.unwrap(), None);
+    let of_a = store.list_triggers(&of(&a), None, 10).await.unwrap();
+    assert_eq!(
+        of_a,
+        vec![recorded[0].clone(), recorded[2].clone(), recorded[3].clone()],
+        "oldest first, one integration"
+    );
+    let page = store.list_triggers(&of(&a), None, 2).await.unwrap();
+    let rest = store
+        .list_triggers(&of(&a), Some(&page[1].queue_position()), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![recorded[3].clone()]);
+
+    // Two claims made from the same version: one wins, the other is told it lost.
+    let first = recorded[0].claimed("runner-1", 5000, 2100);
+    let second = recorded[0].claimed("runner-2", 5000, 2100);
+    store.update_trigger(&first).await.unwrap();
+    assert!(matches!(store.update_trigger(&second).await, Err(StoreError::Conflict)));
+    let queued = TriggerFilter {
+        status: Some(TriggerStatus::Queued),
+        integration_id: None,
+    };
+    let still_queued: Vec<_> = store
+        .list_triggers(&queued, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert!(
+        !still_queued.contains(&first.id) && still_queued.contains(&recorded[2].id),
+        "a claimed trigger leaves the queue"
+    );
+    let claimed = TriggerFilter {
+        status: Some(TriggerStatus::Claimed),
+        integration_id: Some(a.clone()),
+    };
+    assert_eq!(
+        store.list_triggers(&claimed, None, 10).await.unwrap(),
+        vec![first.clone()]
+    );
+    let done = first.reported(ReportedState::Success, None, None, 0, 2200).unwrap();
+    store.update_trigger(&done).await.unwrap();
+    assert_eq!(
+        store.get_trigger(&first.id).await.unwrap().unwrap().status,
+        TriggerStatus::Success
+    );
+    assert!(
+        matches!(
+            store.update_trigger(&recorded[0].requeued(9)).await,
+            Err(StoreError::Conflict)
+        ),
+        "a stale write loses"
+    );
+
+    // Deleting an integration takes its triggers and no others.
+    store.delete_integration(&a).await.unwrap();
+    assert!(store.list_triggers(&of(&a), None, 10).await.unwrap().is_empty());
+    assert_eq!(store.get_trigger(&recorded[2].id).await.unwrap(), None);
+    assert_eq!(
+        store.list_triggers(&of(&b), None, 10).await.unwrap(),
+        vec![recorded[1].clone()]
+    );
 }
 
 async fn vault_contract<V: SecretVault>(vault: &V) {
@@ -373,6 +473,18 @@ async fn dynamodb_webhook_store_keeps_the_contract_on_moto() {
     let sdk = moto_sdk().await;
     let table = moto_table(&sdk).await;
     webhook_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
+}
+
+#[tokio::test]
+async fn embedded_trigger_store_keeps_the_contract() {
+    trigger_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_trigger_store_keeps_the_contract_on_moto() {
+    let sdk = moto_sdk().await;
+    let table = moto_table(&sdk).await;
+    trigger_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
 }
 
 #[tokio::test]

@@ -9,8 +9,9 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, START_TIME};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use serde_json::{Value, json};
-use shared::domain::delivery::{BuildTrigger, DeliveryRecord};
+use shared::domain::delivery::DeliveryRecord;
 use shared::domain::ids::{IntegrationId, ProjectId};
+use shared::domain::trigger::Trigger;
 use shared::domain::webhook::sign;
 use shared::domain::webhook_keys::WebhookKey;
 use shared::http::auth::Role;
@@ -162,7 +163,7 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
             "pull_request_create.json",
             "triggered",
             Some((
-                "pull_request",
+                "merge_request",
                 "refs/merge-requests/1/head",
                 "c4c79227ed610f1151f05bbc5be33b4f340d39c8",
             )),
@@ -171,7 +172,7 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
             "pull_request_reopen.json",
             "triggered",
             Some((
-                "pull_request",
+                "merge_request",
                 "refs/merge-requests/1/head",
                 "c4c79227ed610f1151f05bbc5be33b4f340d39c8",
             )),
@@ -182,6 +183,22 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         ("pipeline_hook.json", "ignored", None),
         ("issue_create.json", "ignored", None),
     ];
+    // Every fixture is one project; the stored repository names it, whatever the payload says
+    // (push_subgroup.json names another path).
+    let (_, repos) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{integration}/repositories?limit=100"),
+            OWNER,
+            None,
+        )
+        .await;
+    let stored_name = repos["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["external_id"].as_str() == Some(FIXTURE_PROJECT.to_string().as_str()))
+        .map(|r| r["full_name"].clone());
     let mut triggered = Vec::new();
     for (name, outcome, build) in expected {
         let body = serde_json::to_vec(&fixture(name)).unwrap();
@@ -190,45 +207,65 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         assert_eq!(answer["ok"], true, "{name}");
         assert_eq!(answer["outcome"], *outcome, "{name}: {answer}");
         if let Some(build) = build {
-            triggered.push((
-                answer["trigger_id"].as_str().unwrap().to_string(),
-                *build,
-                fixture(name)["project"]["path_with_namespace"].clone(),
-            ));
+            triggered.push((answer["trigger_id"].as_str().unwrap().to_string(), *build, name));
         }
     }
-    let triggers = h.app.services.webhooks.list_triggers(&integration).await.unwrap();
+    let triggers = h.triggers_of(&integration).await;
     assert_eq!(triggers.len(), triggered.len());
     let repository_id = repository_of(&h, &integration, FIXTURE_PROJECT).await;
-    for (trigger_id, (event, git_ref, sha), full_name) in &triggered {
-        let t = triggers
+    let stored_name = match stored_name {
+        Some(name) => name,
+        // Not synced: the first delivery adopted it from GitLab.
+        None => h
+            .call(
+                Method::GET,
+                &format!("/v1/integrations/{integration}/repositories?limit=100"),
+                OWNER,
+                None,
+            )
+            .await
+            .1["repositories"]
+            .as_array()
+            .unwrap()
             .iter()
-            .find(|t| &t.id == trigger_id)
-            .expect("each trigger answered is stored");
-        assert_eq!(
-            (
-                serde_json::to_value(t.build.event).unwrap().as_str().unwrap(),
-                t.build.git_ref.as_str(),
-                t.build.commit_sha.as_str()
-            ),
-            (*event, *git_ref, *sha)
+            .find(|r| r["external_id"].as_str() == Some(FIXTURE_PROJECT.to_string().as_str()))
+            .map(|r| r["full_name"].clone())
+            .expect("the project is stored"),
+    };
+    for (trigger_id, (event, git_ref, sha), fixture_name) in &triggered {
+        assert!(
+            triggers.iter().any(|t| &t.id == trigger_id),
+            "each trigger answered is stored"
         );
-        assert_eq!(t.repository_id, repository_id);
-        assert_eq!(t.status, "queued");
-        assert_eq!(t.full_name.as_deref(), full_name.as_str());
-        assert_eq!(t.build.actor.as_deref(), Some("sytses"));
-        assert_eq!(t.created_at, START_TIME);
+        let (status, got) = h
+            .call(Method::GET, &format!("/v1/build-triggers/{trigger_id}"), OWNER, None)
+            .await;
+        assert_eq!(status, 200, "{got}");
+        let t = &got["trigger"];
+        assert_eq!(
+            (t["event"].as_str(), t["ref"].as_str(), t["sha"].as_str()),
+            (Some(*event), Some(*git_ref), Some(*sha))
+        );
+        assert_eq!(t["repository_id"], repository_id.as_str());
+        assert_eq!(t["status"], "queued");
+        assert_eq!(
+            t["full_name"], stored_name,
+            "{fixture_name}: the stored name, never the payload's"
+        );
+        assert_eq!(t["actor"], "sytses");
+        assert_eq!(t["created_at"], START_TIME);
     }
-    let tag = triggers.iter().find(|t| t.build.git_ref == "refs/tags/v1.0.0").unwrap();
+    let tag = triggers.iter().find(|t| t.git_ref == "refs/tags/v1.0.0").unwrap();
     assert_eq!(
-        (tag.build.tag.as_deref(), tag.build.branch.as_deref()),
+        (tag.tag.as_deref(), tag.branch.as_deref()),
         (Some("v1.0.0"), None),
         "tags build, as the daemon never did"
     );
-    let mr = triggers.iter().find(|t| t.build.merge_request_iid.is_some()).unwrap();
+    let mr = triggers.iter().find(|t| t.merge_request.is_some()).unwrap();
+    let mr_ref = mr.merge_request.as_ref().unwrap();
     assert_eq!(
-        (mr.build.branch.as_deref(), mr.build.merge_request_iid),
-        (Some("feature"), Some(1))
+        (mr.branch.as_deref(), mr_ref.iid, mr_ref.source_branch.as_str()),
+        (Some("feature"), 1, "feature")
     );
 
     // The log holds every delivery with its outcome and reason; the detail shows the last one.
@@ -288,25 +325,14 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     )
     .await;
     assert_eq!(answer["outcome"], "triggered");
-    assert_eq!(
-        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
-        triggered.len() + 2
-    );
+    assert_eq!(h.triggers_of(&integration).await.len(), triggered.len() + 2);
 
     // Deleting the integration takes keys, log and triggers; its secret stops working.
     let (status, _) = h
         .call(Method::DELETE, &format!("/v1/integrations/{integration}"), OWNER, None)
         .await;
     assert_eq!(status, 200);
-    assert!(
-        h.app
-            .services
-            .webhooks
-            .list_triggers(&integration)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(h.triggers_of(&integration).await.is_empty());
     let (status, answer) = deliver(
         &h,
         &gitlab_headers("Push Hook", &secret),
@@ -446,7 +472,7 @@ async fn strangers_get_a_4xx_in_the_envelope() {
     let (status, answer) = deliver(&h, &headers, &push).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
     assert_eq!(
-        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
+        h.triggers_of(&integration).await.len(),
         1,
         "only the last delivery built"
     );
@@ -476,10 +502,7 @@ async fn duplicates_answer_200_and_build_once() {
         .collect();
     assert_eq!(deliver(&h, &bare, &push).await.1["outcome"], "triggered");
     assert_eq!(deliver(&h, &bare, &push).await.1["duplicate"], true);
-    assert_eq!(
-        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
-        2
-    );
+    assert_eq!(h.triggers_of(&integration).await.len(), 2);
     let (_, log) = h
         .call(
             Method::GET,
@@ -518,10 +541,7 @@ async fn a_hundred_concurrent_copies_make_one_trigger_on_moto() {
         }
     }
     assert_eq!(duplicates, 99);
-    assert_eq!(
-        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
-        1
-    );
+    assert_eq!(h.triggers_of(&integration).await.len(), 1);
 }
 
 #[tokio::test]
@@ -664,10 +684,7 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
         1
     );
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
-    assert_eq!(
-        h.app.services.webhooks.list_triggers(&integration).await.unwrap()[0].repository_id,
-        repo
-    );
+    assert_eq!(h.triggers_of(&integration).await[0].repository_id, repo);
     assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
     assert_eq!(
         h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst),
@@ -684,10 +701,7 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
     )
     .await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_token")));
-    assert_eq!(
-        h.app.services.webhooks.list_triggers(&integration).await.unwrap().len(),
-        2
-    );
+    assert_eq!(h.triggers_of(&integration).await.len(), 2);
     // GitLab down during the lookup: 503, so the delivery can be resent.
     h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     foreign["project"]["id"] = json!(778);
@@ -857,7 +871,7 @@ impl WebhookStore for BrokenDeliveries {
     async fn record_delivery(
         &self,
         _: &DeliveryRecord,
-        _: Option<&BuildTrigger>,
+        _: Option<&Trigger>,
         _: Option<ProjectId>,
     ) -> Result<Recorded, StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
@@ -873,9 +887,6 @@ impl WebhookStore for BrokenDeliveries {
     ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         self.0.list_deliveries(id, limit, cursor).await
     }
-    async fn list_triggers(&self, id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
-        self.0.list_triggers(id).await
-    }
 }
 
 #[tokio::test]
@@ -888,7 +899,7 @@ async fn a_store_failure_answers_503_and_a_resend_then_builds() {
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
     let (status, err) = deliver(&h, &headers, &push).await;
     assert_eq!((status, err["code"].as_str()), (503, Some("storage_unavailable")));
-    assert!(working.list_triggers(&integration).await.unwrap().is_empty());
+    assert!(h.triggers_of(&integration).await.is_empty());
     assert!(
         working
             .list_deliveries(&integration, 10, None)
@@ -904,5 +915,5 @@ async fn a_store_failure_answers_503_and_a_resend_then_builds() {
         (200, Some("triggered")),
         "GitLab's resend is not taken for a duplicate"
     );
-    assert_eq!(working.list_triggers(&integration).await.unwrap().len(), 1);
+    assert_eq!(h.triggers_of(&integration).await.len(), 1);
 }

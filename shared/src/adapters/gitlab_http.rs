@@ -17,7 +17,7 @@ use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::{HostUrl, is_forbidden_ip};
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
-use crate::ports::{Avatar, GitLabApi, GitLabError, HookSettings, ProjectsPage};
+use crate::ports::{Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, ProjectsPage};
 
 /// How many times a rate-limited request is sent again, and the longest wait we accept.
 const RATE_LIMIT_RETRIES: u32 = 3;
@@ -414,6 +414,75 @@ impl GitLabApi for HttpGitLab {
         };
         let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
         response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
+    }
+
+    async fn create_deploy_token(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        name: &str,
+        expires_at: i64,
+    ) -> Result<DeployToken, GitLabError> {
+        #[derive(serde::Deserialize)]
+        struct Issued {
+            id: u64,
+            username: String,
+            token: String,
+        }
+        let expires = time::OffsetDateTime::from_unix_timestamp(expires_at)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .ok_or_else(|| GitLabError::Decode("the deploy token's expiry is out of range".into()))?;
+        let body = serde_json::json!({"name": name, "scopes": ["read_repository"], "expires_at": expires});
+        let url = host.join(&format!("api/v4/projects/{project_id}/deploy_tokens"));
+        let response = self
+            .send(self.with_token(self.client().post(url).json(&body), Some(token)))
+            .await?;
+        // The answer holds the token: a decode error must not quote it.
+        let issued: Issued = response
+            .json()
+            .await
+            .map_err(|_| GitLabError::Decode("GitLab's deploy token answer is not in the expected form".into()))?;
+        Ok(DeployToken {
+            id: issued.id,
+            username: issued.username,
+            token: SecretString::from(issued.token),
+        })
+    }
+
+    async fn revoke_deploy_token(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        token_id: u64,
+    ) -> Result<(), GitLabError> {
+        let url = host.join(&format!("api/v4/projects/{project_id}/deploy_tokens/{token_id}"));
+        self.send(self.with_token(self.client().delete(url), Some(token)))
+            .await?;
+        Ok(())
+    }
+
+    async fn post_commit_status(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), GitLabError> {
+        let body = serde_json::json!({
+            "state": status.state,
+            "ref": status.git_ref,
+            "name": status.name,
+            "target_url": status.target_url,
+            "description": status.description,
+        });
+        let url = host.join(&format!("api/v4/projects/{project_id}/statuses/{sha}"));
+        self.send(self.with_token(self.client().post(url).json(&body), Some(token)))
+            .await?;
+        Ok(())
     }
 }
 

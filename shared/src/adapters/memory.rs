@@ -6,14 +6,16 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
-use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::delivery::DeliveryRecord;
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::secrets::copy_secret;
+use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{
-    IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, VaultError, WebhookStore,
+    IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, TriggerFilter, TriggerStore,
+    VaultError, WebhookStore,
 };
 
 #[derive(Default)]
@@ -30,8 +32,8 @@ struct Tables {
     dedupe: HashMap<IntegrationId, std::collections::HashSet<String>>,
     /// integration id → sort key → log entry.
     deliveries: HashMap<IntegrationId, BTreeMap<String, DeliveryRecord>>,
-    /// integration id → triggers, oldest first.
-    triggers: HashMap<IntegrationId, Vec<BuildTrigger>>,
+    /// trigger id → trigger.
+    triggers: HashMap<TriggerId, Trigger>,
     /// state digest → pending authorization.
     oauth_states: HashMap<String, PendingAuthorization>,
 }
@@ -126,7 +128,7 @@ impl IntegrationStore for MemoryStore {
         t.webhook_keys.retain(|_, k| &k.integration_id != id);
         t.dedupe.remove(id);
         t.deliveries.remove(id);
-        t.triggers.remove(id);
+        t.triggers.retain(|_, trigger| &trigger.integration_id != id);
         Ok(())
     }
 
@@ -274,7 +276,7 @@ impl WebhookStore for MemoryStore {
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,
-        trigger: Option<&BuildTrigger>,
+        trigger: Option<&Trigger>,
         repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError> {
         let mut t = self.lock();
@@ -301,10 +303,7 @@ impl WebhookStore for MemoryStore {
             .or_default()
             .insert(delivery.sort_key(), delivery.clone());
         if let Some(trigger) = trigger {
-            t.triggers
-                .entry(trigger.integration_id.clone())
-                .or_default()
-                .push(trigger.clone());
+            t.triggers.insert(trigger.id.clone(), trigger.clone());
         }
         Ok(Recorded::New)
     }
@@ -341,9 +340,42 @@ impl WebhookStore for MemoryStore {
         };
         Ok((page, next))
     }
+}
 
-    async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
-        Ok(self.lock().triggers.get(integration_id).cloned().unwrap_or_default())
+#[async_trait]
+impl TriggerStore for MemoryStore {
+    async fn get_trigger(&self, id: &TriggerId) -> Result<Option<Trigger>, StoreError> {
+        Ok(self.lock().triggers.get(id).cloned())
+    }
+
+    async fn list_triggers(
+        &self,
+        filter: &TriggerFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Trigger>, StoreError> {
+        let t = self.lock();
+        let mut matching: Vec<(String, &Trigger)> = t
+            .triggers
+            .values()
+            .filter(|tr| filter.status.is_none_or(|s| tr.status == s))
+            .filter(|tr| filter.integration_id.as_ref().is_none_or(|i| &tr.integration_id == i))
+            .map(|tr| (tr.queue_position(), tr))
+            .filter(|(position, _)| after.is_none_or(|a| position.as_str() > a))
+            .collect();
+        matching.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(matching.into_iter().take(limit).map(|(_, tr)| tr.clone()).collect())
+    }
+
+    async fn update_trigger(&self, updated: &Trigger) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t.triggers.get_mut(&updated.id) {
+            Some(stored) if stored.version + 1 == updated.version => {
+                *stored = updated.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod aws_calls;
 pub mod dynamodb;
+pub mod eventbridge;
 pub mod gitlab_http;
 pub mod memory;
 pub mod sdk_settings;

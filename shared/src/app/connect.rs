@@ -93,6 +93,7 @@ async fn connect_personal_token(
     );
     record.gitlab_user_id = Some(user.id);
     record.token_expires_at = expiry_from_date(info.expires_at.as_deref());
+    record.gitlab_scopes = Some(info.scopes.clone());
     let webhook = WebhookKey::issue(&record.id, None, now);
     let installation = Installation::for_user(&record.id, &user.username, now);
 
@@ -146,6 +147,7 @@ async fn connect_oauth_app(
         now,
     );
     record.oauth_client_id = Some(client_id);
+    record.gitlab_scopes = Some(vec![crate::domain::oauth::SCOPE.to_string()]);
     let webhook = WebhookKey::issue(&record.id, None, now);
     let credentials = Credentials {
         client_secret: Some(client_secret),

@@ -2,6 +2,8 @@
 
 use std::cmp::Ordering;
 
+use super::build_triggers::has_active_builds;
+use super::commit_status::{StatusReporting, status_reporting};
 use super::credentials::{oauth_client, read_credentials};
 use super::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
@@ -89,6 +91,8 @@ pub struct IntegrationDetail {
     pub installation_count: usize,
     pub repository_count: usize,
     pub last_webhook_at: Option<i64>,
+    /// Whether builds can show their status on GitLab's commits.
+    pub status_reporting: StatusReporting,
 }
 
 /// The integration `id` in detail.
@@ -103,6 +107,7 @@ pub async fn get_integration(services: &Services, id: &IntegrationId) -> Result<
         services.webhooks.list_deliveries(&integration.id, 1, None)
     )?;
     Ok(IntegrationDetail {
+        status_reporting: status_reporting(&integration),
         installation_count: installations.len(),
         repository_count: repositories.len(),
         last_webhook_at: latest.first().map(|d| d.received_at),
@@ -114,22 +119,30 @@ pub async fn get_integration(services: &Services, id: &IntegrationId) -> Result<
 ///
 /// # Errors
 /// - `Lookup`: the integration does not exist, or storage failed.
+/// - `ActiveBuilds`: builds of it are claimed or running; they must finish (or their claims run
+///   out) first.
 /// - `Store`, `Vault`: a backend failed part-way; the integration is still listed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteError {
     #[error(transparent)]
     Lookup(#[from] LookupError),
+    #[error("builds of this integration are claimed or running")]
+    ActiveBuilds,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
 }
 
-/// Revokes OAuth tokens at GitLab, then removes the credentials and the records, the
-/// integration's own item last: a delete that fails half-way leaves the integration listed,
+/// Refuses while builds of the integration are claimed or running. Otherwise revokes OAuth
+/// tokens at GitLab, then removes the credentials and the records (queued triggers with them, so
+/// a later claim finds nothing), the integration's own item last: a delete that fails half-way leaves the integration listed,
 /// and repeating it finishes the job.
 pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Result<(), DeleteError> {
     let record = services.integration(id).await?;
+    if has_active_builds(services, &record.id).await? {
+        return Err(DeleteError::ActiveBuilds);
+    }
     if record.auth_mode == AuthMode::OauthApp {
         revoke_oauth_tokens(services, &record).await;
     }

@@ -4,9 +4,12 @@
 //! and returns its own error enum, whose variants say what a caller can do about each failure;
 //! `http/errors.rs` maps every enum to the error envelope once.
 
+pub mod build_triggers;
+pub mod commit_status;
 pub mod connect;
 pub mod credentials;
 pub mod deliveries;
+pub mod handoff;
 pub mod installations;
 pub mod integrations;
 pub mod oauth;
@@ -22,7 +25,8 @@ use crate::config::Config;
 use crate::domain::ids::{IntegrationId, RepositoryId};
 use crate::domain::integration::{IntegrationRecord, Repository};
 use crate::ports::{
-    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, WebhookStore,
+    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, TriggerHandoff,
+    TriggerStore, WebhookStore,
 };
 
 /// The ports and settings the use cases run on, built once per container.
@@ -32,6 +36,9 @@ pub struct Services {
     pub repositories: Arc<dyn RepositoryStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub oauth_states: Arc<dyn OAuthStateStore>,
+    pub triggers: Arc<dyn TriggerStore>,
+    /// Where a new trigger goes for its pending status and its event (off the request path).
+    pub handoff: Arc<dyn TriggerHandoff>,
     pub vault: Arc<dyn SecretVault>,
     pub gitlab: Arc<dyn GitLabApi>,
     pub clock: Arc<dyn Clock>,

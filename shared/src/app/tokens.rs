@@ -169,6 +169,7 @@ pub async fn replace_gitlab_token(
     record.status = IntegrationStatus::Active;
     record.gitlab_user_id = Some(user.id);
     record.token_expires_at = expires_at;
+    record.gitlab_scopes = Some(info.scopes.clone());
     record.updated_at = now;
     services.integrations.update_integration(&record).await?;
     Ok(TokenHealth {

@@ -10,9 +10,10 @@ use serde_json::Value;
 
 use super::Services;
 use super::credentials::{CredentialsError, MasterKeyError, access_token, master_key};
-use crate::domain::delivery::{BuildTrigger, DeliveryOutcome, DeliveryRecord};
+use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::secrets::webhook_secret_digest;
+use crate::domain::trigger::Trigger;
 use crate::domain::webhook::{
     Decision, SignatureHeaders, decide, delivery_key, event_kind, project_id, verify_signature,
 };
@@ -87,16 +88,15 @@ pub enum WebhookError {
 }
 
 /// What is known of a delivery once its secret is verified.
-struct Verified<'a> {
+struct Verified {
     key: WebhookKey,
     event: String,
     project_id: Option<ProjectId>,
     delivery_key: String,
-    payload: &'a Value,
     now: i64,
 }
 
-impl Verified<'_> {
+impl Verified {
     fn record(
         &self,
         services: &Services,
@@ -172,7 +172,6 @@ pub async fn gitlab_webhook(
         ),
         key,
         project_id: project,
-        payload: &payload,
         now,
     };
 
@@ -226,16 +225,12 @@ pub async fn gitlab_webhook(
                 let refusal = WebhookError::InvalidPayload("the delivery names no project (project.id)".into());
                 return Err(verified.refuse(services, "the event names no project", refusal).await);
             };
-            let full_name = verified
-                .payload
-                .pointer("/project/path_with_namespace")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let trigger = BuildTrigger::queued(
+            // The payload's project path is not trusted: a repository's secret proves only its
+            // project id, so names come from the stored repository when the trigger is read.
+            let trigger = Trigger::queued(
                 request,
                 &verified.key.integration_id,
                 project,
-                full_name,
                 &verified.delivery_key,
                 now,
             );
@@ -253,7 +248,9 @@ pub async fn gitlab_webhook(
             }
             match recorded {
                 Recorded::New => {
-                    tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.build.event, "build triggered");
+                    tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.event, "build triggered");
+                    // Off the request path: locally a background task, on AWS the table's stream.
+                    services.handoff.enqueue(&trigger);
                     Ok(WebhookOutcome::Triggered(trigger.id))
                 }
                 Recorded::Duplicate => Ok(duplicate(services, &verified).await),
@@ -264,7 +261,7 @@ pub async fn gitlab_webhook(
 }
 
 /// A repeat of a recorded delivery: logged as such, answered 200 so GitLab stops resending.
-async fn duplicate(services: &Services, verified: &Verified<'_>) -> WebhookOutcome {
+async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
     let entry = verified.record(services, DeliveryOutcome::Duplicate, None, None);
     if let Err(err) = services.webhooks.log_delivery(&entry).await {
         tracing::warn!(integration_id = %verified.key.integration_id, error = %err, "could not log a duplicate delivery");
@@ -274,11 +271,7 @@ async fn duplicate(services: &Services, verified: &Verified<'_>) -> WebhookOutco
 
 /// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
 /// dropping the build. A project the integration cannot see is refused like a wrong token.
-async fn adopt_repository(
-    services: &Services,
-    verified: &Verified<'_>,
-    project_id: ProjectId,
-) -> Result<(), WebhookError> {
+async fn adopt_repository(services: &Services, verified: &Verified, project_id: ProjectId) -> Result<(), WebhookError> {
     let integration_id = &verified.key.integration_id;
     let integration = services
         .integrations

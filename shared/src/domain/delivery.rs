@@ -1,10 +1,8 @@
-//! What a webhook delivery leaves behind: an entry in the delivery log, and for a build, a
-//! trigger record a build system consumes.
+//! What a webhook delivery leaves behind in the delivery log (a build's trigger is in `trigger`).
 
 use serde::{Deserialize, Serialize};
 
 use super::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
-use super::webhook::BuildRequest;
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,46 +32,6 @@ pub struct DeliveryRecord {
     pub received_at: i64,
     /// When the log entry (and the dedupe marker) may be dropped (Unix seconds; the table's TTL).
     pub expires_at: i64,
-}
-
-/// A queued build, as a build system reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildTrigger {
-    pub id: TriggerId,
-    pub integration_id: IntegrationId,
-    pub repository_id: RepositoryId,
-    pub project_id: ProjectId,
-    pub full_name: Option<String>,
-    /// What to build: event, ref, branch or tag, commit, actor, merge request.
-    #[serde(flatten)]
-    pub build: BuildRequest,
-    pub delivery_key: String,
-    /// `queued` when written; the build system moves it on.
-    pub status: String,
-    pub created_at: i64,
-}
-
-impl BuildTrigger {
-    pub fn queued(
-        request: BuildRequest,
-        integration_id: &IntegrationId,
-        project_id: ProjectId,
-        full_name: Option<String>,
-        delivery_key: &str,
-        now: i64,
-    ) -> Self {
-        BuildTrigger {
-            id: TriggerId::generate(),
-            integration_id: integration_id.clone(),
-            repository_id: RepositoryId::derive(integration_id, project_id),
-            project_id,
-            full_name,
-            build: request,
-            delivery_key: delivery_key.to_string(),
-            status: "queued".into(),
-            created_at: now,
-        }
-    }
 }
 
 impl DeliveryRecord {

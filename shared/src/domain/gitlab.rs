@@ -64,6 +64,9 @@ pub struct GitLabProject {
     /// `public`, `internal` or `private`; older `simple` answers omit it.
     pub visibility: Option<String>,
     pub avatar_url: Option<String>,
+    /// The HTTPS clone URL.
+    #[serde(default)]
+    pub http_url_to_repo: Option<String>,
 }
 
 impl GitLabProject {
@@ -83,6 +86,7 @@ impl GitLabProject {
             default_branch: self.default_branch.clone(),
             is_private: self.is_private(),
             avatar_url: self.avatar_url.clone(),
+            clone_url: self.http_url_to_repo.clone(),
             created_at: now,
             updated_at: now,
         }
@@ -185,6 +189,7 @@ mod tests {
             default_branch: None,
             visibility: Some("public".into()),
             avatar_url: None,
+            http_url_to_repo: None,
         };
         assert!(!p.is_private());
         p.visibility = Some("internal".into());

@@ -66,6 +66,9 @@ pub struct IntegrationRecord {
     /// The OAuth application's client id (its secret lives in the vault).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_client_id: Option<String>,
+    /// The scopes GitLab reported for a personal token (OAuth applications are granted `api`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab_scopes: Option<Vec<String>>,
     /// The token-refresh lease: held by one refresher at a time (absent when free).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_until: Option<i64>,
@@ -95,6 +98,7 @@ impl IntegrationRecord {
             gitlab_user_id: None,
             token_expires_at: None,
             oauth_client_id: None,
+            gitlab_scopes: None,
             refresh_lease_until: None,
             refresh_lease_owner: None,
         }
@@ -140,11 +144,21 @@ pub struct Repository {
     pub default_branch: Option<String>,
     pub is_private: bool,
     pub avatar_url: Option<String>,
+    /// GitLab's `http_url_to_repo`; absent for repositories synced before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl Repository {
+    /// The HTTPS clone URL: GitLab's own, else the one GitLab derives from host and path.
+    pub fn clone_url_on(&self, host: &HostUrl) -> String {
+        self.clone_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}.git", host.as_str(), self.full_name))
+    }
+
     /// The daemon's search: full name, default branch, or the words "private"/"public".
     pub fn matches(&self, query: &str) -> bool {
         let q = query.to_lowercase();

@@ -1,5 +1,6 @@
 //! The domain: integrations, hosts, GitLab's rules, webhooks and secrets, free of AWS and HTTP types.
 
+pub mod build_rules;
 pub mod delivery;
 pub mod gitlab;
 pub mod host;
@@ -7,5 +8,6 @@ pub mod ids;
 pub mod integration;
 pub mod oauth;
 pub mod secrets;
+pub mod trigger;
 pub mod webhook;
 pub mod webhook_keys;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::build_rules::{check_commit, skip_reason};
 use super::ids::ProjectId;
 
 /// A git sha of zeros: `before` zero is a created ref, `after` zero a deleted one.
@@ -22,7 +23,15 @@ pub const SIGNATURE_TOLERANCE_SECS: i64 = 5 * 60;
 pub enum TriggerEvent {
     Push,
     TagPush,
-    PullRequest,
+    MergeRequest,
+}
+
+/// The merge request a build is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRequestRef {
+    pub iid: u64,
+    pub source_branch: String,
+    pub target_branch: String,
 }
 
 /// The build a delivery asks for.
@@ -35,7 +44,7 @@ pub struct BuildRequest {
     pub tag: Option<String>,
     pub commit_sha: String,
     pub actor: Option<String>,
-    pub merge_request_iid: Option<u64>,
+    pub merge_request: Option<MergeRequestRef>,
 }
 
 /// What to do with a delivery whose sender is verified.
@@ -91,11 +100,21 @@ fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
 }
 
 /// Decides what a verified delivery of `kind` asks for.
+/// A build's commit and ref are checked before anything is recorded, and GitLab's own skip
+/// rules (`[skip ci]` in the head commit, the `ci.skip` push option) are honoured.
 pub fn decide(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> {
-    match kind {
-        "push" | "tag_push" => decide_push(kind, payload),
-        "merge_request" => decide_merge_request(payload),
-        other => Ok(Decision::Ignore(format!("{other} events do not trigger builds"))),
+    let decision = match kind {
+        "push" | "tag_push" => decide_push(kind, payload)?,
+        "merge_request" => decide_merge_request(payload)?,
+        other => return Ok(Decision::Ignore(format!("{other} events do not trigger builds"))),
+    };
+    let Decision::Build(request) = decision else {
+        return Ok(decision);
+    };
+    check_commit(&request.commit_sha, &request.git_ref).map_err(MalformedEvent)?;
+    match skip_reason(payload, &request.commit_sha) {
+        Some(reason) => Ok(Decision::Ignore(reason)),
+        None => Ok(Decision::Build(request)),
     }
 }
 
@@ -126,7 +145,7 @@ fn decide_push(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> 
         tag,
         commit_sha,
         actor: text(payload, "/user_username").map(str::to_string),
-        merge_request_iid: None,
+        merge_request: None,
     }))
 }
 
@@ -162,15 +181,21 @@ fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
         .ok_or_else(|| MalformedEvent("the merge request has no iid".into()))?;
     let branch =
         text(attrs, "/source_branch").ok_or_else(|| MalformedEvent("the merge request has no source_branch".into()))?;
+    let target_branch =
+        text(attrs, "/target_branch").ok_or_else(|| MalformedEvent("the merge request has no target_branch".into()))?;
     let commit_sha = last_commit.ok_or_else(|| MalformedEvent("the merge request has no last_commit".into()))?;
     Ok(Decision::Build(BuildRequest {
-        event: TriggerEvent::PullRequest,
+        event: TriggerEvent::MergeRequest,
         git_ref: format!("refs/merge-requests/{iid}/head"),
         branch: Some(branch.to_string()),
         tag: None,
         commit_sha: commit_sha.to_string(),
         actor: text(payload, "/user/username").map(str::to_string),
-        merge_request_iid: Some(iid),
+        merge_request: Some(MergeRequestRef {
+            iid,
+            source_branch: branch.to_string(),
+            target_branch: target_branch.to_string(),
+        }),
     }))
 }
 
@@ -301,7 +326,8 @@ mod tests {
     #[test]
     fn merge_request_update_builds_only_with_new_commits() {
         let mr = |attrs: Value| json!({"project": {"id": 7}, "user": {"username": "u"}, "object_attributes": attrs});
-        let base = json!({"iid": 3, "action": "update", "source_branch": "f", "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": "new"}});
+        let new = "b".repeat(40);
+        let base = json!({"iid": 3, "action": "update", "source_branch": "f", "target_branch": "main", "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": new}});
         assert!(matches!(
             decide("merge_request", &mr(base.clone())),
             Ok(Decision::Ignore(_))
@@ -310,9 +336,9 @@ mod tests {
         with_oldrev["oldrev"] = json!("old");
         match decide("merge_request", &mr(with_oldrev)).unwrap() {
             Decision::Build(b) => {
-                assert_eq!(b.commit_sha, "new");
+                assert_eq!(b.commit_sha, new);
                 assert_eq!(b.git_ref, "refs/merge-requests/3/head");
-                assert_eq!(b.merge_request_iid, Some(3));
+                assert_eq!(b.merge_request.map(|m| m.iid), Some(3));
             }
             other => panic!("expected a build, got {other:?}"),
         }

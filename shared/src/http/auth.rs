@@ -13,7 +13,9 @@ use crate::ports::{Clock, SecretVault};
 /// Clock skew tolerated on `exp`, as jsonwebtoken's own default.
 const EXPIRY_LEEWAY_SECS: i64 = 60;
 
-/// The daemon's roles. owner/admin may change integrations; developer and qa_viewer may read.
+/// The daemon's roles, and ours for build systems. owner/admin may change integrations;
+/// developer and qa_viewer may read; a runner may only list, read, claim and report build
+/// triggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -21,6 +23,7 @@ pub enum Role {
     Admin,
     Developer,
     QaViewer,
+    Runner,
 }
 
 impl Role {
@@ -34,8 +37,14 @@ impl Role {
 pub enum Access {
     /// No bearer token: GitLab's webhooks and the OAuth callback.
     Public,
+    /// Integrations and repositories, read: every role but a runner.
     Read,
+    /// Integrations changed: owner and admin.
     Write,
+    /// Build triggers, read: every role.
+    TriggerRead,
+    /// Build triggers claimed and reported on: runners, owner and admin.
+    TriggerWork,
 }
 
 /// Claims of a caller token.
@@ -178,12 +187,17 @@ pub fn issue_token(
 
 /// 403 when the role may not do what the route does.
 pub fn authorize(caller: &Caller, access: Access) -> Result<(), ApiError> {
+    let denied = |message: &str| Err(ApiError::new(StatusCode::FORBIDDEN, "permission_denied", message));
     match access {
-        Access::Write if !caller.role.can_write() => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "permission_denied",
-            "your role may not change integrations; ask an owner or admin",
-        )),
+        Access::Write if !caller.role.can_write() => {
+            denied("your role may not change integrations; ask an owner or admin")
+        }
+        Access::Read | Access::Write if caller.role == Role::Runner => {
+            denied("a runner may only list, read, claim and report build triggers")
+        }
+        Access::TriggerWork if !(caller.role.can_write() || caller.role == Role::Runner) => {
+            denied("only a runner, owner or admin may claim and report build triggers")
+        }
         _ => Ok(()),
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::build_triggers::TriggerView;
+use crate::app::commit_status::StatusReporting;
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::gitlab::CredentialStatus;
 use crate::domain::host::HostUrl;
@@ -107,6 +109,7 @@ pub struct IntegrationDetailResponse {
     pub installation_count: usize,
     pub repository_count: usize,
     pub last_webhook_at: Option<i64>,
+    pub status_reporting: StatusReporting,
 }
 
 #[derive(Debug, Serialize)]
@@ -283,4 +286,38 @@ impl From<&DeliveryRecord> for DeliveryView {
 pub struct DeliveryListResponse {
     pub deliveries: Vec<DeliveryView>,
     pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/build-triggers/{id}/status`.
+#[derive(Debug, Deserialize)]
+pub struct StatusRequest {
+    pub state: String,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TriggerListResponse {
+    pub triggers: Vec<TriggerView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TriggerResponse {
+    pub trigger: TriggerView,
+}
+
+/// How a build system clones the claimed trigger's repository over HTTPS.
+#[derive(Debug, Serialize)]
+pub struct CloneView {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClaimResponse {
+    pub trigger: TriggerView,
+    pub clone: CloneView,
 }

@@ -4,6 +4,7 @@
 use http::StatusCode;
 
 use super::envelope::ApiError;
+use crate::app::build_triggers::TriggerError;
 use crate::app::connect::ConnectError;
 use crate::app::credentials::{CredentialsError, MasterKeyError};
 use crate::app::installations::SyncInstallationsError;
@@ -14,6 +15,7 @@ use crate::app::tokens::{TokenError, TokenVerificationError};
 use crate::app::webhook_admin::{RegisterHookError, RotateError};
 use crate::app::webhooks::WebhookError;
 use crate::app::{LookupError, Missing};
+use crate::domain::trigger::TransitionError;
 use crate::ports::{GitLabError, StoreError, VaultError};
 
 /// An integration that cannot call GitLab until someone fixes its credentials.
@@ -291,6 +293,10 @@ impl From<DeleteError> for ApiError {
     fn from(err: DeleteError) -> Self {
         match err {
             DeleteError::Lookup(err) => err.into(),
+            DeleteError::ActiveBuilds => conflict(
+                "integration_has_active_builds",
+                "builds of this integration are claimed or running; let them finish or cancel them first",
+            ),
             DeleteError::Store(err) => err.into(),
             DeleteError::Vault(err) => err.into(),
         }
@@ -381,6 +387,40 @@ impl From<RegisterHookError> for ApiError {
             ),
             RegisterHookError::GitLabUnavailable(err) => gitlab_unavailable("gitlab_unavailable", &err),
             RegisterHookError::Rotate(err) => err.into(),
+        }
+    }
+}
+
+impl From<TriggerError> for ApiError {
+    fn from(err: TriggerError) -> Self {
+        match err {
+            TriggerError::NotFound => ApiError::not_found("trigger"),
+            TriggerError::AlreadyClaimed => conflict(
+                "trigger_already_claimed",
+                "another build system has claimed this trigger",
+            ),
+            TriggerError::Transition(TransitionError::NotClaimed) => conflict(
+                "trigger_not_claimed",
+                "the trigger is not claimed; claim it before reporting on it",
+            ),
+            TriggerError::Transition(TransitionError::Finished) => {
+                conflict("trigger_finished", "the trigger has already reached a final state")
+            }
+            TriggerError::NotClaimant => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                "only the build system that claimed this trigger (or an owner or admin) may report on it",
+            ),
+            TriggerError::CloneCredentialUnavailable(err) => {
+                tracing::warn!(error = %err, "GitLab would not issue a clone credential");
+                conflict(
+                    "clone_credential_unavailable",
+                    "GitLab would not issue a deploy token for this repository; the integration's token needs the api \
+                     scope and the Maintainer role on the project. The trigger is queued again",
+                )
+            }
+            TriggerError::Credentials(err) => err.into(),
+            TriggerError::Store(err) => err.into(),
         }
     }
 }

@@ -25,6 +25,10 @@ pub enum RouteId {
     RotateWebhookSecret,
     RegisterWebhook,
     ListDeliveries,
+    ListBuildTriggers,
+    GetBuildTrigger,
+    ClaimBuildTrigger,
+    ReportBuildStatus,
     CorsPreflight,
 }
 
@@ -147,7 +151,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}",
         Access::Write,
         "delete-integration",
-        needs(TableWrite, false, &[CredRead, Delete]),
+        needs(TableWrite, false, &[CredRead, CredWrite, Delete]),
     ),
     route(
         RouteId::ListRepositories,
@@ -236,6 +240,39 @@ pub const ROUTES: &[Route] = &[
         Access::Read,
         "list-deliveries",
         needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::ListBuildTriggers,
+        Method::GET,
+        "/v1/build-triggers",
+        Access::TriggerRead,
+        "list-build-triggers",
+        // Claims that ran out are queued again (and their deploy tokens revoked) as the queue is read.
+        needs(TableWrite, false, REFRESHES),
+    ),
+    route(
+        RouteId::GetBuildTrigger,
+        Method::GET,
+        "/v1/build-triggers/{id}",
+        Access::TriggerRead,
+        "get-build-trigger",
+        needs(TableRead, false, &[]),
+    ),
+    route(
+        RouteId::ClaimBuildTrigger,
+        Method::POST,
+        "/v1/build-triggers/{id}/claim",
+        Access::TriggerWork,
+        "claim-build-trigger",
+        needs(TableWrite, false, REFRESHES),
+    ),
+    route(
+        RouteId::ReportBuildStatus,
+        Method::POST,
+        "/v1/build-triggers/{id}/status",
+        Access::TriggerWork,
+        "report-build-status",
+        needs(TableWrite, false, REFRESHES),
     ),
     // Browsers ask before calling the UI's routes from another origin; the answer depends on
     // the route asked about (public routes get no CORS), so it is ours, not API Gateway's.

@@ -128,6 +128,7 @@ impl IntegrationStore for DynamoStore {
             }
         }
         self.batch_write(children).await?;
+        self.delete_integration_triggers(id).await?;
         if has_meta {
             self.batch_write(vec![delete_request(pk, META.into())?]).await?;
         }

@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::trigger::TriggerStatus;
 
 /// The sort key of an integration's own item, and of an OAuth state's.
 pub const META: &str = "META";
@@ -15,7 +16,6 @@ pub const REPOSITORY_GSI1SK: &str = "REPOSITORY";
 /// The `gsi1sk` of a webhook key (its `gsi1pk` carries the digest).
 pub const WEBHOOK_KEY_GSI1SK: &str = "WEBHOOK_KEY";
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";
-pub const TRIGGER_PREFIX: &str = "TRIGGER#";
 
 /// The partition of an integration and everything kept under it.
 pub fn integration_pk(id: &IntegrationId) -> String {
@@ -64,9 +64,14 @@ pub fn delivery_sk(sort_key: &str) -> String {
     format!("{DELIVERY_PREFIX}{sort_key}")
 }
 
-/// A trigger, ordered by creation time.
-pub fn trigger_sk(created_at: i64, id: &TriggerId) -> String {
-    format!("{TRIGGER_PREFIX}{:011}#{id}", created_at.max(0))
+/// A trigger's own partition: found by its id alone.
+pub fn trigger_pk(id: &TriggerId) -> String {
+    format!("TRIGGER#{id}")
+}
+
+/// The queue of triggers in one status, on `gsi1`; its sort key is the trigger's queue position.
+pub fn trigger_queue_gsi1pk(status: TriggerStatus) -> String {
+    format!("TRIGGERS#{}", status.as_str())
 }
 
 pub fn oauth_state_pk(state_digest: &str) -> String {
@@ -83,7 +88,8 @@ mod tests {
         assert_eq!(integration_pk(&integration), "INTEGRATION#i1");
         assert_eq!(repository_sk(ProjectId(42)), "REPOSITORY#42");
         assert_eq!(webhook_key_sk("project:42", "ab"), "WEBHOOK_KEY#project:42#ab");
-        assert_eq!(trigger_sk(7, &TriggerId::from("t")), "TRIGGER#00000000007#t");
+        assert_eq!(trigger_pk(&TriggerId::from("t")), "TRIGGER#t");
+        assert_eq!(trigger_queue_gsi1pk(TriggerStatus::Queued), "TRIGGERS#queued");
         assert_eq!(dedupe_sk("k"), format!("DEDUPE#{}", hex::encode(Sha256::digest(b"k"))));
     }
 }

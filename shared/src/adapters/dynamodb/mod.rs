@@ -11,12 +11,12 @@
 //! | key head      | `INTEGRATION#{id}`  | `WEBHOOK_HEAD#{scope}`  | –                    | –          |
 //! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
 //! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
-//! | build trigger | `INTEGRATION#{id}`  | `TRIGGER#{time}#{trigger}` | –                 | –          |
+//! | build trigger | `TRIGGER#{id}`      | `META`                  | `TRIGGERS#{status}`  | `{time}#{id}` |
 //! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |
 //!
 //! Superseded webhook keys, dedupe markers and log entries carry a `ttl` attribute (Unix
 //! seconds) so DynamoDB drops them; readers still check the times themselves, since TTL
-//! deletion lags. Build triggers have no TTL: the table's stream hands them to a build system.
+//! deletion lags. Build triggers have no TTL: the table's stream hands new ones to the hand-off.
 //!
 //! - get an integration: GetItem; list integrations: Query gsi1 `INTEGRATIONS` (one partition:
 //!   integrations number in the dozens, not millions);
@@ -28,20 +28,26 @@
 //! - rotation: one transaction that moves the scope's head item (conditioned on the current
 //!   key it saw), so two rotations racing cannot both leave a current key;
 //! - the delivery log: Query pk `DELIVERY#` newest first, paged by the sort key;
+//! - a trigger by id: GetItem; the queue: Query gsi1 `TRIGGERS#{status}` after a position (one
+//!   query per status when no status is asked for), filtered by integration; claims and reports
+//!   are PutItems conditioned on the version read, so one claim of several racing wins;
 //! - the token-refresh lease: a conditional UpdateItem on the integration's `META` item;
 //!   completing a refresh is a PutItem conditioned on still holding it;
 //! - an OAuth state is taken with one conditional DeleteItem returning the old item, so it is
 //!   used at most once; its `ttl` removes the unused ones;
-//! - delete: Query pk for every key, BatchWrite deletes, the `META` item last so a delete that
-//!   fails half-way is still visible and can be repeated.
+//! - delete: Query pk for every key and the trigger queues for the integration's triggers,
+//!   BatchWrite deletes, the `META` item last so a delete that fails half-way is still visible and
+//!   can be repeated.
 //!
 //! Bodies are mapped with serde_dynamo; the key attributes (formats in `keys.rs`) are added
-//! beside them. One module per port: `integrations`, `repositories`, `webhooks`, `oauth_states`.
+//! beside them. One module per port: `integrations`, `repositories`, `webhooks`, `triggers`,
+//! `oauth_states`.
 
 mod integrations;
 pub mod keys;
 mod oauth_states;
 mod repositories;
+mod triggers;
 mod webhooks;
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
-//! The webhook store on DynamoDB: webhook keys and their rotation, the delivery log with its
-//! dedupe markers, and build triggers.
+//! The webhook store on DynamoDB: webhook keys and their rotation, and the delivery log with its
+//! dedupe markers (a delivery's trigger is written with it; `triggers.rs` keeps the rest).
 
 use std::collections::HashMap;
 
@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::keys::{
-    DELIVERY_PREFIX, TRIGGER_PREFIX, WEBHOOK_KEY_GSI1SK, dedupe_sk, delivery_sk, integration_pk, repository_sk,
-    trigger_sk, webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
+    DELIVERY_PREFIX, WEBHOOK_KEY_GSI1SK, dedupe_sk, delivery_sk, integration_pk, repository_sk, webhook_head_sk,
+    webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
 };
 use super::{DynamoStore, Item, TTL, from_item, number, s, to_item, unavailable};
-use crate::domain::delivery::{BuildTrigger, DeliveryRecord};
+use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
+use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::{WebhookKey, scope_of};
 use crate::ports::{Recorded, StoreError, WebhookStore};
 
@@ -63,16 +64,6 @@ impl DynamoStore {
             ("entry".to_string(), s(delivery.sort_key())),
             (TTL.to_string(), number(delivery.expires_at)),
         ])
-    }
-
-    fn trigger_item(trigger: &BuildTrigger) -> Result<Item, StoreError> {
-        to_item(
-            trigger,
-            &[
-                ("pk", integration_pk(&trigger.integration_id)),
-                ("sk", trigger_sk(trigger.created_at, &trigger.id)),
-            ],
-        )
     }
 }
 
@@ -165,7 +156,7 @@ impl WebhookStore for DynamoStore {
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,
-        trigger: Option<&BuildTrigger>,
+        trigger: Option<&Trigger>,
         repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError> {
         let mut writes = vec![
@@ -265,13 +256,5 @@ impl WebhookStore for DynamoStore {
             None
         };
         Ok((page, next))
-    }
-
-    async fn list_triggers(&self, integration_id: &IntegrationId) -> Result<Vec<BuildTrigger>, StoreError> {
-        self.query_prefix(&integration_pk(integration_id), TRIGGER_PREFIX)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
     }
 }

@@ -17,6 +17,7 @@ pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body
             installation_count: detail.installation_count,
             repository_count: detail.repository_count,
             last_webhook_at: detail.last_webhook_at,
+            status_reporting: detail.status_reporting,
         },
     ))
 }

@@ -2,12 +2,15 @@
 //! parse the request into typed input, call the use case of the same name, answer a typed body.
 
 mod check_gitlab_token;
+mod claim_build_trigger;
 mod delete_integration;
+mod get_build_trigger;
 mod get_integration;
 mod gitlab_authorize;
 mod gitlab_callback;
 mod gitlab_start;
 mod gitlab_webhook;
+mod list_build_triggers;
 mod list_deliveries;
 mod list_installations;
 mod list_integrations;
@@ -15,6 +18,7 @@ mod list_repositories;
 mod list_source_repositories;
 mod register_webhook;
 mod replace_gitlab_token;
+mod report_build_status;
 mod repository_avatar;
 mod rotate_webhook_secret;
 mod sync_installations;
@@ -50,6 +54,10 @@ pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Respons
         RouteId::RotateWebhookSecret => rotate_webhook_secret::rotate_webhook_secret(app, ctx).await,
         RouteId::RegisterWebhook => register_webhook::register_webhook(app, ctx).await,
         RouteId::ListDeliveries => list_deliveries::list_deliveries(app, ctx).await,
+        RouteId::ListBuildTriggers => list_build_triggers::list_build_triggers(app, ctx).await,
+        RouteId::GetBuildTrigger => get_build_trigger::get_build_trigger(app, ctx).await,
+        RouteId::ClaimBuildTrigger => claim_build_trigger::claim_build_trigger(app, ctx).await,
+        RouteId::ReportBuildStatus => report_build_status::report_build_status(app, ctx).await,
         RouteId::CorsPreflight => super::cors::preflight(&app.services.config, &ctx.headers, &ctx.path_id::<String>()?),
     }
 }

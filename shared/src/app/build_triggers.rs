@@ -1,0 +1,397 @@
+//! `list-build-triggers`, `get-build-trigger`, `claim-build-trigger` and
+//! `report-build-status`: the queue build systems work from. A claim wins once, hands out a
+//! short-lived deploy token for that repository only, and holds for the claim timeout unless a
+//! report renews it; each report becomes a GitLab commit status.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::commit_status::report_commit_status;
+use super::credentials::{CredentialsError, access_token};
+use super::{Missing, Services};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::trigger::{ReportedState, TransitionError, Trigger, TriggerStatus};
+use crate::domain::webhook::{MergeRequestRef, TriggerEvent};
+use crate::ports::{GitLabError, StoreError, TriggerFilter};
+
+/// How long a clone credential lives.
+pub const CLONE_CREDENTIAL_SECS: i64 = 2 * 3600;
+
+/// A trigger as build systems see it, on the API and on the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerView {
+    pub id: TriggerId,
+    pub integration_id: IntegrationId,
+    pub repository_id: RepositoryId,
+    pub project_id: ProjectId,
+    /// From the stored repository, never from the payload.
+    pub full_name: Option<String>,
+    pub clone_url: Option<String>,
+    pub event: TriggerEvent,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub sha: String,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub merge_request: Option<MergeRequestRef>,
+    pub actor: Option<String>,
+    pub status: TriggerStatus,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The trigger with its repository's name and clone URL (absent if the repository is gone).
+pub async fn trigger_view(services: &Services, trigger: &Trigger) -> Result<TriggerView, StoreError> {
+    let repository = services.repositories.get_repository(&trigger.repository_id).await?;
+    let clone_url = match &repository {
+        Some(repo) if repo.clone_url.is_some() => repo.clone_url.clone(),
+        Some(repo) => services
+            .integrations
+            .get_integration(&trigger.integration_id)
+            .await?
+            .map(|i| repo.clone_url_on(&i.host_url)),
+        None => None,
+    };
+    Ok(TriggerView {
+        id: trigger.id.clone(),
+        integration_id: trigger.integration_id.clone(),
+        repository_id: trigger.repository_id.clone(),
+        project_id: trigger.project_id,
+        full_name: repository.map(|r| r.full_name),
+        clone_url,
+        event: trigger.event,
+        git_ref: trigger.git_ref.clone(),
+        sha: trigger.sha.clone(),
+        branch: trigger.branch.clone(),
+        tag: trigger.tag.clone(),
+        merge_request: trigger.merge_request.clone(),
+        actor: trigger.actor.clone(),
+        status: trigger.status,
+        target_url: trigger.target_url.clone(),
+        description: trigger.description.clone(),
+        created_at: trigger.created_at,
+        updated_at: trigger.updated_at,
+    })
+}
+
+/// An opaque, URL-safe page cursor over a queue position.
+pub fn encode_cursor(position: &str) -> String {
+    BASE64URL.encode(position.as_bytes())
+}
+
+/// The queue position of a cursor [`encode_cursor`] gave out, if it is one.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    let position = String::from_utf8(BASE64URL.decode(cursor).ok()?).ok()?;
+    let (time, id) = position.split_once('#')?;
+    (time.len() == 11 && time.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok())
+        .then_some(position)
+}
+
+/// A page of the queue.
+pub struct TriggerPage {
+    pub triggers: Vec<TriggerView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Up to `limit` triggers matching `filter`, oldest first, after the decoded `cursor`. Claims
+/// that ran out are queued again first, so the queue shows them.
+///
+/// # Errors
+/// A storage failure.
+pub async fn list_build_triggers(
+    services: &Services,
+    filter: &TriggerFilter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<TriggerPage, StoreError> {
+    requeue_expired_claims(services).await?;
+    let mut triggers = services.triggers.list_triggers(filter, cursor, limit + 1).await?;
+    let more = triggers.len() > limit;
+    triggers.truncate(limit);
+    let next_cursor = if more {
+        triggers.last().map(|t| encode_cursor(&t.queue_position()))
+    } else {
+        None
+    };
+    let views = futures::future::try_join_all(triggers.iter().map(|t| trigger_view(services, t))).await?;
+    Ok(TriggerPage {
+        triggers: views,
+        next_cursor,
+    })
+}
+
+/// Why a trigger could not be read, claimed or reported on.
+///
+/// # Errors
+/// - `NotFound`: no such trigger (or its integration was deleted).
+/// - `AlreadyClaimed`: another build system holds it (or won the race for it).
+/// - `Transition`: a report that does not fit: not claimed, or already finished.
+/// - `NotClaimant`: the caller is not the build system that claimed it.
+/// - `CloneCredentialUnavailable`: GitLab would not issue a deploy token; the trigger is queued
+///   again, and the text says what to grant.
+/// - `Credentials`: the integration's own token cannot be used.
+/// - `Store`: storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("trigger not found")]
+    NotFound,
+    #[error("the trigger is already claimed")]
+    AlreadyClaimed,
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("only the build system that claimed the trigger may report on it")]
+    NotClaimant,
+    #[error("GitLab would not issue a clone credential: {0}")]
+    CloneCredentialUnavailable(GitLabError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Missing> for TriggerError {
+    fn from(_: Missing) -> Self {
+        TriggerError::NotFound
+    }
+}
+
+async fn stored_trigger(services: &Services, id: &TriggerId) -> Result<Trigger, TriggerError> {
+    services.triggers.get_trigger(id).await?.ok_or(TriggerError::NotFound)
+}
+
+/// One trigger.
+pub async fn get_build_trigger(services: &Services, id: &TriggerId) -> Result<TriggerView, TriggerError> {
+    let trigger = stored_trigger(services, id).await?;
+    Ok(trigger_view(services, &trigger).await?)
+}
+
+/// A claimed trigger and the credential to clone its repository with.
+pub struct ClaimedTrigger {
+    pub trigger: TriggerView,
+    pub clone: CloneCredential,
+}
+
+/// A deploy token for one repository, readable only, short-lived.
+pub struct CloneCredential {
+    pub url: String,
+    pub username: String,
+    pub password: SecretString,
+    pub expires_at: i64,
+}
+
+/// Claims a queued trigger for `caller`. Exactly one of several racing claims wins (a write
+/// conditioned on the version read); the winner gets a deploy token GitLab issues for this
+/// repository only, which is revoked when the build ends or its claim runs out.
+pub async fn claim_build_trigger(
+    services: &Services,
+    id: &TriggerId,
+    caller: &str,
+) -> Result<ClaimedTrigger, TriggerError> {
+    let now = services.clock.now();
+    let mut trigger = stored_trigger(services, id).await?;
+    if trigger.claim_expired(now) {
+        trigger = requeue(services, &trigger, now).await?;
+    }
+    match trigger.status {
+        TriggerStatus::Queued => {}
+        status if status.is_final() => return Err(TransitionError::Finished.into()),
+        _ => return Err(TriggerError::AlreadyClaimed),
+    }
+    let claimed = trigger.claimed(caller, now + services.config.claim_timeout_secs, now);
+    match services.triggers.update_trigger(&claimed).await {
+        Err(StoreError::Conflict) => return Err(TriggerError::AlreadyClaimed),
+        other => other?,
+    }
+    match issue_clone_credential(services, &claimed, now).await {
+        Ok(done) => Ok(done),
+        Err(err) => {
+            // Whatever stopped the credential, the trigger must not stay claimed by nobody.
+            if let Err(requeue_err) = services.triggers.update_trigger(&claimed.requeued(now)).await {
+                tracing::warn!(trigger_id = %claimed.id, error = %requeue_err, "a failed claim could not be queued again; its claim runs out on its own");
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn issue_clone_credential(
+    services: &Services,
+    claimed: &Trigger,
+    now: i64,
+) -> Result<ClaimedTrigger, TriggerError> {
+    let integration = services
+        .integration(&claimed.integration_id)
+        .await
+        .map_err(|e| match e {
+            super::LookupError::Missing(m) => TriggerError::from(m),
+            super::LookupError::Store(s) => TriggerError::Store(s),
+        })?;
+    let view = trigger_view(services, claimed).await?;
+    let url = view
+        .clone_url
+        .clone()
+        .ok_or(TriggerError::CloneCredentialUnavailable(GitLabError::NotFound))?;
+    let token = access_token(services, &integration).await?;
+    let expires_at = now + CLONE_CREDENTIAL_SECS;
+    let name = format!("oore-{}", claimed.id);
+    let deploy = services
+        .gitlab
+        .create_deploy_token(&integration.host_url, &token, claimed.project_id, &name, expires_at)
+        .await
+        .map_err(TriggerError::CloneCredentialUnavailable)?;
+    let with_token = Trigger {
+        deploy_token_id: Some(deploy.id),
+        version: claimed.version + 1,
+        ..claimed.clone()
+    };
+    if let Err(err) = services.triggers.update_trigger(&with_token).await {
+        revoke_clone_credential(services, &with_token).await;
+        return Err(match err {
+            StoreError::Conflict => TriggerError::AlreadyClaimed,
+            other => other.into(),
+        });
+    }
+    tracing::info!(trigger_id = %claimed.id, "trigger claimed");
+    Ok(ClaimedTrigger {
+        trigger: view,
+        clone: CloneCredential {
+            url,
+            username: deploy.username,
+            password: deploy.token,
+            expires_at,
+        },
+    })
+}
+
+/// Who reports, and whether their role may report on any trigger (owner, admin).
+pub struct Reporter<'a> {
+    pub caller: &'a str,
+    pub may_report_any: bool,
+}
+
+/// A state a build system reports.
+pub struct StatusReport {
+    pub state: ReportedState,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Records a report on a claimed trigger and shows it at GitLab. A final state revokes the
+/// clone credential.
+pub async fn report_build_status(
+    services: &Services,
+    id: &TriggerId,
+    reporter: Reporter<'_>,
+    report: StatusReport,
+) -> Result<TriggerView, TriggerError> {
+    let now = services.clock.now();
+    let mut trigger = stored_trigger(services, id).await?;
+    if trigger.claim_expired(now) {
+        trigger = requeue(services, &trigger, now).await?;
+    }
+    let updated = trigger.reported(
+        report.state,
+        report.target_url,
+        report.description,
+        now + services.config.claim_timeout_secs,
+        now,
+    )?;
+    if !reporter.may_report_any && trigger.claimed_by.as_deref() != Some(reporter.caller) {
+        return Err(TriggerError::NotClaimant);
+    }
+    match services.triggers.update_trigger(&updated).await {
+        Err(StoreError::Conflict) => return Err(TriggerError::AlreadyClaimed),
+        other => other?,
+    }
+    report_commit_status(services, &updated, updated.status.as_str()).await;
+    if updated.status.is_final() {
+        revoke_clone_credential(services, &updated).await;
+    }
+    Ok(trigger_view(services, &updated).await?)
+}
+
+/// Queues a trigger whose claim ran out again and revokes its clone credential.
+async fn requeue(services: &Services, trigger: &Trigger, now: i64) -> Result<Trigger, StoreError> {
+    let again = trigger.requeued(now);
+    match services.triggers.update_trigger(&again).await {
+        Ok(()) => {
+            tracing::info!(trigger_id = %trigger.id, "a claim ran out without a report; the trigger is queued again");
+            revoke_clone_credential(services, trigger).await;
+            Ok(again)
+        }
+        // Someone else moved it first: read what they left.
+        Err(StoreError::Conflict) => Ok(services.triggers.get_trigger(&trigger.id).await?.unwrap_or(again)),
+        Err(err) => Err(err),
+    }
+}
+
+/// Queues again every trigger whose claim ran out.
+pub async fn requeue_expired_claims(services: &Services) -> Result<usize, StoreError> {
+    let now = services.clock.now();
+    let mut requeued = 0;
+    for status in [TriggerStatus::Claimed, TriggerStatus::Running] {
+        let filter = TriggerFilter {
+            status: Some(status),
+            integration_id: None,
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = services.triggers.list_triggers(&filter, after.as_deref(), 200).await?;
+            for trigger in page.iter().filter(|t| t.claim_expired(now)) {
+                requeue(services, trigger, now).await?;
+                requeued += 1;
+            }
+            match page.last() {
+                Some(last) if page.len() == 200 => after = Some(last.queue_position()),
+                _ => break,
+            }
+        }
+    }
+    Ok(requeued)
+}
+
+/// Whether builds of the integration are claimed or running (its delete must wait for them).
+pub async fn has_active_builds(services: &Services, integration_id: &IntegrationId) -> Result<bool, StoreError> {
+    requeue_expired_claims(services).await?;
+    for status in [TriggerStatus::Claimed, TriggerStatus::Running] {
+        let filter = TriggerFilter {
+            status: Some(status),
+            integration_id: Some(integration_id.clone()),
+        };
+        if !services.triggers.list_triggers(&filter, None, 1).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Revokes the trigger's deploy token at GitLab; one that cannot be revoked still expires.
+async fn revoke_clone_credential(services: &Services, trigger: &Trigger) {
+    let Some(token_id) = trigger.deploy_token_id else {
+        return;
+    };
+    let revoked = async {
+        let integration = services
+            .integrations
+            .get_integration(&trigger.integration_id)
+            .await
+            .ok()??;
+        let token = access_token(services, &integration).await.ok()?;
+        services
+            .gitlab
+            .revoke_deploy_token(&integration.host_url, &token, trigger.project_id, token_id)
+            .await
+            .ok()
+    }
+    .await;
+    match revoked {
+        Some(()) => tracing::info!(trigger_id = %trigger.id, "clone credential revoked"),
+        None => {
+            tracing::warn!(trigger_id = %trigger.id, "the clone credential could not be revoked; it expires on its own")
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! A build trigger and its lifecycle: queued until a build system claims it, then running, then
+//! one final state. The claim is a lease: it runs out without a report, and the trigger is queued
+//! again.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use super::webhook::{BuildRequest, MergeRequestRef, TriggerEvent};
+
+/// Where a trigger is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerStatus {
+    Queued,
+    Claimed,
+    Running,
+    Success,
+    Failed,
+    Canceled,
+    Skipped,
+}
+
+impl TriggerStatus {
+    pub const ALL: [TriggerStatus; 7] = [
+        TriggerStatus::Queued,
+        TriggerStatus::Claimed,
+        TriggerStatus::Running,
+        TriggerStatus::Success,
+        TriggerStatus::Failed,
+        TriggerStatus::Canceled,
+        TriggerStatus::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerStatus::Queued => "queued",
+            TriggerStatus::Claimed => "claimed",
+            TriggerStatus::Running => "running",
+            TriggerStatus::Success => "success",
+            TriggerStatus::Failed => "failed",
+            TriggerStatus::Canceled => "canceled",
+            TriggerStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A final state: nothing may be reported after it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TriggerStatus::Success | TriggerStatus::Failed | TriggerStatus::Canceled | TriggerStatus::Skipped
+        )
+    }
+
+    /// Held by a build system (its claim is a lease that runs out).
+    pub fn is_active(self) -> bool {
+        matches!(self, TriggerStatus::Claimed | TriggerStatus::Running)
+    }
+}
+
+/// A state a build system reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedState {
+    Running,
+    Success,
+    Failed,
+    Canceled,
+    Skipped,
+}
+
+impl ReportedState {
+    pub fn status(self) -> TriggerStatus {
+        match self {
+            ReportedState::Running => TriggerStatus::Running,
+            ReportedState::Success => TriggerStatus::Success,
+            ReportedState::Failed => TriggerStatus::Failed,
+            ReportedState::Canceled => TriggerStatus::Canceled,
+            ReportedState::Skipped => TriggerStatus::Skipped,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "running" => Some(ReportedState::Running),
+            "success" => Some(ReportedState::Success),
+            "failed" => Some(ReportedState::Failed),
+            "canceled" => Some(ReportedState::Canceled),
+            "skipped" => Some(ReportedState::Skipped),
+            _ => None,
+        }
+    }
+}
+
+/// Why a report does not fit the trigger's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the trigger is not claimed")]
+    NotClaimed,
+    #[error("the trigger has already finished")]
+    Finished,
+}
+
+/// A build a delivery asked for, as stored. Names (full name, clone URL) are not kept here:
+/// they come from the stored repository when the trigger is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub id: TriggerId,
+    pub integration_id: IntegrationId,
+    pub repository_id: RepositoryId,
+    pub project_id: ProjectId,
+    pub event: TriggerEvent,
+    /// The full ref: `refs/heads/x`, `refs/tags/v1`, or `refs/merge-requests/{iid}/head`.
+    pub git_ref: String,
+    pub sha: String,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub merge_request: Option<MergeRequestRef>,
+    pub actor: Option<String>,
+    pub status: TriggerStatus,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+    /// The caller (`sub`) holding the claim.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    /// When the claim runs out unless a report renews it.
+    #[serde(default)]
+    pub claim_expires_at: Option<i64>,
+    /// The GitLab deploy token handed out with the claim, to revoke when the build ends.
+    #[serde(default)]
+    pub deploy_token_id: Option<u64>,
+    pub delivery_key: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Bumped by every change: writes are conditioned on the version they read.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Trigger {
+    /// A queued trigger for `request` on the integration's project.
+    pub fn queued(
+        request: BuildRequest,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        delivery_key: &str,
+        now: i64,
+    ) -> Self {
+        Trigger {
+            id: TriggerId::generate(),
+            integration_id: integration_id.clone(),
+            repository_id: RepositoryId::derive(integration_id, project_id),
+            project_id,
+            event: request.event,
+            git_ref: request.git_ref,
+            sha: request.commit_sha,
+            branch: request.branch,
+            tag: request.tag,
+            merge_request: request.merge_request,
+            actor: request.actor,
+            status: TriggerStatus::Queued,
+            target_url: None,
+            description: None,
+            claimed_by: None,
+            claim_expires_at: None,
+            deploy_token_id: None,
+            delivery_key: delivery_key.to_string(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// The short ref GitLab's commit status takes: the branch (a merge request's source
+    /// branch) or the tag.
+    pub fn status_ref(&self) -> Option<&str> {
+        self.branch.as_deref().or(self.tag.as_deref())
+    }
+
+    /// Whether the claim ran out at `now`.
+    pub fn claim_expired(&self, now: i64) -> bool {
+        self.status.is_active() && self.claim_expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The trigger claimed by `caller` until `until`.
+    pub fn claimed(&self, caller: &str, until: i64, now: i64) -> Trigger {
+        Trigger {
+            status: TriggerStatus::Claimed,
+            claimed_by: Some(caller.to_string()),
+            claim_expires_at: Some(until),
+            deploy_token_id: None,
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    /// The trigger queued again (a claim that failed or ran out).
+    pub fn requeued(&self, now: i64) -> Trigger {
+        Trigger {
+            status: TriggerStatus::Queued,
+            claimed_by: None,
+            claim_expires_at: None,
+            deploy_token_id: None,
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    /// The trigger after a report of `state`; a non-final report renews the claim until `until`.
+    pub fn reported(
+        &self,
+        state: ReportedState,
+        target_url: Option<String>,
+        description: Option<String>,
+        until: i64,
+        now: i64,
+    ) -> Result<Trigger, TransitionError> {
+        if self.status.is_final() {
+            return Err(TransitionError::Finished);
+        }
+        if !self.status.is_active() {
+            return Err(TransitionError::NotClaimed);
+        }
+        let status = state.status();
+        Ok(Trigger {
+            status,
+            target_url: target_url.or_else(|| self.target_url.clone()),
+            description: description.or_else(|| self.description.clone()),
+            claim_expires_at: if status.is_final() { None } else { Some(until) },
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        })
+    }
+
+    /// The trigger's place in the queue: creation time, then id.
+    pub fn queue_position(&self) -> String {
+        format!("{:011}#{}", self.created_at.max(0), self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger() -> Trigger {
+        let request = BuildRequest {
+            event: TriggerEvent::Push,
+            git_ref: "refs/heads/main".into(),
+            branch: Some("main".into()),
+            tag: None,
+            commit_sha: "a".repeat(40),
+            actor: None,
+            merge_request: None,
+        };
+        Trigger::queued(request, &"i".into(), ProjectId(1), "k", 100)
+    }
+
+    #[test]
+    fn claimed_then_running_then_final_and_nothing_after() {
+        let queued = trigger();
+        assert_eq!(
+            queued.reported(ReportedState::Running, None, None, 0, 0),
+            Err(TransitionError::NotClaimed)
+        );
+        let claimed = queued.claimed("runner-1", 200, 110);
+        assert_eq!((claimed.status, claimed.version), (TriggerStatus::Claimed, 1));
+        let running = claimed
+            .reported(ReportedState::Running, Some("https://ci/1".into()), None, 300, 120)
+            .unwrap();
+        assert_eq!(
+            (running.status, running.claim_expires_at),
+            (TriggerStatus::Running, Some(300))
+        );
+        let done = running
+            .reported(ReportedState::Success, None, Some("ok".into()), 400, 130)
+            .unwrap();
+        assert_eq!(done.status, TriggerStatus::Success);
+        assert_eq!(
+            done.target_url.as_deref(),
+            Some("https://ci/1"),
+            "a report keeps what earlier ones said"
+        );
+        assert_eq!(done.claim_expires_at, None);
+        assert_eq!(
+            done.reported(ReportedState::Failed, None, None, 0, 140),
+            Err(TransitionError::Finished)
+        );
+        let direct = trigger()
+            .claimed("r", 200, 110)
+            .reported(ReportedState::Skipped, None, None, 0, 111)
+            .unwrap();
+        assert_eq!(
+            direct.status,
+            TriggerStatus::Skipped,
+            "claimed may go straight to a final state"
+        );
+    }
+
+    #[test]
+    fn a_claim_runs_out_and_requeues() {
+        let claimed = trigger().claimed("r", 200, 110);
+        assert!(!claimed.claim_expired(199));
+        assert!(claimed.claim_expired(200));
+        let again = claimed.requeued(201);
+        assert_eq!(
+            (again.status, again.claimed_by.as_deref(), again.version),
+            (TriggerStatus::Queued, None, 2)
+        );
+        assert!(!again.claim_expired(1000));
+    }
+}
