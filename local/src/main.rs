@@ -13,7 +13,7 @@ use shared::ports::{Clock, SecretVault, SystemClock};
 
 const USAGE: &str = "usage:
   oore-local [serve]                     serve every route on OORE_LISTEN (default 127.0.0.1:8787)
-  oore-local token [--role owner|admin|developer|qa_viewer] [--user ID] [--ttl SECONDS]
+  oore-local token [--role owner|admin|developer|qa_viewer|runner] [--user ID] [--ttl SECONDS]
                                          print a caller token for the running service
   oore-local fake-gitlab [--port 9090] [--projects 25] [--delay-ms 0] [--prefix /gitlab]
                          [--callback URL]
@@ -22,7 +22,7 @@ const USAGE: &str = "usage:
 Settings (environment): TABLE_NAME switches from the embedded store to DynamoDB and Secrets
 Manager (with AWS_REGION, credentials, and AWS_ENDPOINT_URL for an emulator);
 CALLER_KEY_SECRET_ID, MASTER_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
-GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
+GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, CLAIM_TIMEOUT_SECONDS, STATUS_NAME, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
 embedded caller key is kept, default ./.oore-local), RUST_LOG.";
 
 fn flag(args: &[String], name: &str) -> Option<String> {
@@ -148,7 +148,7 @@ async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let role: Role = serde_json::from_value(serde_json::Value::String(
         flag(args, "--role").unwrap_or_else(|| "owner".into()),
     ))
-    .map_err(|_| "--role must be owner, admin, developer or qa_viewer")?;
+    .map_err(|_| "--role must be owner, admin, developer, qa_viewer or runner")?;
     let user = flag(args, "--user").unwrap_or_else(|| "local-owner".into());
     let ttl: i64 = flag(args, "--ttl").map(|t| t.parse()).transpose()?.unwrap_or(12 * 3600);
     println!(

@@ -12,6 +12,14 @@ use crate::ports::BuildEvents;
 /// The item attributes that are keys, not the trigger's own fields.
 const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "gsi1pk", "gsi1sk"];
 
+/// The trigger a stream record's new image holds.
+pub fn trigger_from_image(mut image: serde_dynamo::Item) -> Result<Trigger, serde_dynamo::Error> {
+    for key in KEY_ATTRIBUTES {
+        image.remove(key);
+    }
+    serde_dynamo::from_item(image)
+}
+
 /// Hands off every new trigger of a batch. A record that fails is reported as the batch's first
 /// failure (with `ReportBatchItemFailures`, Lambda retries from there, in order).
 pub async fn hand_off_records(services: &Services, events: &dyn BuildEvents, event: Event) -> DynamoDbEventResponse {
@@ -25,11 +33,7 @@ pub async fn hand_off_records(services: &Services, events: &dyn BuildEvents, eve
         if !is_new_trigger {
             continue;
         }
-        let mut image = record.change.new_image.clone();
-        for key in KEY_ATTRIBUTES {
-            image.remove(key);
-        }
-        let handed_off = match serde_dynamo::from_item::<_, Trigger>(image) {
+        let handed_off = match trigger_from_image(record.change.new_image.clone()) {
             Ok(trigger) => hand_off_trigger(services, Some(events), &trigger)
                 .await
                 .map_err(|e| e.to_string()),

@@ -1,6 +1,7 @@
 //! Prints numbers, asserts nothing about speed: the in-process time of one webhook delivery
 //! through the receiver (embedded store) for a push that builds, a repeat, and an ignored
-//! event; and, with moto running, the AWS calls a warm delivery makes, counted in the SDK clients.
+//! event; how long after its delivery a build's `pending` status reaches GitLab on the local
+//! runner; and, with moto running, the AWS calls a warm delivery makes, counted in the SDK clients.
 //!
 //! Run: `scripts/bench.sh --bench webhooks` (starts moto), or
 //! `cargo bench -p oore-gitlab-tests --bench webhooks` (embedded numbers only).
@@ -97,6 +98,52 @@ async fn embedded_latency() {
     .await;
 }
 
+/// Delivery to `pending` at GitLab, on the local runner's in-process hand-off: each delivery
+/// carries its own commit, and the fake GitLab is watched for that commit's status.
+async fn pending_status_latency() {
+    let (h, secret) = connected(Backend::Embedded).await;
+    let template: Value = serde_json::from_str(PUSH).unwrap();
+    let count = 100;
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let sha = format!("{:040x}", 0xab0000 + i);
+        let mut push = template.clone();
+        push["after"] = Value::from(sha.clone());
+        push["checkout_sha"] = Value::from(sha.clone());
+        let body = push.to_string().into_bytes();
+        let started = Instant::now();
+        let (status, _, _) = h
+            .send(
+                Method::POST,
+                "/v1/webhooks/gitlab",
+                &headers("Push Hook", &secret, &format!("pending-{i}")),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let deadline = started + Duration::from_secs(10);
+        while !h
+            .gitlab
+            .state
+            .builds
+            .statuses()
+            .iter()
+            .any(|s| s.sha == sha && s.state == "pending")
+        {
+            assert!(Instant::now() < deadline, "no pending status for delivery {i}");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    println!(
+        "pending commit status at GitLab after the delivery, local runner: p50 {:>7.3} ms  p95 {:>7.3} ms  max {:>7.3} ms  ({count} deliveries; goal p95 <= 2 s)",
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.95).as_secs_f64() * 1e3,
+        samples[count - 1].as_secs_f64() * 1e3,
+    );
+}
+
 async fn aws_calls_per_warm_delivery() {
     if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
         println!("AWS calls per warm delivery: skipped (no AWS_ENDPOINT_URL; scripts/bench.sh starts moto)");
@@ -139,5 +186,6 @@ async fn aws_calls_per_warm_delivery() {
 #[tokio::main]
 async fn main() {
     embedded_latency().await;
+    pending_status_latency().await;
     aws_calls_per_warm_delivery().await;
 }

@@ -206,3 +206,19 @@ async fn without_a_public_base_url_links_use_the_apis_own_host() {
         "https://abc123.execute-api.us-east-1.amazonaws.com/v1/webhooks/gitlab"
     );
 }
+
+/// The stream event of the hand-off function reads as Lambda's DynamoDB event, and its new
+/// image as the trigger the webhook wrote.
+#[test]
+fn the_hand_off_event_reads_as_a_trigger() {
+    let path = format!("{}/../events/trigger-handoff.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&text).expect("a DynamoDB stream event");
+    assert_eq!(event.records.len(), 1);
+    let record = &event.records[0];
+    assert_eq!(record.event_name, "INSERT");
+    let trigger = shared::stream::trigger_from_image(record.change.new_image.clone()).expect("the image is a trigger");
+    assert_eq!(trigger.status, shared::domain::trigger::TriggerStatus::Queued);
+    assert_eq!(trigger.git_ref, "refs/heads/main");
+}

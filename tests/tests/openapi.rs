@@ -248,7 +248,7 @@ async fn every_answer_has_the_documented_shape() {
         .unwrap()
         .parse::<u64>()
         .unwrap();
-    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "abc", "checkout_sha": "abc", "project": {"id": project}}).to_string();
+    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "9c1b2d3e4f5a69788796a5b4c3d2e1f001234567", "checkout_sha": "9c1b2d3e4f5a69788796a5b4c3d2e1f001234567", "project": {"id": project}}).to_string();
     let webhook_headers = |token: &str| {
         vec![
             ("x-gitlab-token".to_string(), token.to_string()),
@@ -257,6 +257,7 @@ async fn every_answer_has_the_documented_shape() {
         ]
     };
     let secret = started["webhook_secret"].as_str().unwrap();
+    let mut trigger_id = None;
     for _ in 0..2 {
         let (status, _, bytes) = h
             .send(
@@ -266,13 +267,30 @@ async fn every_answer_has_the_documented_shape() {
                 Some(push.clone().into_bytes()),
             )
             .await;
-        conforms(
-            "post",
-            "/v1/webhooks/gitlab",
-            status,
-            &serde_json::from_slice(&bytes).unwrap(),
-        );
+        assert_eq!(status, 200);
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        conforms("post", "/v1/webhooks/gitlab", status, &answer);
+        trigger_id = trigger_id.or_else(|| answer["trigger_id"].as_str().map(str::to_string));
     }
+    let trigger = trigger_id.expect("the first delivery triggered a build");
+    let (status, body) = call(Method::GET, "/v1/build-triggers".into(), None).await;
+    conforms("get", "/v1/build-triggers", status, &body);
+    assert_eq!(body["triggers"].as_array().unwrap().len(), 1);
+    let (status, body) = call(Method::GET, format!("/v1/build-triggers/{trigger}"), None).await;
+    conforms("get", "/v1/build-triggers/{id}", status, &body);
+    let (status, body) = call(Method::POST, format!("/v1/build-triggers/{trigger}/claim"), None).await;
+    assert_eq!(status, 200, "{body}");
+    conforms("post", "/v1/build-triggers/{id}/claim", status, &body);
+    let (status, body) = call(Method::POST, format!("/v1/build-triggers/{trigger}/claim"), None).await;
+    conforms("post", "/v1/build-triggers/{id}/claim", status, &body);
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/build-triggers/{trigger}/status"),
+        Some(json!({"state": "success", "target_url": "https://ci.example.com/1"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    conforms("post", "/v1/build-triggers/{id}/status", status, &body);
     let (status, _, bytes) = h
         .send(
             Method::POST,
