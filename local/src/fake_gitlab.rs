@@ -21,9 +21,6 @@ const USER: &str = include_str!("../fixtures/gitlab/api/user.json");
 const TOKEN_SELF: &str = include_str!("../fixtures/gitlab/api/personal-access-token.json");
 const PROJECTS: &str = include_str!("../fixtures/gitlab/api/projects.json");
 
-/// GitLab stops sending totals above this many records.
-const TOTALS_LIMIT: usize = 10_000;
-
 /// A 1×1 PNG, served as every project avatar.
 pub const AVATAR_PNG: &[u8] = &[
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
@@ -90,7 +87,8 @@ impl Default for FakeOptions {
 /// Shared state, readable by tests: counters and knobs.
 pub struct FakeState {
     tokens: Mutex<HashMap<String, FakeToken>>,
-    projects: Mutex<Vec<Value>>,
+    /// The project listing (`fake_projects`).
+    pub projects: crate::fake_projects::FakeProjects,
     delay_ms: AtomicU64,
     /// The next N project-listing requests answer 429 with `Retry-After: 1`.
     rate_limit_next: AtomicU32,
@@ -160,7 +158,7 @@ impl FakeState {
                 _ => "private",
             });
         }
-        self.projects.lock().unwrap().push(p);
+        self.projects.add(p);
     }
 
     /// The hooks of a project, with the secret each was given.
@@ -183,19 +181,16 @@ impl FakeState {
     /// Replaces the listing with `count` projects generated from the fixture.
     pub fn set_projects(&self, count: usize) {
         let base = self.base_url.lock().unwrap().clone();
-        *self.projects.lock().unwrap() = generate_projects(count, &base);
+        self.projects.set_generated(count, &base);
     }
 
     /// Removes projects by id (a project deleted at GitLab).
     pub fn remove_projects(&self, ids: &[u64]) {
-        self.projects
-            .lock()
-            .unwrap()
-            .retain(|p| !ids.contains(&p["id"].as_u64().unwrap_or_default()));
+        self.projects.remove(ids);
     }
 
     pub fn project_count(&self) -> usize {
-        self.projects.lock().unwrap().len()
+        self.projects.count()
     }
 }
 
@@ -211,33 +206,6 @@ impl Drop for FakeGitLab {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// Visibility cycles public, internal, private so syncs see all three.
-fn generate_projects(count: usize, base_url: &str) -> Vec<Value> {
-    let template: Vec<Value> = serde_json::from_str(PROJECTS).expect("projects fixture is JSON");
-    let template = &template[0];
-    (0..count)
-        .map(|i| {
-            let id = 1000 + i as u64;
-            let path = format!("project-{i:05}");
-            let mut p = template.clone();
-            p["id"] = json!(id);
-            p["name"] = json!(format!("Project {i:05}"));
-            p["path"] = json!(path);
-            p["path_with_namespace"] = json!(format!("diaspora/{path}"));
-            p["name_with_namespace"] = json!(format!("diaspora / Project {i:05}"));
-            p["web_url"] = json!(format!("{base_url}/diaspora/{path}"));
-            p["http_url_to_repo"] = json!(format!("{base_url}/diaspora/{path}.git"));
-            p["visibility"] = json!(["public", "internal", "private"][i % 3]);
-            p["avatar_url"] = if i % 2 == 0 {
-                json!(format!("{base_url}/uploads/-/system/project/avatar/{id}/avatar.png"))
-            } else {
-                Value::Null
-            };
-            p
-        })
-        .collect()
 }
 
 fn unauthorized_plain() -> Response {
@@ -385,65 +353,7 @@ async fn projects(
             .insert("retry-after", HeaderValue::from_static("1"));
         return response;
     }
-    let per_page = query
-        .get("per_page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
-    let page = query
-        .get("page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let (items, total) = {
-        let all = state.projects.lock().unwrap();
-        let items: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
-        (items, all.len())
-    };
-    let total_pages = total.div_ceil(per_page).max(1);
-    let base = state.base_url.lock().unwrap().clone();
-    let link = |p: usize, rel: &str| {
-        format!("<{base}/api/v4/projects?membership=true&page={p}&per_page={per_page}>; rel=\"{rel}\"")
-    };
-    let mut links = vec![link(1, "first")];
-    if page < total_pages {
-        links.push(link(page + 1, "next"));
-    }
-    if page > 1 {
-        links.push(link(page - 1, "prev"));
-    }
-    let mut response = Json(items).into_response();
-    let h = response.headers_mut();
-    let set = |h: &mut HeaderMap, name: &'static str, value: String| {
-        h.insert(name, HeaderValue::from_str(&value).expect("header values are ASCII"));
-    };
-    set(h, "x-page", page.to_string());
-    set(h, "x-per-page", per_page.to_string());
-    set(
-        h,
-        "x-next-page",
-        if page < total_pages {
-            (page + 1).to_string()
-        } else {
-            String::new()
-        },
-    );
-    set(
-        h,
-        "x-prev-page",
-        if page > 1 {
-            (page - 1).to_string()
-        } else {
-            String::new()
-        },
-    );
-    if total <= TOTALS_LIMIT {
-        set(h, "x-total", total.to_string());
-        set(h, "x-total-pages", total_pages.to_string());
-        links.push(link(total_pages, "last"));
-    }
-    set(h, "link", links.join(", "));
-    response
+    state.projects.list(&query)
 }
 
 pub(crate) fn not_found() -> Response {
@@ -451,13 +361,7 @@ pub(crate) fn not_found() -> Response {
 }
 
 pub(crate) fn find_project(state: &FakeState, id: u64) -> Option<Value> {
-    state
-        .projects
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"].as_u64() == Some(id))
-        .cloned()
+    state.projects.get(id)
 }
 
 async fn project(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
@@ -557,13 +461,7 @@ async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id
     if let Err(r) = admit(&state, &headers).await {
         return r;
     }
-    let exists = state
-        .projects
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|p| p["id"].as_u64() == Some(id));
-    if !exists {
+    if !state.projects.contains(id) {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not Found"}))).into_response();
     }
     ([("content-type", "image/png")], AVATAR_PNG).into_response()
@@ -577,7 +475,9 @@ impl FakeGitLab {
         let base_url = format!("http://{}{}", listener.local_addr()?, prefix);
         let state = Arc::new(FakeState {
             tokens: Mutex::new(HashMap::new()),
-            projects: Mutex::new(Vec::new()),
+            projects: crate::fake_projects::FakeProjects::new(
+                serde_json::from_str::<Vec<Value>>(PROJECTS).expect("projects fixture is JSON")[0].clone(),
+            ),
             delay_ms: AtomicU64::new(options.delay.as_millis() as u64),
             rate_limit_next: AtomicU32::new(0),
             failing: Default::default(),

@@ -237,6 +237,26 @@ pub struct ProjectsPage {
     pub total_pages: Option<u32>,
 }
 
+/// A keyset page request: projects with `id_after < id < id_before`, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysetRange {
+    pub id_after: Option<u64>,
+    pub id_before: Option<u64>,
+    /// Newest (highest id) first.
+    pub descending: bool,
+    pub per_page: u32,
+}
+
+/// One keyset page.
+#[derive(Debug, Clone)]
+pub struct KeysetPage {
+    pub projects: Vec<GitLabProject>,
+    /// GitLab's `Link: rel="next"`: more projects lie in the range.
+    pub has_next: bool,
+    /// False when GitLab answered with offset pages instead (keyset not offered there).
+    pub keyset: bool,
+}
+
 /// An image fetched from GitLab.
 #[derive(Debug, Clone)]
 pub struct Avatar {
@@ -257,6 +277,13 @@ pub trait GitLabApi: Send + Sync {
         page: u32,
         per_page: u32,
     ) -> Result<ProjectsPage, GitLabError>;
+    /// `GET /projects?membership=true&archived=false&pagination=keyset&order_by=id` within `range`.
+    async fn projects_keyset(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        range: &KeysetRange,
+    ) -> Result<KeysetPage, GitLabError>;
     /// Fetches an avatar image of at most `max_bytes`.
     async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError>;
     /// `GET /projects/:id`.

@@ -17,7 +17,9 @@ use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::{HostUrl, is_forbidden_ip};
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
-use crate::ports::{Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, ProjectsPage};
+use crate::ports::{
+    Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
+};
 
 /// How many times a rate-limited request is sent again, and the longest wait we accept.
 const RATE_LIMIT_RETRIES: u32 = 3;
@@ -250,6 +252,45 @@ impl GitLabApi for HttpGitLab {
             projects,
             next_page: header_u32(&headers, "x-next-page").or_else(|| link_next_page(&headers)),
             total_pages: header_u32(&headers, "x-total-pages"),
+        })
+    }
+
+    async fn projects_keyset(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        range: &KeysetRange,
+    ) -> Result<KeysetPage, GitLabError> {
+        let mut url = host.join("api/v4/projects");
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("membership", "true")
+                .append_pair("archived", "false")
+                .append_pair("pagination", "keyset")
+                .append_pair("order_by", "id")
+                .append_pair("sort", if range.descending { "desc" } else { "asc" })
+                .append_pair("per_page", &range.per_page.to_string());
+            if let Some(after) = range.id_after {
+                query.append_pair("id_after", &after.to_string());
+            }
+            if let Some(before) = range.id_before {
+                query.append_pair("id_before", &before.to_string());
+            }
+        }
+        let response = self.send(self.get(url, Some(token))).await?;
+        let headers = response.headers().clone();
+        let projects: Vec<GitLabProject> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
+        // Offset answers carry `x-page`; keyset answers never do.
+        let keyset = !headers.contains_key("x-page");
+        let has_next = headers
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|link| link.split(',').any(|part| part.contains("rel=\"next\"")));
+        Ok(KeysetPage {
+            projects,
+            has_next,
+            keyset,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod installations;
 pub mod integrations;
 pub mod oauth;
+pub mod project_walk;
 pub mod repositories;
 pub mod sync;
 pub mod tokens;

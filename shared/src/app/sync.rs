@@ -1,24 +1,15 @@
-//! Repository sync: fetch every project page (side by side when GitLab gives the total) and
-//! bring the stored repositories in line: upsert changed ones, remove vanished ones.
+//! Repository sync: read every project (`project_walk`) and bring the stored repositories in
+//! line: upsert changed ones, remove vanished ones.
 
 use std::collections::{HashMap, HashSet};
 
-use futures::stream::{self, StreamExt, TryStreamExt};
 use secrecy::SecretString;
 
 use super::Services;
-use crate::domain::gitlab::GitLabProject;
-use crate::domain::host::HostUrl;
+pub use super::project_walk::{DEFAULT_CONCURRENCY, fetch_all_projects};
 use crate::domain::ids::ProjectId;
 use crate::domain::integration::{IntegrationRecord, Repository};
-use crate::ports::{GitLabApi, GitLabError, StoreError};
-
-/// GitLab's largest page.
-pub const PER_PAGE: u32 = 100;
-
-/// How many page requests may be in flight at once. GitLab.com allows 2,000 project listings
-/// per 10 minutes per user, so a handful in parallel stays far below it.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+use crate::ports::{GitLabError, StoreError};
 
 /// Why a sync stopped. Nothing was written when it did.
 ///
@@ -39,37 +30,6 @@ pub struct SyncSummary {
     pub fetched: usize,
     pub written: usize,
     pub removed: usize,
-}
-
-/// Every project the token reaches. With `x-total-pages` the remaining pages are fetched
-/// `concurrency` at a time; without it (over 10,000 projects) `x-next-page` is followed.
-pub async fn fetch_all_projects(
-    gitlab: &dyn GitLabApi,
-    host: &HostUrl,
-    token: &SecretString,
-    concurrency: usize,
-) -> Result<Vec<GitLabProject>, GitLabError> {
-    let first = gitlab.projects_page(host, token, 1, PER_PAGE).await?;
-    let mut projects = first.projects;
-    let mut next = first.next_page;
-    if let (Some(total), Some(_)) = (first.total_pages, first.next_page) {
-        let pages: Vec<_> = stream::iter(2..=total)
-            .map(|page| gitlab.projects_page(host, token, page, PER_PAGE))
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        // Projects added while we read may have grown the listing past the total we were told.
-        next = pages.last().and_then(|p| p.next_page).filter(|n| *n > total);
-        for page in pages {
-            projects.extend(page.projects);
-        }
-    }
-    while let Some(page_number) = next {
-        let page = gitlab.projects_page(host, token, page_number, PER_PAGE).await?;
-        projects.extend(page.projects);
-        next = page.next_page.filter(|n| *n > page_number);
-    }
-    Ok(projects)
 }
 
 /// Syncs one installation's repositories. Nothing is written unless every page was read, so

@@ -70,6 +70,8 @@ const TTL: &str = "ttl";
 const GSI1: &str = "gsi1";
 /// BatchWriteItem takes at most 25 requests.
 const BATCH: usize = 25;
+/// BatchWriteItem calls sent side by side.
+const BATCHES_IN_FLIGHT: usize = 8;
 
 /// The store over one DynamoDB table.
 #[derive(Clone)]
@@ -223,32 +225,42 @@ impl DynamoStore {
             .map_err(unavailable)
     }
 
-    /// Runs BatchWriteItem in chunks, resending what DynamoDB left unprocessed.
+    /// Runs BatchWriteItem in chunks, several at once.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in requests.chunks(BATCH) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0u32.. {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt >= 8 {
-                    return Err(StoreError::Unavailable(
-                        "DynamoDB kept items unprocessed after retries".into(),
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[WriteRequest]>::to_vec).collect();
+        stream::iter(chunks)
+            .map(|chunk| self.write_chunk(chunk))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// One BatchWriteItem of at most 25 requests, resending what DynamoDB left unprocessed
+    /// with a growing pause (it leaves items when a partition is throttled).
+    async fn write_chunk(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for attempt in 0u32.. {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
             }
+            if attempt >= 8 {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB kept items unprocessed after retries".into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
         }
         Ok(())
     }
