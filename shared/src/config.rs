@@ -41,6 +41,8 @@ pub struct Config {
     /// The EventBridge bus `Build Triggered` events go to (`BUILD_EVENT_BUS_NAME`); only the
     /// hand-off function publishes.
     pub build_event_bus: Option<String>,
+    /// The SQS queue sync jobs go to (`SYNC_QUEUE_URL`); unset, they run in this process.
+    pub sync_queue_url: Option<String>,
 }
 
 /// A setting that is missing or unusable.
@@ -107,6 +109,9 @@ impl Config {
             sync_concurrency,
             claim_timeout_secs: number("CLAIM_TIMEOUT_SECONDS", "1800", 60, 24 * 3600)?,
             status_name: or("STATUS_NAME", "oore-ci").trim().to_string(),
+            sync_queue_url: lookup("SYNC_QUEUE_URL")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             build_event_bus: lookup("BUILD_EVENT_BUS_NAME")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),

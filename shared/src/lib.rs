@@ -9,3 +9,4 @@ pub mod http;
 pub mod ports;
 pub mod runtime;
 pub mod stream;
+pub mod sync_worker;

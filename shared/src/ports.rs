@@ -13,6 +13,7 @@ use crate::domain::host::HostUrl;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::{OAuthClient, OAuthTokens, PendingAuthorization};
+use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::domain::webhook_keys::WebhookKey;
 
@@ -75,6 +76,18 @@ pub trait OAuthStateStore: Send + Sync {
 pub trait RepositoryStore: Send + Sync {
     async fn list_repositories(&self, integration_id: &IntegrationId) -> Result<Vec<Repository>, StoreError>;
     async fn get_repository(&self, repository_id: &RepositoryId) -> Result<Option<Repository>, StoreError>;
+    /// The stored repositories of these GitLab projects (those that exist).
+    async fn get_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        projects: &[ProjectId],
+    ) -> Result<Vec<Repository>, StoreError>;
+    /// The repositories no pass since `generation` has written (a complete pass's leftovers).
+    async fn stale_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        generation: u64,
+    ) -> Result<Vec<Repository>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
     async fn write_repositories(
         &self,
@@ -129,6 +142,33 @@ pub trait WebhookStore: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError>;
 }
+
+/// Sync records, one per integration.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    async fn get_sync(&self, integration_id: &IntegrationId) -> Result<Option<SyncRecord>, StoreError>;
+    /// Writes `record` if the stored one is the version it was made from (`record.version - 1`;
+    /// none stored for version 1). `Conflict` for the loser of a race.
+    async fn put_sync(&self, record: &SyncRecord) -> Result<(), StoreError>;
+}
+
+/// A request to run (or go on with) an integration's sync pass.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncJob {
+    pub integration_id: IntegrationId,
+    pub generation: u64,
+}
+
+/// Where sync jobs wait for a worker (an SQS queue on AWS, a background task locally).
+#[async_trait]
+pub trait SyncQueue: Send + Sync {
+    async fn enqueue(&self, job: &SyncJob) -> Result<(), QueueError>;
+}
+
+/// A job could not be queued.
+#[derive(Debug, thiserror::Error)]
+#[error("the sync job could not be queued: {0}")]
+pub struct QueueError(pub String);
 
 /// Which triggers to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

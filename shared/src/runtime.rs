@@ -14,15 +14,17 @@ use crate::adapters::eventbridge::EventBridgeEvents;
 use crate::adapters::gitlab_http::HttpGitLab;
 use crate::adapters::memory::{MemoryStore, MemoryVault};
 use crate::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
+use crate::adapters::sqs::SqsSyncQueue;
 use crate::app::Services;
 use crate::app::handoff::{BackgroundHandoff, StreamHandoff, run_worker};
+use crate::app::sync_jobs::{BackgroundSyncQueue, run_sync_worker};
 use crate::config::Config;
 use crate::http::App;
 use crate::http::auth::Authenticator;
 use crate::http::routes::RouteId;
 use crate::ports::{
-    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SystemClock, TriggerHandoff,
-    TriggerStore, WebhookStore,
+    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SyncQueue, SyncStore,
+    SystemClock, TriggerHandoff, TriggerStore, WebhookStore,
 };
 
 /// How long a warm container trusts a secret it read.
@@ -42,12 +44,13 @@ fn assemble<S>(
     config: Config,
     store: Arc<S>,
     handoff: Handoff,
+    sync_queue: Option<Arc<dyn SyncQueue>>,
     vault: Arc<dyn SecretVault>,
     gitlab: Arc<dyn GitLabApi>,
     clock: Arc<dyn Clock>,
 ) -> App
 where
-    S: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + TriggerStore + 'static,
+    S: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + TriggerStore + SyncStore + 'static,
 {
     let auth = Authenticator::new(
         vault.clone(),
@@ -63,12 +66,22 @@ where
             (port, Some(receiver))
         }
     };
+    // Without a queue, sync jobs run as tasks of this process.
+    let (sync_queue, sync_worker): (Arc<dyn SyncQueue>, _) = match sync_queue {
+        Some(queue) => (queue, None),
+        None => {
+            let (queue, receiver) = BackgroundSyncQueue::new();
+            (queue, Some(receiver))
+        }
+    };
     let services = Services {
         integrations: store.clone(),
         repositories: store.clone(),
         webhooks: store.clone(),
         oauth_states: store.clone(),
-        triggers: store,
+        triggers: store.clone(),
+        syncs: store,
+        sync_queue,
         handoff: handoff_port,
         vault,
         gitlab,
@@ -77,6 +90,9 @@ where
     };
     if let Some(receiver) = worker {
         tokio::spawn(run_worker(services.clone(), receiver));
+    }
+    if let Some(receiver) = sync_worker {
+        tokio::spawn(run_sync_worker(services.clone(), receiver));
     }
     App { services, auth }
 }
@@ -137,7 +153,11 @@ fn aws_app_from(
         SecretsManagerVault::new(aws_sdk_secretsmanager::Client::from_conf(secrets.build())),
         SECRET_CACHE_TTL,
     ));
-    assemble(config, store, handoff, vault, gitlab, clock)
+    let sync_queue = config
+        .sync_queue_url
+        .clone()
+        .map(|url| Arc::new(SqsSyncQueue::new(aws_sdk_sqs::Client::new(sdk), url)) as Arc<dyn SyncQueue>);
+    assemble(config, store, handoff, sync_queue, vault, gitlab, clock)
 }
 
 /// The application on the embedded store and vault, with the caller-token key placed in the
@@ -164,6 +184,7 @@ pub async fn embedded_app(
         config,
         Arc::new(MemoryStore::default()),
         Handoff::InProcess,
+        None,
         vault,
         gitlab,
         clock,
@@ -216,6 +237,25 @@ pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
             Ok::<_, Infallible>(crate::stream::hand_off_records(services, events, event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// The entry point of the sync worker, fed by the sync queue: each message is one job, run
+/// until the invocation's deadline nears; a job that fails is reported for SQS to retry (and,
+/// after its retries, to set aside in the dead-letter queue).
+pub async fn serve_sync_worker() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_json_logs();
+    let config = Config::from_env()?;
+    let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
+    let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
+    let services = &app.services;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            let deadline = crate::sync_worker::deadline_of(&event.context);
+            Ok::<_, Infallible>(crate::sync_worker::run_messages(services, event.payload, Some(deadline)).await)
         },
     ))
     .await

@@ -11,7 +11,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::FakeOptions;
 use secrecy::SecretString;
-use shared::app::sync::{DEFAULT_CONCURRENCY, fetch_all_projects};
+use shared::app::project_walk::{DEFAULT_CONCURRENCY, fetch_all_projects};
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::http::auth::Role;
 

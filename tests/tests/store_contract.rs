@@ -12,12 +12,13 @@ use shared::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use shared::domain::host::{HostPolicy, HostUrl};
 use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use shared::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus, Repository};
+use shared::domain::sync::{IdSlice, SyncRecord};
 use shared::domain::trigger::{ReportedState, Trigger, TriggerStatus};
 use shared::domain::webhook::{BuildRequest, TriggerEvent};
 use shared::domain::webhook_keys::WebhookKey;
 use shared::ports::{
-    IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, TriggerFilter, TriggerStore, VaultError,
-    WebhookStore,
+    IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, SyncStore, TriggerFilter, TriggerStore,
+    VaultError, WebhookStore,
 };
 
 fn record(id: &IntegrationId) -> IntegrationRecord {
@@ -62,6 +63,7 @@ fn repo(integration: &IntegrationId, project: u64) -> Repository {
         is_private: project.is_multiple_of(2),
         avatar_url: None,
         clone_url: None,
+        sync_generation: project % 3,
         created_at: 100,
         updated_at: 100,
     }
@@ -167,6 +169,32 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
         None,
         "a removed repository is gone from the index too"
     );
+
+    // A page's repositories by project, and the ones no pass since a generation wrote.
+    let mut page: Vec<_> = store
+        .get_repositories(&a, &[ProjectId(2), ProjectId(3), ProjectId(999)])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.external_id)
+        .collect();
+    page.sort();
+    assert_eq!(page, vec![ProjectId(2), ProjectId(3)], "missing projects are left out");
+    let mut stale: Vec<_> = store
+        .stale_repositories(&a, 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.external_id.get())
+        .collect();
+    stale.sort();
+    let mut expected_stale: Vec<u64> = left
+        .iter()
+        .filter(|r| r.sync_generation < 2)
+        .map(|r| r.external_id.get())
+        .collect();
+    expected_stale.sort();
+    assert_eq!(stale, expected_stale);
 
     // Delete takes everything under the integration and nothing else; repeating is harmless.
     store.delete_integration(&a).await.unwrap();
@@ -424,6 +452,53 @@ async fn trigger_contract<S: IntegrationStore + RepositoryStore + WebhookStore +
         store.list_triggers(&of(&b), None, 10).await.unwrap(),
         vec![recorded[1].clone()]
     );
+}
+
+/// Sync records: written only from the version read.
+async fn sync_contract<S: IntegrationStore + SyncStore>(store: &S) {
+    let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    store.create_integration(&record(&a), None, None).await.unwrap();
+    assert_eq!(store.get_sync(&a).await.unwrap(), None);
+    let first = SyncRecord::next_pass(&a, None, 100);
+    store.put_sync(&first).await.unwrap();
+    assert!(
+        matches!(store.put_sync(&first).await, Err(StoreError::Conflict)),
+        "a second first pass loses"
+    );
+    assert_eq!(store.get_sync(&a).await.unwrap(), Some(first.clone()));
+    let progressed = SyncRecord {
+        repositories_seen: 300,
+        remaining: Some(vec![IdSlice { after: 10, last: 90 }]),
+        ..first.bumped()
+    };
+    let rival = SyncRecord {
+        repositories_seen: 1,
+        ..first.bumped()
+    };
+    store.put_sync(&progressed).await.unwrap();
+    assert!(
+        matches!(store.put_sync(&rival).await, Err(StoreError::Conflict)),
+        "one of two writers from a version wins"
+    );
+    assert_eq!(store.get_sync(&a).await.unwrap(), Some(progressed));
+    store.delete_integration(&a).await.unwrap();
+    assert_eq!(
+        store.get_sync(&a).await.unwrap(),
+        None,
+        "the record goes with its integration"
+    );
+}
+
+#[tokio::test]
+async fn embedded_sync_store_keeps_the_contract() {
+    sync_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_sync_store_keeps_the_contract_on_moto() {
+    let sdk = moto_sdk().await;
+    let table = moto_table(&sdk).await;
+    sync_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
 }
 
 async fn vault_contract<V: SecretVault>(vault: &V) {

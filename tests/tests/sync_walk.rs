@@ -27,6 +27,21 @@ async fn repository_count(h: &Harness, id: &str) -> u64 {
     detail["repository_count"].as_u64().unwrap()
 }
 
+/// Waits (bounded) for the integration's sync pass to end; returns its state.
+async fn settled(h: &Harness, id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, detail) = h
+            .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+            .await;
+        let state = detail["sync"]["state"].as_str().unwrap_or_default().to_string();
+        if state != "running" || Instant::now() > deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn resync(h: &Harness, id: &str) -> (u16, serde_json::Value) {
     h.call(
         Method::POST,
@@ -83,6 +98,7 @@ async fn a_rate_limit_in_the_middle_of_the_walk_pauses_and_goes_on() {
     let started = Instant::now();
     let (status, body) = resync(&h, &id).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(settled(&h, &id).await, "succeeded");
     assert!(started.elapsed() >= Duration::from_secs(4), "Retry-After was honoured");
     assert_eq!(repository_count(&h, &id).await, 900, "nothing dropped");
 }

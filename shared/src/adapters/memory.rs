@@ -11,11 +11,12 @@ use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::secrets::copy_secret;
+use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{
-    IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, TriggerFilter, TriggerStore,
-    VaultError, WebhookStore,
+    IntegrationStore, OAuthStateStore, Recorded, RepositoryStore, SecretVault, StoreError, SyncStore, TriggerFilter,
+    TriggerStore, VaultError, WebhookStore,
 };
 
 #[derive(Default)]
@@ -34,6 +35,8 @@ struct Tables {
     deliveries: HashMap<IntegrationId, BTreeMap<String, DeliveryRecord>>,
     /// trigger id → trigger.
     triggers: HashMap<TriggerId, Trigger>,
+    /// integration id → its sync record.
+    syncs: HashMap<IntegrationId, SyncRecord>,
     /// state digest → pending authorization.
     oauth_states: HashMap<String, PendingAuthorization>,
 }
@@ -129,6 +132,7 @@ impl IntegrationStore for MemoryStore {
         t.dedupe.remove(id);
         t.deliveries.remove(id);
         t.triggers.retain(|_, trigger| &trigger.integration_id != id);
+        t.syncs.remove(id);
         Ok(())
     }
 
@@ -203,6 +207,34 @@ impl RepositoryStore for MemoryStore {
             .get(integration_id)
             .and_then(|m| m.values().find(|r| &r.id == repository_id))
             .cloned())
+    }
+
+    async fn get_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        projects: &[ProjectId],
+    ) -> Result<Vec<Repository>, StoreError> {
+        let t = self.lock();
+        let Some(repos) = t.repositories.get(integration_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(projects.iter().filter_map(|p| repos.get(p).cloned()).collect())
+    }
+
+    async fn stale_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        generation: u64,
+    ) -> Result<Vec<Repository>, StoreError> {
+        let t = self.lock();
+        let Some(repos) = t.repositories.get(integration_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(repos
+            .values()
+            .filter(|r| r.sync_generation < generation)
+            .cloned()
+            .collect())
     }
 
     async fn write_repositories(
@@ -339,6 +371,23 @@ impl WebhookStore for MemoryStore {
             None
         };
         Ok((page, next))
+    }
+}
+
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn get_sync(&self, integration_id: &IntegrationId) -> Result<Option<SyncRecord>, StoreError> {
+        Ok(self.lock().syncs.get(integration_id).cloned())
+    }
+
+    async fn put_sync(&self, record: &SyncRecord) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let stored = t.syncs.get(&record.integration_id).map(|s| s.version);
+        if stored.map_or(0, |v| v) + 1 != record.version {
+            return Err(StoreError::Conflict);
+        }
+        t.syncs.insert(record.integration_id.clone(), record.clone());
+        Ok(())
     }
 }
 

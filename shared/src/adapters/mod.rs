@@ -8,3 +8,4 @@ pub mod gitlab_http;
 pub mod memory;
 pub mod sdk_settings;
 pub mod secrets_manager;
+pub mod sqs;

@@ -4,7 +4,7 @@ use secrecy::SecretString;
 
 use super::Services;
 use super::credentials::{MasterKeyError, master_key};
-use super::sync::sync_repositories;
+use super::sync_jobs::{CONNECT_WAIT, sync_and_wait};
 use super::tokens::{TokenVerificationError, verify_personal_token};
 use crate::domain::gitlab::expiry_from_date;
 use crate::domain::host::HostUrl;
@@ -106,12 +106,10 @@ async fn connect_personal_token(
     )
     .await?;
 
-    // A failed first sync is not fatal: the integration works and POST …/installations retries it.
-    match sync_repositories(services, &record, &installation.id, &token).await {
-        Ok(summary) => {
-            tracing::info!(integration_id = %record.id, fetched = summary.fetched, "initial repository sync done")
-        }
-        Err(err) => tracing::warn!(integration_id = %record.id, error = %err, "initial repository sync failed"),
+    // The first sync: small accounts are listed when connect answers, larger ones fill in
+    // behind it. A failed sync is not fatal: POST …/installations runs another.
+    if let Err(err) = sync_and_wait(services, &record.id, CONNECT_WAIT).await {
+        tracing::warn!(integration_id = %record.id, error = %err, "the first repository sync could not be started");
     }
     let signing_key = webhook.key.signing_key(&master);
     Ok(Connected {

@@ -2,11 +2,12 @@
 //! fresh sync of their repositories.
 
 use super::credentials::{CredentialsError, access_token};
-use super::sync::{SyncError, sync_repositories};
+use super::sync_jobs::{SYNC_WAIT, SyncJobError, sync_and_wait};
 use super::{LookupError, Missing, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{Installation, IntegrationStatus};
-use crate::ports::{GitLabError, StoreError};
+use crate::domain::sync::{SyncFailureKind, SyncRunState};
+use crate::ports::StoreError;
 
 /// The integration's installations.
 ///
@@ -26,7 +27,8 @@ pub async fn list_installations(services: &Services, id: &IntegrationId) -> Resu
 /// - `ReconnectRequired`: GitLab refused the token during the sync; the integration is now
 ///   marked `error` and must be given a new token or authorized again.
 /// - `GitLabUnavailable`: GitLab could not be reached or refused a page; retry later.
-/// - `Store`: storage failed.
+/// - `SyncFailed`: the pass stopped for a reason of ours (credentials, storage); retry later.
+/// - `Store`, `Job`: storage failed, or the job could not be queued.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncInstallationsError {
     #[error(transparent)]
@@ -36,21 +38,26 @@ pub enum SyncInstallationsError {
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error("GitLab refused the integration's token: {0}")]
-    ReconnectRequired(GitLabError),
+    ReconnectRequired(String),
     #[error("GitLab could not be reached: {0}")]
-    GitLabUnavailable(GitLabError),
+    GitLabUnavailable(String),
+    #[error("the sync could not run: {0}")]
+    SyncFailed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Job(#[from] SyncJobError),
 }
 
-/// Syncs the repositories of one installation (`installation_id`) or of all, and returns every
-/// installation of the integration.
+/// Syncs the integration's repositories (one pass covers its installation) and returns every
+/// installation. Joins a pass already running; waits up to [`SYNC_WAIT`] for it, and answers
+/// its failure if it fails by then — a longer pass goes on in the background.
 pub async fn sync_installations(
     services: &Services,
     id: &IntegrationId,
     installation_id: Option<&str>,
 ) -> Result<Vec<Installation>, SyncInstallationsError> {
-    let mut record = services.integration(id).await?;
+    let record = services.integration(id).await?;
     if record.status != IntegrationStatus::Active {
         return Err(SyncInstallationsError::Inactive);
     }
@@ -62,22 +69,15 @@ pub async fn sync_installations(
     if targets.is_empty() {
         return Err(LookupError::Missing(Missing::Installation).into());
     }
-    let token = access_token(services, &record).await?;
-    for installation in targets {
-        match sync_repositories(services, &record, &installation.id, &token).await {
-            Ok(summary) => {
-                tracing::info!(integration_id = %record.id, fetched = summary.fetched, written = summary.written, removed = summary.removed, "repositories synced")
-            }
-            Err(SyncError::Store(err)) => return Err(err.into()),
-            Err(SyncError::GitLab(err @ GitLabError::Unauthorized(_))) => {
-                // Read again: fetching the token may have refreshed and rewritten the record.
-                record = services.integration(&record.id).await?;
-                record.status = IntegrationStatus::Error;
-                record.updated_at = services.clock.now();
-                services.integrations.update_integration(&record).await?;
-                return Err(SyncInstallationsError::ReconnectRequired(err));
-            }
-            Err(SyncError::GitLab(err)) => return Err(SyncInstallationsError::GitLabUnavailable(err)),
+    // The token must work before a pass is worth starting (an OAuth one may refresh here).
+    access_token(services, &record).await?;
+    if let Some(pass) = sync_and_wait(services, &record.id, SYNC_WAIT).await? {
+        if let (SyncRunState::Failed, Some(failure)) = (pass.state, pass.error) {
+            return Err(match failure.kind {
+                SyncFailureKind::ReconnectRequired => SyncInstallationsError::ReconnectRequired(failure.message),
+                SyncFailureKind::GitLabUnavailable => SyncInstallationsError::GitLabUnavailable(failure.message),
+                SyncFailureKind::Internal => SyncInstallationsError::SyncFailed(failure.message),
+            });
         }
     }
     Ok(installations)

@@ -8,6 +8,7 @@ use super::credentials::{oauth_client, read_credentials};
 use super::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
+use crate::domain::sync::SyncRecord;
 use crate::ports::{StoreError, VaultError};
 
 /// What integrations are sorted by.
@@ -93,6 +94,8 @@ pub struct IntegrationDetail {
     pub last_webhook_at: Option<i64>,
     /// Whether builds can show their status on GitLab's commits.
     pub status_reporting: StatusReporting,
+    /// The latest sync pass, if any ran.
+    pub sync: Option<SyncRecord>,
 }
 
 /// The integration `id` in detail.
@@ -101,15 +104,17 @@ pub struct IntegrationDetail {
 /// The integration does not exist, or storage failed.
 pub async fn get_integration(services: &Services, id: &IntegrationId) -> Result<IntegrationDetail, LookupError> {
     let integration = services.integration(id).await?;
-    let (installations, repositories, (latest, _)) = futures::try_join!(
+    // Every read is of a few items, however many repositories the integration has.
+    let (installations, sync, (latest, _)) = futures::try_join!(
         services.integrations.list_installations(&integration.id),
-        services.repositories.list_repositories(&integration.id),
+        services.syncs.get_sync(&integration.id),
         services.webhooks.list_deliveries(&integration.id, 1, None)
     )?;
     Ok(IntegrationDetail {
         status_reporting: status_reporting(&integration),
         installation_count: installations.len(),
-        repository_count: repositories.len(),
+        repository_count: sync.as_ref().map_or(0, |s| s.shown_count() as usize),
+        sync,
         last_webhook_at: latest.first().map(|d| d.received_at),
         integration,
     })

@@ -15,7 +15,8 @@ pub mod integrations;
 pub mod oauth;
 pub mod project_walk;
 pub mod repositories;
-pub mod sync;
+
+pub mod sync_jobs;
 pub mod tokens;
 pub mod webhook_admin;
 pub mod webhooks;
@@ -26,8 +27,8 @@ use crate::config::Config;
 use crate::domain::ids::{IntegrationId, RepositoryId};
 use crate::domain::integration::{IntegrationRecord, Repository};
 use crate::ports::{
-    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, TriggerHandoff,
-    TriggerStore, WebhookStore,
+    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, SyncQueue,
+    SyncStore, TriggerHandoff, TriggerStore, WebhookStore,
 };
 
 /// The ports and settings the use cases run on, built once per container.
@@ -38,6 +39,8 @@ pub struct Services {
     pub webhooks: Arc<dyn WebhookStore>,
     pub oauth_states: Arc<dyn OAuthStateStore>,
     pub triggers: Arc<dyn TriggerStore>,
+    pub syncs: Arc<dyn SyncStore>,
+    pub sync_queue: Arc<dyn SyncQueue>,
     /// Where a new trigger goes for its pending status and its event (off the request path).
     pub handoff: Arc<dyn TriggerHandoff>,
     pub vault: Arc<dyn SecretVault>,

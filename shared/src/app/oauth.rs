@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::credentials::{
     CredentialsError, MasterKeyError, master_key, oauth_client, read_credentials, write_credentials,
 };
-use super::sync::sync_repositories;
+use super::sync_jobs::{SYNC_WAIT, sync_and_wait};
 use super::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus};
@@ -196,7 +196,6 @@ pub async fn gitlab_callback(
 
     let now = services.clock.now();
     let expires_at = tokens.expires_at(now);
-    let access_token = SecretString::from(tokens.access_token.expose_secret().to_string());
     let stored = Credentials {
         access_token: Some(tokens.access_token),
         refresh_token: tokens.refresh_token,
@@ -220,14 +219,10 @@ pub async fn gitlab_callback(
             created
         }
     };
-    // As at connect, a failed first sync is not fatal: POST …/installations retries it.
-    match sync_repositories(services, &integration, &installation.id, &access_token).await {
-        Ok(summary) => {
-            tracing::info!(integration_id = %integration.id, fetched = summary.fetched, "OAuth authorization completed; repositories synced")
-        }
-        Err(err) => {
-            tracing::warn!(integration_id = %integration.id, error = %err, "OAuth authorization completed; repository sync failed")
-        }
+    // As at connect, a failed first sync is not fatal: POST …/installations runs another.
+    tracing::info!(integration_id = %integration.id, installation_id = %installation.id, "OAuth authorization completed");
+    if let Err(err) = sync_and_wait(services, &integration.id, SYNC_WAIT).await {
+        tracing::warn!(integration_id = %integration.id, error = %err, "the repository sync could not be started");
     }
     Ok(Authorized {
         integration,

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::host::HostUrl;
+use crate::domain::sync::IdSlice;
 use crate::ports::{GitLabApi, GitLabError, KeysetRange};
 
 /// GitLab's largest page.
@@ -29,7 +30,7 @@ const RATE_LIMITED_TRIES: u32 = 8;
 
 /// A pause every walker honours: when GitLab rate limits one of them, all wait.
 #[derive(Default)]
-struct RateGate {
+pub struct RateGate {
     resume_at: Mutex<Option<Instant>>,
 }
 
@@ -50,7 +51,7 @@ impl RateGate {
     }
 
     /// Runs `request`, waiting out the shared pause first and after every 429.
-    async fn call<T, F, Fut>(&self, request: F) -> Result<T, GitLabError>
+    pub async fn call<T, F, Fut>(&self, request: F) -> Result<T, GitLabError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, GitLabError>>,
@@ -77,6 +78,26 @@ pub async fn fetch_all_projects(
     concurrency: usize,
 ) -> Result<Vec<GitLabProject>, GitLabError> {
     let gate = RateGate::default();
+    let Some(slices) = plan_slices(gitlab, host, token, &gate, concurrency).await? else {
+        return fetch_by_offset(gitlab, host, token, concurrency, &gate).await;
+    };
+    let parts: Vec<Vec<GitLabProject>> = stream::iter(slices)
+        .map(|slice| walk_slice(gitlab, host, token, &gate, slice.after, slice.last))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// The id slices a keyset walk reads: `(0, highest id]` cut into several slices per walker.
+/// `None` where GitLab offers no keyset pagination (offset pages must be read instead).
+pub async fn plan_slices(
+    gitlab: &dyn GitLabApi,
+    host: &HostUrl,
+    token: &SecretString,
+    gate: &RateGate,
+    concurrency: usize,
+) -> Result<Option<Vec<IdSlice>>, GitLabError> {
     let newest = KeysetRange {
         id_after: None,
         id_before: None,
@@ -85,26 +106,40 @@ pub async fn fetch_all_projects(
     };
     let probe = match gate.call(|| gitlab.projects_keyset(host, token, &newest)).await {
         Ok(probe) if probe.keyset => probe,
-        Ok(_) | Err(GitLabError::Status(400 | 405)) => {
-            return fetch_by_offset(gitlab, host, token, concurrency, &gate).await;
-        }
+        Ok(_) | Err(GitLabError::Status(400 | 405)) => return Ok(None),
         Err(err) => return Err(err),
     };
     let Some(highest) = probe.projects.first().map(|p| p.id.get()) else {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     };
-    let walkers = concurrency.max(1);
-    let slices = (walkers as u64 * SLICES_PER_WALKER).min(highest.max(1));
-    let bounds: Vec<(u64, u64)> = (0..slices)
-        .map(|k| (highest * k / slices, highest * (k + 1) / slices))
-        .filter(|(low, high)| high > low)
-        .collect();
-    let parts: Vec<Vec<GitLabProject>> = stream::iter(bounds)
-        .map(|(after, last)| walk_slice(gitlab, host, token, &gate, after, last))
-        .buffer_unordered(walkers)
-        .try_collect()
-        .await?;
-    Ok(parts.into_iter().flatten().collect())
+    let slices = (concurrency.max(1) as u64 * SLICES_PER_WALKER).min(highest.max(1));
+    Ok(Some(
+        (0..slices)
+            .map(|k| IdSlice {
+                after: highest * k / slices,
+                last: highest * (k + 1) / slices,
+            })
+            .filter(|slice| slice.last > slice.after)
+            .collect(),
+    ))
+}
+
+/// One keyset page of a slice: projects with `after < id <= last`, and whether more follow.
+pub async fn slice_page(
+    gitlab: &dyn GitLabApi,
+    host: &HostUrl,
+    token: &SecretString,
+    gate: &RateGate,
+    slice: IdSlice,
+) -> Result<(Vec<GitLabProject>, bool), GitLabError> {
+    let range = KeysetRange {
+        id_after: Some(slice.after),
+        id_before: Some(slice.last + 1),
+        descending: false,
+        per_page: PER_PAGE,
+    };
+    let page = gate.call(|| gitlab.projects_keyset(host, token, &range)).await?;
+    Ok((page.projects, page.has_next))
 }
 
 /// The projects with `after < id <= last`, one keyset page after another.
@@ -140,7 +175,7 @@ async fn walk_slice(
 
 /// Offset pages: with `x-total-pages` the remaining pages are fetched `concurrency` at a time;
 /// without it (over 10,000 projects) `x-next-page` is followed.
-async fn fetch_by_offset(
+pub async fn fetch_by_offset(
     gitlab: &dyn GitLabApi,
     host: &HostUrl,
     token: &SecretString,

@@ -87,6 +87,7 @@ impl GitLabProject {
             is_private: self.is_private(),
             avatar_url: self.avatar_url.clone(),
             clone_url: self.http_url_to_repo.clone(),
+            sync_generation: 0,
             created_at: now,
             updated_at: now,
         }

@@ -147,6 +147,9 @@ pub struct Repository {
     /// GitLab's `http_url_to_repo`; absent for repositories synced before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_url: Option<String>,
+    /// The sync pass that last wrote it (0: written outside a pass, e.g. from a webhook).
+    #[serde(default)]
+    pub sync_generation: u64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod integration;
 pub mod oauth;
 pub mod secrets;
+pub mod sync;
 pub mod trigger;
 pub mod webhook;
 pub mod webhook_keys;

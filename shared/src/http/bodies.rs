@@ -9,6 +9,7 @@ use crate::domain::gitlab::CredentialStatus;
 use crate::domain::host::HostUrl;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, Repository};
+use crate::domain::sync::{SyncRecord, SyncRunState};
 
 /// `POST /v1/integrations/gitlab/start`.
 #[derive(Debug, Deserialize)]
@@ -110,6 +111,30 @@ pub struct IntegrationDetailResponse {
     pub repository_count: usize,
     pub last_webhook_at: Option<i64>,
     pub status_reporting: StatusReporting,
+    pub sync: Option<SyncView>,
+}
+
+/// The latest repository sync of an integration.
+#[derive(Debug, Serialize)]
+pub struct SyncView {
+    pub state: SyncRunState,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub repositories_seen: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<&SyncRecord> for SyncView {
+    fn from(record: &SyncRecord) -> Self {
+        SyncView {
+            state: record.state,
+            started_at: record.started_at,
+            finished_at: record.finished_at,
+            repositories_seen: record.repositories_seen,
+            error: record.error.as_ref().map(|e| e.message.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

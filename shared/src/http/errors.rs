@@ -11,12 +11,13 @@ use crate::app::installations::SyncInstallationsError;
 use crate::app::integrations::DeleteError;
 use crate::app::oauth::{AuthorizationError, AuthorizeError};
 use crate::app::repositories::AvatarError;
+use crate::app::sync_jobs::SyncJobError;
 use crate::app::tokens::{TokenError, TokenVerificationError};
 use crate::app::webhook_admin::{RegisterHookError, RotateError};
 use crate::app::webhooks::WebhookError;
 use crate::app::{LookupError, Missing};
 use crate::domain::trigger::TransitionError;
-use crate::ports::{GitLabError, StoreError, VaultError};
+use crate::ports::{StoreError, VaultError};
 
 /// An integration that cannot call GitLab until someone fixes its credentials.
 const INACTIVE: &str = "the integration is not active; finish its GitLab authorization or replace its token first";
@@ -25,7 +26,7 @@ const RECONNECT: &str =
     "GitLab no longer accepts this integration's credentials; replace the token or authorize it again";
 
 /// GitLab being down, slow or odd: 502 with the endpoint's code, GitLab's answer in `details`.
-fn gitlab_unavailable(code: &'static str, err: &GitLabError) -> ApiError {
+fn gitlab_unavailable(code: &'static str, err: &impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %err, "GitLab request failed");
     ApiError::new(
         StatusCode::BAD_GATEWAY,
@@ -328,7 +329,24 @@ impl From<SyncInstallationsError> for ApiError {
                 conflict("gitlab_reconnect_required", RECONNECT).with_details(err.to_string())
             }
             SyncInstallationsError::GitLabUnavailable(err) => gitlab_unavailable("gitlab_api_error", &err),
+            SyncInstallationsError::SyncFailed(err) => {
+                tracing::error!(error = %err, "a repository sync failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sync_failed",
+                    "the repository sync could not run; try again shortly",
+                )
+            }
             SyncInstallationsError::Store(err) => err.into(),
+            SyncInstallationsError::Job(SyncJobError::Store(err)) => err.into(),
+            SyncInstallationsError::Job(SyncJobError::Queue(err)) => {
+                tracing::error!(error = %err, "a sync job could not be queued");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sync_unavailable",
+                    "the repository sync could not be started; try again shortly",
+                )
+            }
         }
     }
 }

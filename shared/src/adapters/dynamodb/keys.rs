@@ -16,6 +16,8 @@ pub const REPOSITORY_GSI1SK: &str = "REPOSITORY";
 /// The `gsi1sk` of a webhook key (its `gsi1pk` carries the digest).
 pub const WEBHOOK_KEY_GSI1SK: &str = "WEBHOOK_KEY";
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+/// The sort key of an integration's sync record.
+pub const SYNC: &str = "SYNC";
 
 /// The partition of an integration and everything kept under it.
 pub fn integration_pk(id: &IntegrationId) -> String {

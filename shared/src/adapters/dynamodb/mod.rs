@@ -12,6 +12,7 @@
 //! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
 //! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
 //! | build trigger | `TRIGGER#{id}`      | `META`                  | `TRIGGERS#{status}`  | `{time}#{id}` |
+//! | sync record   | `INTEGRATION#{id}`  | `SYNC`                  | –                    | –          |
 //! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |
 //!
 //! Superseded webhook keys, dedupe markers and log entries carry a `ttl` attribute (Unix
@@ -47,6 +48,7 @@ mod integrations;
 pub mod keys;
 mod oauth_states;
 mod repositories;
+mod syncs;
 mod triggers;
 mod webhooks;
 

@@ -1,10 +1,13 @@
 //! The repository store on DynamoDB: an integration's repositories, and one found by its id.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::keys::{REPOSITORY_GSI1SK, REPOSITORY_PREFIX, integration_pk, repository_gsi1pk, repository_sk};
-use super::{DynamoStore, Item, delete_request, from_item, put_request, to_item};
-use crate::domain::ids::{IntegrationId, RepositoryId};
+use super::{DynamoStore, Item, delete_request, from_item, number, put_request, s, to_item, unavailable};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
 use crate::ports::{RepositoryStore, StoreError};
 
@@ -35,6 +38,88 @@ impl RepositoryStore for DynamoStore {
     async fn get_repository(&self, repository_id: &RepositoryId) -> Result<Option<Repository>, StoreError> {
         let items = self.query_gsi1(&repository_gsi1pk(repository_id)).await?;
         items.into_iter().next().map(from_item).transpose()
+    }
+
+    async fn get_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        projects: &[ProjectId],
+    ) -> Result<Vec<Repository>, StoreError> {
+        let pk = integration_pk(integration_id);
+        let mut found = Vec::with_capacity(projects.len());
+        // BatchGetItem takes at most 100 keys and may hand some back unprocessed.
+        for chunk in projects.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|p| {
+                    HashMap::from([
+                        ("pk".to_string(), s(pk.clone())),
+                        ("sk".to_string(), s(repository_sk(*p))),
+                    ])
+                })
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            );
+            for attempt in 0u32.. {
+                let Some(request) = pending.take() else { break };
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    found.push(from_item(item)?);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    if attempt >= 8 {
+                        return Err(StoreError::Unavailable(
+                            "DynamoDB kept keys unprocessed after retries".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn stale_repositories(
+        &self,
+        integration_id: &IntegrationId,
+        generation: u64,
+    ) -> Result<Vec<Repository>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("attribute_not_exists(sync_generation) OR sync_generation < :generation")
+            .expression_attribute_values(":pk", s(integration_pk(integration_id)))
+            .expression_attribute_values(":prefix", s(REPOSITORY_PREFIX))
+            .expression_attribute_values(":generation", number(generation as i64))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
     }
 
     async fn write_repositories(

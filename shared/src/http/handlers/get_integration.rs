@@ -18,6 +18,7 @@ pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body
             repository_count: detail.repository_count,
             last_webhook_at: detail.last_webhook_at,
             status_reporting: detail.status_reporting,
+            sync: detail.sync.as_ref().map(Into::into),
         },
     ))
 }

@@ -1,0 +1,41 @@
+//! The sync queue as an inbound adapter: SQS messages become sync jobs; the ones that failed
+//! are reported back by message id so only they are retried.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tokio::time::Instant;
+
+use crate::app::Services;
+use crate::app::sync_jobs::run_sync_job;
+use crate::ports::SyncJob;
+
+/// The invocation's deadline as an instant of this process's clock.
+pub fn deadline_of(context: &lambda_http::lambda_runtime::Context) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
+}
+
+/// Runs each message's job; answers the ids of those that failed.
+pub async fn run_messages(services: &Services, event: SqsEvent, deadline: Option<Instant>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let job: SyncJob = match message.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            // A message that is not a job never will be: drop it, loudly.
+            _ => {
+                tracing::error!(message_id = %id, "a sync queue message is not a sync job; dropped");
+                continue;
+            }
+        };
+        if let Err(err) = run_sync_job(services, &job, deadline).await {
+            tracing::warn!(message_id = %id, integration_id = %job.integration_id, error = %err, "sync job failed; SQS retries it");
+            response.add_failure(id);
+        }
+    }
+    response
+}
