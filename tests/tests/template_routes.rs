@@ -119,6 +119,9 @@ fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
     if route.access != shared::http::auth::Access::Public {
         grant(&["secretsmanager:GetSecretValue"], "!Ref CallerKey");
     }
+    if route.needs.sync_queue {
+        grant(&["sqs:SendMessage"], "!GetAtt SyncQueue.Arn");
+    }
     if route.needs.master_key {
         grant(&["secretsmanager:GetSecretValue"], "!Ref MasterKey");
     }

@@ -71,14 +71,14 @@ pub async fn sync_installations(
     }
     // The token must work before a pass is worth starting (an OAuth one may refresh here).
     access_token(services, &record).await?;
-    if let Some(pass) = sync_and_wait(services, &record.id, SYNC_WAIT).await? {
-        if let (SyncRunState::Failed, Some(failure)) = (pass.state, pass.error) {
-            return Err(match failure.kind {
-                SyncFailureKind::ReconnectRequired => SyncInstallationsError::ReconnectRequired(failure.message),
-                SyncFailureKind::GitLabUnavailable => SyncInstallationsError::GitLabUnavailable(failure.message),
-                SyncFailureKind::Internal => SyncInstallationsError::SyncFailed(failure.message),
-            });
-        }
+    if let Some(pass) = sync_and_wait(services, &record.id, SYNC_WAIT).await?
+        && let (SyncRunState::Failed, Some(failure)) = (pass.state, pass.error)
+    {
+        return Err(match failure.kind {
+            SyncFailureKind::ReconnectRequired => SyncInstallationsError::ReconnectRequired(failure.message),
+            SyncFailureKind::GitLabUnavailable => SyncInstallationsError::GitLabUnavailable(failure.message),
+            SyncFailureKind::Internal => SyncInstallationsError::SyncFailed(failure.message),
+        });
     }
     Ok(installations)
 }

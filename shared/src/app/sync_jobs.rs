@@ -51,10 +51,10 @@ pub async fn start_sync(services: &Services, integration_id: &IntegrationId) -> 
     for _ in 0..5 {
         let now = services.clock.now();
         let current = services.syncs.get_sync(integration_id).await?;
-        if let Some(running) = current.as_ref().filter(|c| c.state == SyncRunState::Running) {
-            if running.leased(now) || now - running.started_at < UNCLAIMED_PASS_SECS {
-                return Ok(running.clone());
-            }
+        if let Some(running) = current.as_ref().filter(|c| c.state == SyncRunState::Running)
+            && (running.leased(now) || now - running.started_at < UNCLAIMED_PASS_SECS)
+        {
+            return Ok(running.clone());
         }
         let next = SyncRecord::next_pass(integration_id, current.as_ref(), now);
         match services.syncs.put_sync(&next).await {

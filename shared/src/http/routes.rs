@@ -70,6 +70,8 @@ pub struct Needs {
     /// Reads the master key (webhook signing keys, PKCE verifiers).
     pub master_key: bool,
     pub credentials: &'static [CredentialUse],
+    /// Starts repository syncs: sends jobs to the sync queue.
+    pub sync_queue: bool,
 }
 
 const fn needs(table: TableUse, master_key: bool, credentials: &'static [CredentialUse]) -> Needs {
@@ -77,6 +79,17 @@ const fn needs(table: TableUse, master_key: bool, credentials: &'static [Credent
         table,
         master_key,
         credentials,
+        sync_queue: false,
+    }
+}
+
+impl Needs {
+    /// The same, for a function that starts repository syncs.
+    const fn starting_syncs(self) -> Needs {
+        Needs {
+            sync_queue: true,
+            ..self
+        }
     }
 }
 
@@ -111,7 +124,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/gitlab/start",
         Access::Write,
         "gitlab-start",
-        needs(TableWrite, true, &[Create, Delete]),
+        needs(TableWrite, true, &[Create, Delete]).starting_syncs(),
     ),
     route(
         RouteId::GitLabAuthorize,
@@ -119,7 +132,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/gitlab/authorize",
         Access::Write,
         "gitlab-authorize",
-        needs(TableWrite, true, REFRESHES),
+        needs(TableWrite, true, REFRESHES).starting_syncs(),
     ),
     route(
         RouteId::GitLabCallback,
@@ -127,7 +140,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/gitlab/callback",
         Access::Public,
         "gitlab-callback",
-        needs(TableWrite, true, REFRESHES),
+        needs(TableWrite, true, REFRESHES).starting_syncs(),
     ),
     route(
         RouteId::ListIntegrations,
@@ -191,7 +204,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/installations",
         Access::Write,
         "sync-installations",
-        needs(TableWrite, false, REFRESHES),
+        needs(TableWrite, false, REFRESHES).starting_syncs(),
     ),
     route(
         RouteId::CheckGitLabToken,
