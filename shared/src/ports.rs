@@ -12,6 +12,7 @@ use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::name_index::{IndexEntry, IndexSlice};
 use crate::domain::oauth::{OAuthClient, OAuthTokens, PendingAuthorization};
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::{Trigger, TriggerStatus};
@@ -88,6 +89,16 @@ pub trait RepositoryStore: Send + Sync {
         integration_id: &IntegrationId,
         generation: u64,
     ) -> Result<Vec<Repository>, StoreError>;
+    /// Entries `offset..offset + limit` of the integration's name index (all from `offset` when
+    /// `limit` is `None`) and the index's size; `None` when no index was written yet.
+    async fn read_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Option<IndexSlice>, StoreError>;
+    /// Replaces the integration's name index with `entries` (sorted).
+    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
     async fn write_repositories(
         &self,

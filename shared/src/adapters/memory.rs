@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::name_index::{IndexEntry, IndexSlice};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::secrets::copy_secret;
 use crate::domain::sync::SyncRecord;
@@ -35,6 +36,8 @@ struct Tables {
     deliveries: HashMap<IntegrationId, BTreeMap<String, DeliveryRecord>>,
     /// trigger id → trigger.
     triggers: HashMap<TriggerId, Trigger>,
+    /// integration id → its name index.
+    name_indexes: HashMap<IntegrationId, Vec<IndexEntry>>,
     /// integration id → its sync record.
     syncs: HashMap<IntegrationId, SyncRecord>,
     /// state digest → pending authorization.
@@ -133,6 +136,7 @@ impl IntegrationStore for MemoryStore {
         t.deliveries.remove(id);
         t.triggers.retain(|_, trigger| &trigger.integration_id != id);
         t.syncs.remove(id);
+        t.name_indexes.remove(id);
         Ok(())
     }
 
@@ -235,6 +239,31 @@ impl RepositoryStore for MemoryStore {
             .filter(|r| r.sync_generation < generation)
             .cloned()
             .collect())
+    }
+
+    async fn read_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Option<IndexSlice>, StoreError> {
+        let t = self.lock();
+        Ok(t.name_indexes.get(integration_id).map(|index| IndexSlice {
+            entries: index
+                .iter()
+                .skip(offset)
+                .take(limit.unwrap_or(usize::MAX))
+                .cloned()
+                .collect(),
+            total: index.len(),
+        }))
+    }
+
+    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
+        self.lock()
+            .name_indexes
+            .insert(integration_id.clone(), entries.to_vec());
+        Ok(())
     }
 
     async fn write_repositories(

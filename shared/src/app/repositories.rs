@@ -5,8 +5,11 @@ use url::Url;
 use super::credentials::{CredentialsError, access_token};
 use super::{LookupError, Services};
 use crate::domain::host::HostUrl;
-use crate::domain::ids::{IntegrationId, RepositoryId};
+use std::collections::HashMap;
+
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
+use crate::domain::name_index::{IndexEntry, sort_entries};
 use crate::ports::{Avatar, GitLabError, StoreError};
 
 /// Largest avatar we pass through; GitLab itself caps uploads at 200 KiB.
@@ -26,25 +29,55 @@ pub struct RepositoryPage<T> {
     pub total: usize,
 }
 
-/// Filters by `q`, sorts by full name and cuts the page.
-fn select(mut repos: Vec<Repository>, query: &RepositoryQuery) -> RepositoryPage<Repository> {
-    if let Some(q) = &query.q {
-        repos.retain(|r| r.matches(q));
-    }
-    repos.sort_by(|a, b| {
-        a.full_name
-            .to_lowercase()
-            .cmp(&b.full_name.to_lowercase())
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let total = repos.len();
-    RepositoryPage {
-        repositories: repos.into_iter().skip(query.offset).take(query.limit).collect(),
+/// The entries matching `query.q`, then the page of them, and how many matched.
+fn page_of(entries: Vec<IndexEntry>, query: &RepositoryQuery) -> (Vec<IndexEntry>, usize) {
+    let matching: Vec<IndexEntry> = match query.q.as_deref().map(str::to_lowercase) {
+        Some(q) => entries.into_iter().filter(|e| e.matches(&q)).collect(),
+        None => entries,
+    };
+    let total = matching.len();
+    (
+        matching.into_iter().skip(query.offset).take(query.limit).collect(),
         total,
-    }
+    )
 }
 
-/// One page of an integration's repositories.
+/// An integration's index entries in listing order: its name index, or — before a sync pass
+/// wrote one — made from the stored repositories.
+async fn all_entries(services: &Services, id: &IntegrationId) -> Result<Vec<IndexEntry>, StoreError> {
+    if let Some(index) = services.repositories.read_name_index(id, 0, None).await? {
+        return Ok(index.entries);
+    }
+    let mut entries: Vec<IndexEntry> = services
+        .repositories
+        .list_repositories(id)
+        .await?
+        .iter()
+        .map(IndexEntry::of)
+        .collect();
+    sort_entries(id, &mut entries);
+    Ok(entries)
+}
+
+/// The stored repositories of `entries` (one integration's), in the entries' order.
+async fn repositories_of(
+    services: &Services,
+    id: &IntegrationId,
+    entries: &[IndexEntry],
+) -> Result<Vec<Repository>, StoreError> {
+    let projects: Vec<ProjectId> = entries.iter().map(IndexEntry::project).collect();
+    let mut found: HashMap<ProjectId, Repository> = services
+        .repositories
+        .get_repositories(id, &projects)
+        .await?
+        .into_iter()
+        .map(|r| (r.external_id, r))
+        .collect();
+    Ok(projects.iter().filter_map(|p| found.remove(p)).collect())
+}
+
+/// One page of an integration's repositories. Without a search, only the index chunks the
+/// page falls in are read; a search reads the index; either way only the page's repositories.
 ///
 /// # Errors
 /// The integration does not exist, or storage failed.
@@ -54,13 +87,27 @@ pub async fn list_repositories(
     query: &RepositoryQuery,
 ) -> Result<RepositoryPage<Repository>, LookupError> {
     let record = services.integration(id).await?;
-    Ok(select(
-        services.repositories.list_repositories(&record.id).await?,
-        query,
-    ))
+    let indexed = match query.q {
+        None => {
+            services
+                .repositories
+                .read_name_index(&record.id, query.offset, Some(query.limit))
+                .await?
+        }
+        Some(_) => None,
+    };
+    let (entries, total) = match indexed {
+        Some(slice) => (slice.entries, slice.total),
+        None => page_of(all_entries(services, &record.id).await?, query),
+    };
+    Ok(RepositoryPage {
+        repositories: repositories_of(services, &record.id, &entries).await?,
+        total,
+    })
 }
 
-/// One page of the repositories of every integration, each with its integration's host.
+/// One page of the repositories of every integration, each with its integration's host: the
+/// integrations' indexes merged in listing order.
 ///
 /// # Errors
 /// A storage failure.
@@ -69,28 +116,44 @@ pub async fn list_source_repositories(
     query: &RepositoryQuery,
 ) -> Result<RepositoryPage<(Repository, Option<HostUrl>)>, StoreError> {
     let integrations = services.integrations.list_integrations().await?;
-    let lists = futures::future::try_join_all(
-        integrations
-            .iter()
-            .map(|i| services.repositories.list_repositories(&i.id)),
-    )
-    .await?;
-    let page = select(lists.into_iter().flatten().collect(), query);
-    let repositories = page
-        .repositories
+    let indexes = futures::future::try_join_all(integrations.iter().map(|i| all_entries(services, &i.id))).await?;
+    let mut merged: Vec<(usize, IndexEntry)> = indexes
         .into_iter()
-        .map(|r| {
-            let host = integrations
-                .iter()
-                .find(|i| i.id == r.integration_id)
-                .map(|i| i.host_url.clone());
-            (r, host)
+        .enumerate()
+        .flat_map(|(n, entries)| entries.into_iter().map(move |e| (n, e)))
+        .collect();
+    merged.sort_by(|(na, a), (nb, b)| {
+        a.0.cmp(&b.0).then_with(|| {
+            RepositoryId::derive(&integrations[*na].id, a.project())
+                .cmp(&RepositoryId::derive(&integrations[*nb].id, b.project()))
+        })
+    });
+    let q = query.q.as_deref().map(str::to_lowercase);
+    let matching: Vec<(usize, IndexEntry)> = merged
+        .into_iter()
+        .filter(|(_, e)| q.as_deref().is_none_or(|q| e.matches(q)))
+        .collect();
+    let total = matching.len();
+    let page: Vec<(usize, IndexEntry)> = matching.into_iter().skip(query.offset).take(query.limit).collect();
+    let mut by_integration: HashMap<usize, Vec<IndexEntry>> = HashMap::new();
+    for (n, entry) in &page {
+        by_integration.entry(*n).or_default().push(entry.clone());
+    }
+    let mut fetched: HashMap<(usize, ProjectId), Repository> = HashMap::new();
+    for (n, entries) in by_integration {
+        for repo in repositories_of(services, &integrations[n].id, &entries).await? {
+            fetched.insert((n, repo.external_id), repo);
+        }
+    }
+    let repositories = page
+        .iter()
+        .filter_map(|(n, e)| {
+            fetched
+                .remove(&(*n, e.project()))
+                .map(|r| (r, Some(integrations[*n].host_url.clone())))
         })
         .collect();
-    Ok(RepositoryPage {
-        repositories,
-        total: page.total,
-    })
+    Ok(RepositoryPage { repositories, total })
 }
 
 /// Why an avatar cannot be served.

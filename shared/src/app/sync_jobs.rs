@@ -17,6 +17,7 @@ use super::project_walk::{RateGate, fetch_by_offset, plan_slices, slice_page};
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{IntegrationRecord, IntegrationStatus, Repository};
+use crate::domain::name_index::{IndexEntry, merge, sort_entries};
 use crate::domain::sync::{IdSlice, SyncFailure, SyncFailureKind, SyncRecord, SyncRunState};
 use crate::ports::{GitLabError, QueueError, StoreError, SyncJob, SyncQueue};
 
@@ -150,6 +151,7 @@ pub async fn run_sync_job(
         integration,
         record: Mutex::new(leased),
         last_checkpoint: Mutex::new(Instant::now()),
+        unindexed: Mutex::default(),
     };
     let settled = async {
         match pass.run(deadline).await {
@@ -234,6 +236,8 @@ struct Pass<'a> {
     /// The record as this job last wrote it.
     record: Mutex<SyncRecord>,
     last_checkpoint: Mutex<Instant>,
+    /// Index entries of the pages written since the last checkpoint.
+    unindexed: Mutex<Vec<IndexEntry>>,
 }
 
 impl Pass<'_> {
@@ -362,6 +366,7 @@ impl Pass<'_> {
             })
             .collect();
         services.repositories.write_repositories(id, &upserts, &[]).await?;
+        self.unindexed.lock().await.extend(upserts.iter().map(IndexEntry::of));
         self.record.lock().await.repositories_seen += upserts.len() as u64;
         Ok(())
     }
@@ -378,8 +383,21 @@ impl Pass<'_> {
         self.checkpoint(Some(left), false).await
     }
 
-    /// Records progress and renews the lease, or with `release`, gives the pass back.
+    /// Records progress and renews the lease, or with `release`, gives the pass back. The pages
+    /// written since the last checkpoint join the name index first, so listings show them.
     async fn checkpoint(&self, remaining: Option<Vec<IdSlice>>, release: bool) -> Result<(), PassError> {
+        let added = std::mem::take(&mut *self.unindexed.lock().await);
+        if !added.is_empty() {
+            let id = &self.integration.id;
+            let index = self
+                .services
+                .repositories
+                .read_name_index(id, 0, None)
+                .await?
+                .map(|i| i.entries);
+            let index = merge(id, index.unwrap_or_default(), &added);
+            self.services.repositories.write_name_index(id, &index).await?;
+        }
         let now = self.services.clock.now();
         let mut record = self.record.lock().await;
         let next = SyncRecord {
@@ -400,10 +418,21 @@ impl Pass<'_> {
         let mut record = self.record.lock().await;
         let stale = services.repositories.stale_repositories(id, record.generation).await?;
         services.repositories.write_repositories(id, &[], &stale).await?;
+        // The index anew from what is stored now: exactly this pass's repositories.
+        let mut index: Vec<IndexEntry> = services
+            .repositories
+            .list_repositories(id)
+            .await?
+            .iter()
+            .map(IndexEntry::of)
+            .collect();
+        sort_entries(id, &mut index);
+        services.repositories.write_name_index(id, &index).await?;
+        self.unindexed.lock().await.clear();
         let done = SyncRecord {
             state: SyncRunState::Succeeded,
             finished_at: Some(services.clock.now()),
-            repository_count: record.repositories_seen,
+            repository_count: index.len() as u64,
             remaining: None,
             lease_owner: None,
             lease_until: None,

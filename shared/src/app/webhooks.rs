@@ -12,6 +12,7 @@ use super::Services;
 use super::credentials::{CredentialsError, MasterKeyError, access_token, master_key};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
+use crate::domain::name_index::{IndexEntry, merge};
 use crate::domain::secrets::webhook_secret_digest;
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook::{
@@ -306,8 +307,14 @@ async fn adopt_repository(services: &Services, verified: &Verified, project_id: 
     let repository = project.to_repository(integration_id, &installation_id, verified.now);
     services
         .repositories
-        .write_repositories(integration_id, &[repository], &[])
+        .write_repositories(integration_id, std::slice::from_ref(&repository), &[])
         .await?;
+    // Listings read the name index: the adopted repository joins it (the next pass rewrites
+    // the index whole anyway).
+    if let Some(index) = services.repositories.read_name_index(integration_id, 0, None).await? {
+        let merged = merge(integration_id, index.entries, &[IndexEntry::of(&repository)]);
+        services.repositories.write_name_index(integration_id, &merged).await?;
+    }
     tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
     Ok(())
 }

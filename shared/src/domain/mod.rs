@@ -6,6 +6,7 @@ pub mod gitlab;
 pub mod host;
 pub mod ids;
 pub mod integration;
+pub mod name_index;
 pub mod oauth;
 pub mod secrets;
 pub mod sync;

@@ -18,6 +18,8 @@ pub const WEBHOOK_KEY_GSI1SK: &str = "WEBHOOK_KEY";
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";
 /// The sort key of an integration's sync record.
 pub const SYNC: &str = "SYNC";
+/// The sort key of the directory of an integration's name index.
+pub const NAME_INDEX: &str = "NAMEINDEX";
 
 /// The partition of an integration and everything kept under it.
 pub fn integration_pk(id: &IntegrationId) -> String {
@@ -64,6 +66,12 @@ pub fn dedupe_sk(delivery_key: &str) -> String {
 /// A delivery log entry, under the entry's sort key (time, then id).
 pub fn delivery_sk(sort_key: &str) -> String {
     format!("{DELIVERY_PREFIX}{sort_key}")
+}
+
+/// One chunk of a name index version: chunks of a new version are written before the directory
+/// names it, so readers never see a half-written index.
+pub fn name_index_chunk_sk(version: u64, chunk: usize) -> String {
+    format!("{NAME_INDEX}#{version:010}#{chunk:05}")
 }
 
 /// A trigger's own partition: found by its id alone.

@@ -12,6 +12,7 @@
 //! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
 //! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
 //! | build trigger | `TRIGGER#{id}`      | `META`                  | `TRIGGERS#{status}`  | `{time}#{id}` |
+//! | name index    | `INTEGRATION#{id}`  | `NAMEINDEX`, `NAMEINDEX#{version}#{chunk}` | – | –   |
 //! | sync record   | `INTEGRATION#{id}`  | `SYNC`                  | –                    | –          |
 //! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |
 //!
@@ -46,6 +47,7 @@
 
 mod integrations;
 pub mod keys;
+mod name_index;
 mod oauth_states;
 mod repositories;
 mod syncs;

@@ -9,6 +9,7 @@ use super::keys::{REPOSITORY_GSI1SK, REPOSITORY_PREFIX, integration_pk, reposito
 use super::{DynamoStore, Item, delete_request, from_item, number, put_request, s, to_item, unavailable};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
+use crate::domain::name_index::{IndexEntry, IndexSlice};
 use crate::ports::{RepositoryStore, StoreError};
 
 impl DynamoStore {
@@ -120,6 +121,19 @@ impl RepositoryStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         items.into_iter().map(from_item).collect()
+    }
+
+    async fn read_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Option<IndexSlice>, StoreError> {
+        self.read_index(integration_id, offset, limit).await
+    }
+
+    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
+        self.write_index(integration_id, entries).await
     }
 
     async fn write_repositories(

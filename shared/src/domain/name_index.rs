@@ -1,0 +1,69 @@
+//! The name index of an integration's repositories: what listing and search need of each,
+//! sorted as Oore lists them (lower-case full name), so a page at any offset, its total and a
+//! search read the index and the page's own items, never every repository.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{IntegrationId, ProjectId, RepositoryId};
+use super::integration::Repository;
+
+/// One repository in the index. Serialized as a short array: an index holds many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry(
+    /// Lower-case full name.
+    pub String,
+    pub ProjectId,
+    /// Lower-case default branch.
+    pub Option<String>,
+    /// Private (internal counts as private).
+    pub bool,
+);
+
+impl IndexEntry {
+    pub fn of(repo: &Repository) -> Self {
+        IndexEntry(
+            repo.full_name.to_lowercase(),
+            repo.external_id,
+            repo.default_branch.as_ref().map(|b| b.to_lowercase()),
+            repo.is_private,
+        )
+    }
+
+    pub fn project(&self) -> ProjectId {
+        self.1
+    }
+
+    /// The daemon's search, as [`Repository::matches`]: full name, default branch, or the
+    /// words "private"/"public". `query` is lower case.
+    pub fn matches(&self, query: &str) -> bool {
+        self.0.contains(query)
+            || self.2.as_deref().is_some_and(|b| b.contains(query))
+            || (query == "private" && self.3)
+            || (query == "public" && !self.3)
+    }
+}
+
+/// Sorts entries of one integration as listings show them: by lower-case full name, then by
+/// repository id (what the listing sorted by before the index).
+pub fn sort_entries(integration: &IntegrationId, entries: &mut [IndexEntry]) {
+    entries.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| RepositoryId::derive(integration, a.1).cmp(&RepositoryId::derive(integration, b.1)))
+    });
+}
+
+/// Merges `added` into a sorted index, replacing entries of the same project.
+pub fn merge(integration: &IntegrationId, index: Vec<IndexEntry>, added: &[IndexEntry]) -> Vec<IndexEntry> {
+    let replaced: std::collections::HashSet<ProjectId> = added.iter().map(|e| e.1).collect();
+    let mut merged: Vec<IndexEntry> = index.into_iter().filter(|e| !replaced.contains(&e.1)).collect();
+    merged.extend(added.iter().cloned());
+    sort_entries(integration, &mut merged);
+    merged
+}
+
+/// A slice of an index and the size of the whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSlice {
+    pub entries: Vec<IndexEntry>,
+    pub total: usize,
+}
