@@ -142,7 +142,9 @@ fn aws_app_from(
     let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
     let mut secrets = aws_sdk_secretsmanager::config::Builder::from(sdk);
     if let Some(counter) = counter {
-        dynamodb = dynamodb.interceptor(counter.dynamodb_interceptor());
+        dynamodb = dynamodb
+            .interceptor(counter.dynamodb_interceptor())
+            .interceptor(counter.dynamodb_bytes_interceptor());
         secrets = secrets.interceptor(counter.secrets_manager_interceptor());
     }
     let store = Arc::new(DynamoStore::new(

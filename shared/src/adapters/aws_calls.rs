@@ -1,5 +1,6 @@
-//! Counts the operations each AWS client sends, so tests and benchmarks can hold a request path
-//! to its budget of AWS calls (a warm webhook delivery: two DynamoDB calls, no Secrets Manager).
+//! Counts the operations each AWS client sends, and the bytes DynamoDB answers, so tests and
+//! benchmarks can hold a request path to its budget (a warm webhook delivery: two DynamoDB
+//! calls, no Secrets Manager; a repository page: well under a megabyte read).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use aws_sdk_dynamodb::error::BoxError;
 pub struct AwsCallCounter {
     dynamodb: Arc<AtomicU64>,
     secrets_manager: Arc<AtomicU64>,
+    dynamodb_bytes: Arc<AtomicU64>,
 }
 
 /// How many operations each service has seen.
@@ -20,6 +22,8 @@ pub struct AwsCallCounter {
 pub struct AwsCalls {
     pub dynamodb: u64,
     pub secrets_manager: u64,
+    /// Bytes of DynamoDB's answers.
+    pub dynamodb_bytes: u64,
 }
 
 impl AwsCallCounter {
@@ -27,7 +31,12 @@ impl AwsCallCounter {
         AwsCalls {
             dynamodb: self.dynamodb.load(Ordering::SeqCst),
             secrets_manager: self.secrets_manager.load(Ordering::SeqCst),
+            dynamodb_bytes: self.dynamodb_bytes.load(Ordering::SeqCst),
         }
+    }
+
+    pub fn dynamodb_bytes_interceptor(&self) -> ResponseBytes {
+        ResponseBytes(self.dynamodb_bytes.clone())
     }
 
     pub fn dynamodb_interceptor(&self) -> OperationCounter {
@@ -45,6 +54,7 @@ impl std::ops::Sub for AwsCalls {
         AwsCalls {
             dynamodb: self.dynamodb - earlier.dynamodb,
             secrets_manager: self.secrets_manager - earlier.secrets_manager,
+            dynamodb_bytes: self.dynamodb_bytes - earlier.dynamodb_bytes,
         }
     }
 }
@@ -64,6 +74,32 @@ impl Intercept for OperationCounter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// An SDK interceptor adding up the bytes of every answer.
+#[derive(Debug, Clone)]
+pub struct ResponseBytes(Arc<AtomicU64>);
+
+impl Intercept for ResponseBytes {
+    fn name(&self) -> &'static str {
+        "ResponseBytes"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let bytes = response
+            .body()
+            .bytes()
+            .map(|b| b.len() as u64)
+            .or_else(|| response.headers().get("content-length").and_then(|v| v.parse().ok()));
+        self.0.fetch_add(bytes.unwrap_or(0), Ordering::Relaxed);
         Ok(())
     }
 }

@@ -1,0 +1,156 @@
+//! Prints numbers, asserts nothing about speed: 100,000 projects behind one token, from a fake
+//! GitLab answering each page in 100 ms. How soon connect answers, how soon every project is
+//! listed (sync concurrency 8), the p95 of a page, a deep page (offset 99,000) and a search on
+//! the embedded store, the peak RSS; and, with moto running, the bytes DynamoDB answers per
+//! listing request, counted in the SDK client.
+//!
+//! Run: `scripts/bench.sh --bench scale` (starts moto). `SCALE_PROJECTS` and
+//! `SCALE_MOTO_PROJECTS` change the counts.
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+use oore_gitlab_tests::{Backend, Harness};
+use oore_local::fake_gitlab::FakeOptions;
+use shared::http::auth::Role;
+
+const OWNER: Option<Role> = Some(Role::Owner);
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn count(var: &str, default: usize) -> usize {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Connects and waits (bounded) until the first pass ended; returns both times.
+async fn connect_and_sync(h: &Harness) -> (String, Duration, Duration) {
+    let started = Instant::now();
+    let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
+    let answered = started.elapsed();
+    let deadline = started + Duration::from_secs(900);
+    loop {
+        let (_, detail) = h
+            .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+            .await;
+        if detail["sync"]["state"] != "running" {
+            assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync did not end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (id, answered, started.elapsed())
+}
+
+fn requests(id: &str, projects: usize) -> [(&'static str, String); 3] {
+    let deep = projects.saturating_sub(1_000);
+    [
+        ("first page", format!("/v1/integrations/{id}/repositories?limit=20")),
+        (
+            "deep page",
+            format!("/v1/integrations/{id}/repositories?limit=20&offset={deep}"),
+        ),
+        (
+            "search",
+            format!("/v1/integrations/{id}/repositories?q=project-0999&limit=20"),
+        ),
+    ]
+}
+
+async fn embedded() {
+    let projects = count("SCALE_PROJECTS", 100_000);
+    let h = Harness::new(
+        Backend::Embedded,
+        FakeOptions {
+            prefix: String::new(),
+            projects,
+            delay: Duration::from_millis(100),
+        },
+    )
+    .await;
+    let (id, answered, listed) = connect_and_sync(&h).await;
+    let (_, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
+    println!(
+        "scale, {projects} projects at 100 ms a page, concurrency {}: connect answered in {:.2} s (goal <= 2 s); every project listed after {:.1} s (goal <= 20 s); repository_count {}",
+        h.app.services.config.sync_concurrency,
+        answered.as_secs_f64(),
+        listed.as_secs_f64(),
+        detail["repository_count"],
+    );
+    for (label, path) in requests(&id, projects) {
+        let mut samples = Vec::new();
+        for _ in 0..50 {
+            let started = Instant::now();
+            let (status, body) = h.call(Method::GET, &path, OWNER, None).await;
+            samples.push(started.elapsed());
+            assert_eq!(status, 200, "{body}");
+        }
+        samples.sort();
+        println!(
+            "scale, embedded store, {label:<10} p50 {:>7.2} ms  p95 {:>7.2} ms  (goal p95 <= 20 ms)",
+            percentile(&samples, 0.5).as_secs_f64() * 1e3,
+            percentile(&samples, 0.95).as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "scale, peak RSS of the process (service, fake GitLab and {projects} projects): {:.0} MiB",
+        peak_rss_mib()
+    );
+}
+
+async fn moto_bytes() {
+    if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
+        println!("scale, bytes read per request on moto: skipped (no AWS_ENDPOINT_URL; scripts/bench.sh starts moto)");
+        return;
+    }
+    let projects = count("SCALE_MOTO_PROJECTS", 100_000);
+    let h = Harness::new(
+        Backend::Moto,
+        FakeOptions {
+            prefix: String::new(),
+            projects,
+            delay: Duration::ZERO,
+        },
+    )
+    .await;
+    let (id, _, listed) = connect_and_sync(&h).await;
+    let counter = h.aws_calls.clone().expect("moto apps count their calls");
+    println!(
+        "scale, moto: {projects} projects synced in {:.1} s",
+        listed.as_secs_f64()
+    );
+    for (label, path) in requests(&id, projects)
+        .into_iter()
+        .chain([("detail", format!("/v1/integrations/{id}"))])
+    {
+        let before = counter.snapshot();
+        let (status, _) = h.call(Method::GET, &path, OWNER, None).await;
+        assert_eq!(status, 200);
+        let spent = counter.snapshot() - before;
+        println!(
+            "scale, moto, {label:<10} DynamoDB calls {:>3}, bytes read {:>9} (goal <= 1 MB)",
+            spent.dynamodb, spent.dynamodb_bytes
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    embedded().await;
+    moto_bytes().await;
+}
