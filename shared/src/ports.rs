@@ -46,6 +46,9 @@ pub trait IntegrationStore: Send + Sync {
     /// Adds or replaces an installation of an existing integration.
     async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError>;
     async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError>;
+    /// Removes what must stop the moment a delete answers: the integration's webhook keys (its
+    /// deliveries are refused) and its build triggers.
+    async fn retire_integration(&self, id: &IntegrationId) -> Result<(), StoreError>;
     /// Removes the integration and everything kept under it. Removing what is gone is not an error.
     async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError>;
     /// Takes the integration's token-refresh lease for `owner` until `until`, unless another
@@ -168,6 +171,9 @@ pub trait SyncStore: Send + Sync {
 pub struct SyncJob {
     pub integration_id: IntegrationId,
     pub generation: u64,
+    /// Not a sync: remove a deleted integration's items.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purge: bool,
 }
 
 /// Where sync jobs wait for a worker (an SQS queue on AWS, a background task locally).

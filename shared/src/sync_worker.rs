@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tokio::time::Instant;
 
 use crate::app::Services;
-use crate::app::sync_jobs::run_sync_job;
+use crate::app::sync_jobs::run_job;
 use crate::ports::SyncJob;
 
 /// The invocation's deadline as an instant of this process's clock.
@@ -32,7 +32,7 @@ pub async fn run_messages(services: &Services, event: SqsEvent, deadline: Option
                 continue;
             }
         };
-        if let Err(err) = run_sync_job(services, &job, deadline).await {
+        if let Err(err) = run_job(services, &job, deadline).await {
             tracing::warn!(message_id = %id, integration_id = %job.integration_id, error = %err, "sync job failed; SQS retries it");
             response.add_failure(id);
         }

@@ -35,6 +35,7 @@ fn record(id: &IntegrationId) -> IntegrationRecord {
         token_expires_at: None,
         oauth_client_id: None,
         gitlab_scopes: None,
+        deleted_at: None,
         refresh_lease_until: None,
         refresh_lease_owner: None,
     }
@@ -351,6 +352,13 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore +
     let (rest, end) = store.list_deliveries(&a, 3, cursor.as_deref()).await.unwrap();
     assert_eq!(rest.iter().map(|d| d.received_at).collect::<Vec<_>>(), vec![1100, 1000]);
     assert_eq!(end, None);
+
+    // Retiring takes the keys (and triggers) at once and leaves the log for the delete.
+    store.retire_integration(&a).await.unwrap();
+    assert_eq!(store.find_webhook_key(&second.digest).await.unwrap(), None);
+    assert_eq!(store.find_webhook_key(&project_key.digest).await.unwrap(), None);
+    assert!(store.list_triggers(&of(&a), None, 100).await.unwrap().is_empty());
+    assert!(!store.list_deliveries(&a, 10, None).await.unwrap().0.is_empty());
 
     // Delete takes keys, log and triggers with the integration.
     store.delete_integration(&a).await.unwrap();

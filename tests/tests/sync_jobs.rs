@@ -10,7 +10,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::json;
-use shared::app::sync_jobs::{JobOutcome, run_sync_job, start_sync};
+use shared::app::sync_jobs::{JobOutcome, run_job, run_sync_job, start_sync};
 use shared::domain::ids::IntegrationId;
 use shared::domain::sync::SyncRunState;
 use shared::http::auth::Role;
@@ -131,6 +131,7 @@ async fn one_pass_at_a_time_later_requests_join_it() {
 
     // Two jobs of the same pass racing: one runs it, the other finds it held.
     let job = SyncJob {
+        purge: false,
         integration_id: id.clone(),
         generation: first.generation,
     };
@@ -177,21 +178,109 @@ async fn vanished_repositories_go_only_after_a_complete_pass() {
 }
 
 #[tokio::test]
-async fn a_delete_during_a_pass_leaves_nothing_behind() {
+async fn a_delete_answers_at_once_and_its_items_go_in_the_background() {
     let (h, id, held) = connected_holding_jobs(Backend::Embedded, 50).await;
+    let sync = held.take();
+    run_sync_job(&h.app.services, &sync[0], None).await.unwrap();
+    assert_eq!(stored(&h, &id).await, 50);
+    let secret = {
+        let (_, rotated) = h
+            .call(
+                Method::POST,
+                &format!(
+                    "/v1/integration-repositories/{}/gitlab-webhook-secret",
+                    h.app.services.repositories.list_repositories(&id).await.unwrap()[0].id
+                ),
+                OWNER,
+                Some("{}"),
+            )
+            .await;
+        rotated["webhook_secret"].as_str().unwrap().to_string()
+    };
+    // A pass is running when the delete comes.
+    start_sync(&h.app.services, &id).await.unwrap();
     let (status, _) = h
         .call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)
         .await;
     assert_eq!(status, 200);
-    let job = held.take().remove(0);
+
+    // Gone for every caller at once, although its repositories are still stored.
+    assert_eq!(stored(&h, &id).await, 50);
     assert_eq!(
-        run_sync_job(&h.app.services, &job, None).await.unwrap(),
+        h.call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        h.call(Method::GET, &format!("/v1/integrations/{id}/repositories"), OWNER, None)
+            .await
+            .0,
+        404
+    );
+    let (_, all) = h.call(Method::GET, "/v1/integration-repositories", OWNER, None).await;
+    assert!(
+        all["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["integration_id"] != id.as_str()),
+        "{all}"
+    );
+    let (_, listed) = h.call(Method::GET, "/v1/integrations", OWNER, None).await;
+    assert!(
+        listed["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != id.as_str())
+    );
+    let headers = [
+        ("x-gitlab-token".to_string(), secret),
+        ("x-gitlab-event".to_string(), "Push Hook".to_string()),
+    ];
+    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "after": "1a2b3c4d5e6f708192a3b4c5d6e7f80912345678", "checkout_sha": "1a2b3c4d5e6f708192a3b4c5d6e7f80912345678", "project": {"id": 1000}});
+    let (status, _, _) = h
+        .send(
+            Method::POST,
+            "/v1/webhooks/gitlab",
+            &headers,
+            Some(push.to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 401, "no delivery for a deleted integration is accepted");
+    assert_eq!(
+        h.call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)
+            .await
+            .0,
+        404,
+        "deleted once"
+    );
+
+    // The jobs: the pass finds its integration gone; the removal empties the store.
+    let mut jobs = held.take();
+    jobs.sort_by_key(|j| j.purge);
+    assert_eq!(
+        jobs.iter().map(|j| j.purge).collect::<Vec<_>>(),
+        vec![false, true, true],
+        "the pass, the removal, and its repeat"
+    );
+    assert_eq!(
+        run_sync_job(&h.app.services, &jobs[0], None).await.unwrap(),
         JobOutcome::Skipped
+    );
+    assert_eq!(
+        run_job(&h.app.services, &jobs[1], None).await.unwrap(),
+        JobOutcome::Finished
     );
     assert_eq!(stored(&h, &id).await, 0);
     assert_eq!(h.app.services.syncs.get_sync(&id).await.unwrap(), None);
-    let (_, list) = h.call(Method::GET, "/v1/integration-repositories", OWNER, None).await;
-    assert_eq!(list["total"], 0);
+    assert_eq!(h.app.services.integrations.get_integration(&id).await.unwrap(), None);
+    assert_eq!(
+        run_job(&h.app.services, &jobs[2], None).await.unwrap(),
+        JobOutcome::Skipped,
+        "a repeat finds nothing"
+    );
 }
 
 #[tokio::test]

@@ -122,6 +122,13 @@ impl IntegrationStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn retire_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.webhook_keys.retain(|_, k| &k.integration_id != id);
+        t.triggers.retain(|_, trigger| &trigger.integration_id != id);
+        Ok(())
+    }
+
     async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
         let mut t = self.lock();
         t.integrations.remove(id);

@@ -9,7 +9,7 @@ use super::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::sync::SyncRecord;
-use crate::ports::{StoreError, VaultError};
+use crate::ports::{StoreError, SyncJob, VaultError};
 
 /// What integrations are sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,13 @@ fn compare(sort: IntegrationSort, a: &IntegrationRecord, b: &IntegrationRecord) 
 /// A storage failure.
 pub async fn list_integrations(services: &Services, query: &IntegrationQuery) -> Result<IntegrationPage, StoreError> {
     let mut all = if query.gitlab_provider {
-        services.integrations.list_integrations().await?
+        services
+            .integrations
+            .list_integrations()
+            .await?
+            .into_iter()
+            .filter(|r| r.deleted_at.is_none())
+            .collect()
     } else {
         Vec::new()
     };
@@ -139,12 +145,23 @@ pub enum DeleteError {
     Vault(#[from] VaultError),
 }
 
-/// Refuses while builds of the integration are claimed or running. Otherwise revokes OAuth
-/// tokens at GitLab, then removes the credentials and the records (queued triggers with them, so
-/// a later claim finds nothing), the integration's own item last: a delete that fails half-way leaves the integration listed,
-/// and repeating it finishes the job.
+/// Refuses while builds of the integration are claimed or running. Otherwise finishes GitLab's
+/// side first (the OAuth tokens revoked), then removes the credentials, then marks the
+/// integration deleted and takes its webhook keys and queued builds: from that moment nothing
+/// of it is listed and no delivery for it is accepted. The rest of its items (repositories,
+/// deliveries, however many) are removed by a background job.
 pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Result<(), DeleteError> {
-    let record = services.integration(id).await?;
+    if let Some(deleted) = services
+        .integrations
+        .get_integration(id)
+        .await?
+        .filter(|r| r.deleted_at.is_some())
+    {
+        // Deleted already: queue its items' removal again (in case that was lost), and say so.
+        enqueue_purge(services, &deleted.id).await;
+        return Err(LookupError::Missing(super::Missing::Integration).into());
+    }
+    let mut record = services.integration(id).await?;
     if has_active_builds(services, &record.id).await? {
         return Err(DeleteError::ActiveBuilds);
     }
@@ -155,9 +172,25 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
         .vault
         .delete_secret(&services.config.credentials_secret_name(&record.id))
         .await?;
-    services.integrations.delete_integration(&record.id).await?;
+    record.deleted_at = Some(services.clock.now());
+    services.integrations.update_integration(&record).await?;
+    services.integrations.retire_integration(&record.id).await?;
+    enqueue_purge(services, &record.id).await;
     tracing::info!(integration_id = %record.id, "integration deleted");
     Ok(())
+}
+
+/// Queues the removal of a deleted integration's items. If it cannot be queued, nothing of the
+/// integration shows meanwhile, and deleting it again queues it again.
+async fn enqueue_purge(services: &Services, id: &IntegrationId) {
+    let purge = SyncJob {
+        integration_id: id.clone(),
+        generation: 0,
+        purge: true,
+    };
+    if let Err(err) = services.sync_queue.enqueue(&purge).await {
+        tracing::error!(integration_id = %id, error = %err, "the removal of a deleted integration's items could not be queued");
+    }
 }
 
 /// Revokes the access and refresh tokens. GitLab being unreachable does not block the delete:

@@ -70,12 +70,13 @@ pub enum LookupError {
 }
 
 impl Services {
-    /// The integration, or [`Missing::Integration`].
+    /// The integration, or [`Missing::Integration`] (also once it is deleted).
     pub async fn integration(&self, id: &IntegrationId) -> Result<IntegrationRecord, LookupError> {
-        self.integrations
-            .get_integration(id)
-            .await?
-            .ok_or(LookupError::Missing(Missing::Integration))
+        match self.integrations.get_integration(id).await? {
+            Some(record) if record.deleted_at.is_none() => Ok(record),
+            // Deleted: gone for every caller while its items are removed in the background.
+            _ => Err(LookupError::Missing(Missing::Integration)),
+        }
     }
 
     /// The repository and its integration, or what is missing.

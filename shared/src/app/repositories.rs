@@ -115,7 +115,13 @@ pub async fn list_source_repositories(
     services: &Services,
     query: &RepositoryQuery,
 ) -> Result<RepositoryPage<(Repository, Option<HostUrl>)>, StoreError> {
-    let integrations = services.integrations.list_integrations().await?;
+    let integrations: Vec<_> = services
+        .integrations
+        .list_integrations()
+        .await?
+        .into_iter()
+        .filter(|i| i.deleted_at.is_none())
+        .collect();
     let indexes = futures::future::try_join_all(integrations.iter().map(|i| all_entries(services, &i.id))).await?;
     let mut merged: Vec<(usize, IndexEntry)> = indexes
         .into_iter()

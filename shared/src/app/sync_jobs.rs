@@ -17,7 +17,7 @@ use super::project_walk::{RateGate, fetch_by_offset, plan_slices, slice_page};
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{IntegrationRecord, IntegrationStatus, Repository};
-use crate::domain::name_index::{IndexEntry, merge, sort_entries};
+use crate::domain::name_index::{IndexEntry, merge};
 use crate::domain::sync::{IdSlice, SyncFailure, SyncFailureKind, SyncRecord, SyncRunState};
 use crate::ports::{GitLabError, QueueError, StoreError, SyncJob, SyncQueue};
 
@@ -63,6 +63,7 @@ pub async fn start_sync(services: &Services, integration_id: &IntegrationId) -> 
                 let job = SyncJob {
                     integration_id: integration_id.clone(),
                     generation: next.generation,
+                    purge: false,
                 };
                 services.sync_queue.enqueue(&job).await?;
                 tracing::info!(%integration_id, generation = next.generation, "repository sync started");
@@ -91,10 +92,11 @@ pub async fn wait_for_pass(
             Some(r) => return Ok(Some(r)),
             None => return Ok(None),
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Ok(None);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20).min(deadline - now)).await;
     }
 }
 
@@ -120,6 +122,26 @@ pub enum JobOutcome {
     Skipped,
 }
 
+/// Runs a job from the queue: a sync pass, or the removal of a deleted integration's items.
+pub async fn run_job(
+    services: &Services,
+    job: &SyncJob,
+    deadline: Option<Instant>,
+) -> Result<JobOutcome, SyncJobError> {
+    if !job.purge {
+        return run_sync_job(services, job, deadline).await;
+    }
+    // Only a deleted integration is purged, whatever a stray message says.
+    match services.integrations.get_integration(&job.integration_id).await? {
+        Some(record) if record.deleted_at.is_some() => {
+            services.integrations.delete_integration(&job.integration_id).await?;
+            tracing::info!(integration_id = %job.integration_id, "deleted integration's items removed");
+            Ok(JobOutcome::Finished)
+        }
+        _ => Ok(JobOutcome::Skipped),
+    }
+}
+
 /// Runs (part of) a pass. `deadline` is when the job must have stopped (a Lambda's), if any.
 pub async fn run_sync_job(
     services: &Services,
@@ -143,7 +165,12 @@ pub async fn run_sync_job(
         Err(StoreError::Conflict) => return Ok(JobOutcome::Skipped),
         other => other?,
     }
-    let Some(integration) = services.integrations.get_integration(&job.integration_id).await? else {
+    let Some(integration) = services
+        .integrations
+        .get_integration(&job.integration_id)
+        .await?
+        .filter(|i| i.deleted_at.is_none())
+    else {
         return Ok(JobOutcome::Skipped);
     };
     let pass = Pass {
@@ -418,17 +445,18 @@ impl Pass<'_> {
         let mut record = self.record.lock().await;
         let stale = services.repositories.stale_repositories(id, record.generation).await?;
         services.repositories.write_repositories(id, &[], &stale).await?;
-        // The index anew from what is stored now: exactly this pass's repositories.
-        let mut index: Vec<IndexEntry> = services
+        // The index holds every page written so far (checkpoints merged them): add the last
+        // pages, drop what the pass removed. No repository is read whole.
+        let gone: std::collections::HashSet<_> = stale.iter().map(|r| r.external_id).collect();
+        let added = std::mem::take(&mut *self.unindexed.lock().await);
+        let index = services
             .repositories
-            .list_repositories(id)
+            .read_name_index(id, 0, None)
             .await?
-            .iter()
-            .map(IndexEntry::of)
-            .collect();
-        sort_entries(id, &mut index);
+            .map(|i| i.entries);
+        let mut index = merge(id, index.unwrap_or_default(), &added);
+        index.retain(|entry| !gone.contains(&entry.project()));
         services.repositories.write_name_index(id, &index).await?;
-        self.unindexed.lock().await.clear();
         let done = SyncRecord {
             state: SyncRunState::Succeeded,
             finished_at: Some(services.clock.now()),
@@ -502,7 +530,7 @@ pub async fn run_sync_worker(services: Services, mut receiver: mpsc::UnboundedRe
     while let Some(job) = receiver.recv().await {
         let services = services.clone();
         tokio::spawn(async move {
-            if let Err(err) = run_sync_job(&services, &job, None).await {
+            if let Err(err) = run_job(&services, &job, None).await {
                 tracing::warn!(integration_id = %job.integration_id, error = %err, "sync job failed");
             }
         });

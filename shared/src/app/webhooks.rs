@@ -278,6 +278,7 @@ async fn adopt_repository(services: &Services, verified: &Verified, project_id: 
         .integrations
         .get_integration(integration_id)
         .await?
+        .filter(|i| i.deleted_at.is_none())
         .ok_or(WebhookError::InvalidToken)?;
     let token = access_token(services, &integration).await?;
     let project = match services.gitlab.project(&integration.host_url, &token, project_id).await {

@@ -69,6 +69,10 @@ pub struct IntegrationRecord {
     /// The scopes GitLab reported for a personal token (OAuth applications are granted `api`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitlab_scopes: Option<Vec<String>>,
+    /// Set when a delete answered: the integration is gone for every caller while its items
+    /// are removed in the background.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
     /// The token-refresh lease: held by one refresher at a time (absent when free).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_until: Option<i64>,
@@ -99,6 +103,7 @@ impl IntegrationRecord {
             token_expires_at: None,
             oauth_client_id: None,
             gitlab_scopes: None,
+            deleted_at: None,
             refresh_lease_until: None,
             refresh_lease_owner: None,
         }

@@ -164,7 +164,8 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}",
         Access::Write,
         "delete-integration",
-        needs(TableWrite, false, &[CredRead, CredWrite, Delete]),
+        // The removal of its items is queued for the sync worker.
+        needs(TableWrite, false, &[CredRead, CredWrite, Delete]).starting_syncs(),
     ),
     route(
         RouteId::ListRepositories,

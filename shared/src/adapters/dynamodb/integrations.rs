@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{INSTALLATION_PREFIX, INTEGRATIONS, META, installation_sk, integration_pk};
+use super::keys::{
+    INSTALLATION_PREFIX, INTEGRATIONS, META, WEBHOOK_HEAD_ITEMS, WEBHOOK_KEY_ITEMS, installation_sk, integration_pk,
+};
 use super::{
     DynamoStore, Item, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item, unavailable,
 };
@@ -110,6 +112,21 @@ impl IntegrationStore for DynamoStore {
             .into_iter()
             .map(from_item)
             .collect()
+    }
+
+    async fn retire_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
+        let pk = integration_pk(id);
+        let mut keys = self.query_prefix(&pk, WEBHOOK_KEY_ITEMS).await?;
+        keys.extend(self.query_prefix(&pk, WEBHOOK_HEAD_ITEMS).await?);
+        let requests = keys
+            .iter()
+            .filter_map(|item| match item.get("sk") {
+                Some(AttributeValue::S(sk)) => Some(delete_request(pk.clone(), sk.clone())),
+                _ => None,
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(requests).await?;
+        self.delete_integration_triggers(id).await
     }
 
     async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {

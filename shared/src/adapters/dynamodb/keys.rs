@@ -39,6 +39,11 @@ pub fn repository_gsi1pk(id: &RepositoryId) -> String {
     format!("{REPOSITORY_PREFIX}{id}")
 }
 
+/// Every webhook key of an integration, of any scope.
+pub const WEBHOOK_KEY_ITEMS: &str = "WEBHOOK_KEY#";
+/// Every key head (the current key of a scope) of an integration.
+pub const WEBHOOK_HEAD_ITEMS: &str = "WEBHOOK_HEAD#";
+
 /// Every key of one scope (`integration` or `project:{id}`) of an integration.
 pub fn webhook_key_prefix(scope: &str) -> String {
     format!("WEBHOOK_KEY#{scope}#")
