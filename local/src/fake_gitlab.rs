@@ -457,6 +457,34 @@ async fn update_hook(
     Json(shown(slot)).into_response()
 }
 
+async fn delete_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path((id, hook_id)): Path<(u64, u64)>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    let mut hooks = state.hooks.lock().unwrap();
+    let Some(list) = hooks.get_mut(&id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+    };
+    let before = list.len();
+    list.retain(|h| h["id"].as_u64() != Some(hook_id));
+    if list.len() == before {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Adds a hook someone else made (not through us), as GitLab would list it.
+pub fn add_foreign_hook(state: &FakeState, project_id: u64, url: &str) -> u64 {
+    let id = state.next_hook_id.fetch_add(1, Ordering::SeqCst);
+    let hook = hook_from(id, project_id, &json!({"url": url, "token": "someone-elses"}));
+    state.hooks.lock().unwrap().entry(project_id).or_default().push(hook);
+    id
+}
+
 async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     if let Err(r) = admit(&state, &headers).await {
         return r;
@@ -499,7 +527,10 @@ impl FakeGitLab {
             .route("/api/v4/projects", get(projects))
             .route("/api/v4/projects/{id}", get(project))
             .route("/api/v4/projects/{id}/hooks", get(list_hooks).post(create_hook))
-            .route("/api/v4/projects/{id}/hooks/{hook_id}", put(update_hook))
+            .route(
+                "/api/v4/projects/{id}/hooks/{hook_id}",
+                put(update_hook).delete(delete_hook),
+            )
             .route("/uploads/-/system/project/avatar/{id}/avatar.png", get(avatar))
             .route(
                 "/api/v4/projects/{id}/statuses/{sha}",

@@ -102,6 +102,15 @@ pub trait RepositoryStore: Send + Sync {
     ) -> Result<Option<IndexSlice>, StoreError>;
     /// Replaces the integration's name index with `entries` (sorted).
     async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError>;
+    /// Records the project hook we registered for a project (one per project; replaces).
+    async fn put_hook(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), StoreError>;
+    /// The project hooks we registered: project and hook id.
+    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
     async fn write_repositories(
         &self,
@@ -366,6 +375,14 @@ pub trait GitLabApi: Send + Sync {
         hook_id: Option<u64>,
         hook: &HookSettings,
     ) -> Result<ProjectHook, GitLabError>;
+    /// `DELETE /projects/:id/hooks/:hook_id`.
+    async fn delete_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), GitLabError>;
     /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).
     async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError>;
     /// `POST /oauth/token` with `grant_type=authorization_code` and the PKCE verifier.

@@ -34,6 +34,7 @@ async fn connected(backend: Backend) -> (Harness, String) {
     let push: Value = serde_json::from_str(PUSH).unwrap();
     h.gitlab.state.add_project(&push["project"]);
     let started = h.connect().await;
+    h.sync_settled(started["integration"]["id"].as_str().unwrap()).await;
     let secret = started["webhook_secret"].as_str().unwrap().to_string();
     (h, secret)
 }

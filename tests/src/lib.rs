@@ -239,6 +239,30 @@ impl Harness {
         (parts.status.as_u16(), parts.headers, bytes)
     }
 
+    /// Waits (bounded) until the integration's sync pass ended, so background work does not
+    /// mix with what a test measures next.
+    pub async fn sync_settled(&self, integration_id: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (_, detail) = self
+                .call(
+                    Method::GET,
+                    &format!("/v1/integrations/{integration_id}"),
+                    Some(Role::Owner),
+                    None,
+                )
+                .await;
+            if detail["sync"]["state"] != "running" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sync pass did not end: {detail}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Connects the fake GitLab with [`PAT`]; returns the start response.
     pub async fn connect(&self) -> Value {
         let body =

@@ -339,3 +339,53 @@ async fn the_sync_worker_runs_the_jobs_moto_queued() {
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn a_delete_removes_the_hooks_we_registered_and_no_other() {
+    let h = Harness::new(
+        Backend::Embedded,
+        FakeOptions {
+            prefix: String::new(),
+            projects: 5,
+            delay: Duration::ZERO,
+        },
+    )
+    .await;
+    let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
+    let (_, repos) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}/repositories"), OWNER, None)
+        .await;
+    let repo = &repos["repositories"][0];
+    let project: u64 = repo["external_id"].as_str().unwrap().parse().unwrap();
+    let (status, registered) = h
+        .call(
+            Method::POST,
+            &format!(
+                "/v1/integration-repositories/{}/gitlab-webhook",
+                repo["id"].as_str().unwrap()
+            ),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{registered}");
+    let theirs =
+        oore_local::fake_gitlab::add_foreign_hook(&h.gitlab.state, project, "https://other-ci.example.com/hook");
+    assert_eq!(h.gitlab.state.hooks(project).len(), 2);
+    let (status, _) = h
+        .call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
+    assert_eq!(status, 200);
+    let left: Vec<u64> = h
+        .gitlab
+        .state
+        .hooks(project)
+        .iter()
+        .map(|hook| hook["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        vec![theirs],
+        "ours deleted before the delete answered, theirs kept"
+    );
+}

@@ -836,6 +836,7 @@ fn urlencode(text: &str) -> String {
 #[tokio::test]
 async fn a_warm_delivery_costs_two_dynamodb_calls_and_no_secrets_manager_call() {
     let (h, started) = connected(Backend::Moto).await;
+    h.sync_settled(started["integration"]["id"].as_str().unwrap()).await;
     let secret = secret_of(&started);
     let key = signing_key_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();

@@ -429,6 +429,19 @@ impl GitLabApi for HttpGitLab {
         Ok(())
     }
 
+    async fn delete_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), GitLabError> {
+        let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}"));
+        self.send(self.with_token(self.client().delete(url), Some(token)))
+            .await?;
+        Ok(())
+    }
+
     async fn save_project_hook(
         &self,
         host: &HostUrl,

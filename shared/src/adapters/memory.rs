@@ -36,6 +36,8 @@ struct Tables {
     deliveries: HashMap<IntegrationId, BTreeMap<String, DeliveryRecord>>,
     /// trigger id → trigger.
     triggers: HashMap<TriggerId, Trigger>,
+    /// integration id → project → the hook we registered.
+    hooks: HashMap<IntegrationId, BTreeMap<ProjectId, u64>>,
     /// integration id → its name index.
     name_indexes: HashMap<IntegrationId, Vec<IndexEntry>>,
     /// integration id → its sync record.
@@ -144,6 +146,7 @@ impl IntegrationStore for MemoryStore {
         t.triggers.retain(|_, trigger| &trigger.integration_id != id);
         t.syncs.remove(id);
         t.name_indexes.remove(id);
+        t.hooks.remove(id);
         Ok(())
     }
 
@@ -271,6 +274,29 @@ impl RepositoryStore for MemoryStore {
             .name_indexes
             .insert(integration_id.clone(), entries.to_vec());
         Ok(())
+    }
+
+    async fn put_hook(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .hooks
+            .entry(integration_id.clone())
+            .or_default()
+            .insert(project_id, hook_id);
+        Ok(())
+    }
+
+    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError> {
+        Ok(self
+            .lock()
+            .hooks
+            .get(integration_id)
+            .map(|h| h.iter().map(|(p, id)| (*p, *id)).collect())
+            .unwrap_or_default())
     }
 
     async fn write_repositories(

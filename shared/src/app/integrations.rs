@@ -4,12 +4,12 @@ use std::cmp::Ordering;
 
 use super::build_triggers::has_active_builds;
 use super::commit_status::{StatusReporting, status_reporting};
-use super::credentials::{oauth_client, read_credentials};
+use super::credentials::{access_token, oauth_client, read_credentials};
 use super::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::sync::SyncRecord;
-use crate::ports::{StoreError, SyncJob, VaultError};
+use crate::ports::{GitLabError, StoreError, SyncJob, VaultError};
 
 /// What integrations are sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +146,8 @@ pub enum DeleteError {
 }
 
 /// Refuses while builds of the integration are claimed or running. Otherwise finishes GitLab's
-/// side first (the OAuth tokens revoked), then removes the credentials, then marks the
+/// side first (the hooks we registered deleted, then the OAuth tokens revoked), then removes
+/// the credentials, then marks the
 /// integration deleted and takes its webhook keys and queued builds: from that moment nothing
 /// of it is listed and no delivery for it is accepted. The rest of its items (repositories,
 /// deliveries, however many) are removed by a background job.
@@ -165,6 +166,7 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
     if has_active_builds(services, &record.id).await? {
         return Err(DeleteError::ActiveBuilds);
     }
+    delete_registered_hooks(services, &record).await;
     if record.auth_mode == AuthMode::OauthApp {
         revoke_oauth_tokens(services, &record).await;
     }
@@ -190,6 +192,39 @@ async fn enqueue_purge(services: &Services, id: &IntegrationId) {
     };
     if let Err(err) = services.sync_queue.enqueue(&purge).await {
         tracing::error!(integration_id = %id, error = %err, "the removal of a deleted integration's items could not be queued");
+    }
+}
+
+/// Deletes the project hooks we registered, by their recorded ids (never a hook we did not
+/// make), while the token still works. A hook GitLab no longer has counts as deleted; GitLab
+/// unreachable leaves the rest, and the log says so.
+async fn delete_registered_hooks(services: &Services, record: &IntegrationRecord) {
+    let hooks = match services.repositories.list_hooks(&record.id).await {
+        Ok(hooks) if !hooks.is_empty() => hooks,
+        Ok(_) => return,
+        Err(err) => {
+            tracing::warn!(integration_id = %record.id, error = %err, "the registered hooks could not be read; they stay at GitLab");
+            return;
+        }
+    };
+    let token = match access_token(services, record).await {
+        Ok(token) => token,
+        Err(err) => {
+            tracing::warn!(integration_id = %record.id, error = %err, "no usable token to delete the registered hooks; they stay at GitLab");
+            return;
+        }
+    };
+    for (project, hook_id) in hooks {
+        match services
+            .gitlab
+            .delete_project_hook(&record.host_url, &token, project, hook_id)
+            .await
+        {
+            Ok(()) | Err(GitLabError::NotFound) => {}
+            Err(err) => {
+                tracing::warn!(integration_id = %record.id, %project, hook_id, error = %err, "a registered hook could not be deleted at GitLab");
+            }
+        }
     }
 }
 

@@ -166,6 +166,12 @@ pub async fn register_webhook(
         .gitlab
         .save_project_hook(&integration.host_url, &token, project_id, existing, &settings)
         .await?;
+    // Kept so a delete of the integration removes the hooks we made, and only those.
+    services
+        .repositories
+        .put_hook(&integration.id, project_id, hook.id)
+        .await
+        .map_err(RotateError::Store)?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, hook_id = hook.id, created = existing.is_none(), "project hook registered");
     Ok(RegisteredHook {
         repository_id: repository.id,

@@ -79,6 +79,13 @@ pub fn name_index_chunk_sk(version: u64, chunk: usize) -> String {
     format!("{NAME_INDEX}#{version:010}#{chunk:05}")
 }
 
+/// The project hooks we registered for an integration.
+pub const HOOK_PREFIX: &str = "HOOK#";
+
+pub fn hook_sk(project_id: ProjectId) -> String {
+    format!("{HOOK_PREFIX}{project_id}")
+}
+
 /// A trigger's own partition: found by its id alone.
 pub fn trigger_pk(id: &TriggerId) -> String {
     format!("TRIGGER#{id}")

@@ -12,6 +12,7 @@
 //! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
 //! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
 //! | build trigger | `TRIGGER#{id}`      | `META`                  | `TRIGGERS#{status}`  | `{time}#{id}` |
+//! | project hook  | `INTEGRATION#{id}`  | `HOOK#{project}`        | –                    | –          |
 //! | name index    | `INTEGRATION#{id}`  | `NAMEINDEX`, `NAMEINDEX#{version}#{chunk}` | – | –   |
 //! | sync record   | `INTEGRATION#{id}`  | `SYNC`                  | –                    | –          |
 //! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |

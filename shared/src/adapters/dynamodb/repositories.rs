@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
-use super::keys::{REPOSITORY_GSI1SK, REPOSITORY_PREFIX, integration_pk, repository_gsi1pk, repository_sk};
+use super::keys::{
+    HOOK_PREFIX, REPOSITORY_GSI1SK, REPOSITORY_PREFIX, hook_sk, integration_pk, repository_gsi1pk, repository_sk,
+};
 use super::{DynamoStore, Item, delete_request, from_item, number, put_request, s, to_item, unavailable};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
@@ -134,6 +136,34 @@ impl RepositoryStore for DynamoStore {
 
     async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
         self.write_index(integration_id, entries).await
+    }
+
+    async fn put_hook(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), StoreError> {
+        let item: Item = HashMap::from([
+            ("pk".to_string(), s(integration_pk(integration_id))),
+            ("sk".to_string(), s(hook_sk(project_id))),
+            ("project_id".to_string(), s(project_id.to_string())),
+            ("hook_id".to_string(), number(hook_id as i64)),
+        ]);
+        self.batch_write(vec![put_request(item)?]).await
+    }
+
+    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Hook {
+            project_id: ProjectId,
+            hook_id: u64,
+        }
+        let items = self.query_prefix(&integration_pk(integration_id), HOOK_PREFIX).await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<Hook>(item).map(|h| (h.project_id, h.hook_id)))
+            .collect()
     }
 
     async fn write_repositories(
