@@ -99,7 +99,8 @@ fn secret_of(started: &Value) -> String {
     started["webhook_secret"].as_str().unwrap().to_string()
 }
 
-async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -> String {
+/// The stored repository of a GitLab project, as the listing shows it.
+async fn stored_repository(h: &Harness, integration: &IntegrationId, project: u64) -> Value {
     let (_, list) = h
         .call(
             Method::GET,
@@ -113,7 +114,12 @@ async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -
         .unwrap()
         .iter()
         .find(|r| r["external_id"].as_str() == Some(project.to_string().as_str()))
-        .unwrap_or_else(|| panic!("project {project} not in {list}"))["id"]
+        .unwrap_or_else(|| panic!("project {project} not in {list}"))
+        .clone()
+}
+
+async fn repository_of(h: &Harness, integration: &IntegrationId, project: u64) -> String {
+    stored_repository(h, integration, project).await["id"]
         .as_str()
         .unwrap()
         .to_string()
@@ -183,22 +189,6 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         ("pipeline_hook.json", "ignored", None),
         ("issue_create.json", "ignored", None),
     ];
-    // Every fixture is one project; the stored repository names it, whatever the payload says
-    // (push_subgroup.json names another path).
-    let (_, repos) = h
-        .call(
-            Method::GET,
-            &format!("/v1/integrations/{integration}/repositories?limit=100"),
-            OWNER,
-            None,
-        )
-        .await;
-    let stored_name = repos["repositories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["external_id"].as_str() == Some(FIXTURE_PROJECT.to_string().as_str()))
-        .map(|r| r["full_name"].clone());
     let mut triggered = Vec::new();
     for (name, outcome, build) in expected {
         let body = serde_json::to_vec(&fixture(name)).unwrap();
@@ -213,25 +203,9 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     let triggers = h.triggers_of(&integration).await;
     assert_eq!(triggers.len(), triggered.len());
     let repository_id = repository_of(&h, &integration, FIXTURE_PROJECT).await;
-    let stored_name = match stored_name {
-        Some(name) => name,
-        // Not synced: the first delivery adopted it from GitLab.
-        None => h
-            .call(
-                Method::GET,
-                &format!("/v1/integrations/{integration}/repositories?limit=100"),
-                OWNER,
-                None,
-            )
-            .await
-            .1["repositories"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["external_id"].as_str() == Some(FIXTURE_PROJECT.to_string().as_str()))
-            .map(|r| r["full_name"].clone())
-            .expect("the project is stored"),
-    };
+    // Every fixture is one project; the stored repository names it, whatever the payload says
+    // (push_subgroup.json names another path).
+    let stored_name = stored_repository(&h, &integration, FIXTURE_PROJECT).await["full_name"].clone();
     for (trigger_id, (event, git_ref, sha), fixture_name) in &triggered {
         assert!(
             triggers.iter().any(|t| &t.id == trigger_id),

@@ -79,6 +79,19 @@ impl Services {
         }
     }
 
+    /// The id of the integration's installation (the GitLab user its credentials act as), which
+    /// its repositories belong to; empty before one exists.
+    pub async fn installation_id(&self, id: &IntegrationId) -> Result<String, StoreError> {
+        Ok(self
+            .integrations
+            .list_installations(id)
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .next()
+            .unwrap_or_default())
+    }
+
     /// The repository and its integration, or what is missing.
     pub async fn repository(&self, id: &RepositoryId) -> Result<(Repository, IntegrationRecord), LookupError> {
         let repository = self.repositories.get_repository(id).await?.ok_or(Missing::Repository)?;

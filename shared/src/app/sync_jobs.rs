@@ -356,14 +356,7 @@ impl Pass<'_> {
         let id = &self.integration.id;
         let generation = self.record.lock().await.generation;
         let now = services.clock.now();
-        let installation_id = services
-            .integrations
-            .list_installations(id)
-            .await?
-            .into_iter()
-            .map(|i| i.id)
-            .next()
-            .unwrap_or_default();
+        let installation_id = services.installation_id(id).await?;
         let ids: Vec<_> = page.iter().map(|p| p.id).collect();
         let existing = services.repositories.get_repositories(id, &ids).await?;
         let upserts: Vec<Repository> = page

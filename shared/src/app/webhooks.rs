@@ -297,14 +297,7 @@ async fn adopt_repository(services: &Services, verified: &Verified, project_id: 
             return Err(WebhookError::GitLabUnavailable(err));
         }
     };
-    let installation_id = services
-        .integrations
-        .list_installations(integration_id)
-        .await?
-        .into_iter()
-        .map(|i| i.id)
-        .next()
-        .unwrap_or_default();
+    let installation_id = services.installation_id(integration_id).await?;
     let repository = project.to_repository(integration_id, &installation_id, verified.now);
     services
         .repositories
