@@ -148,3 +148,42 @@ async fn listing_keeps_its_meaning_embedded() {
 async fn listing_keeps_its_meaning_on_moto() {
     listing_keeps_its_meaning(Backend::Moto).await;
 }
+
+/// An index of several chunks: a page at a deep offset, across a chunk boundary, and the total.
+#[tokio::test]
+async fn deep_pages_read_the_right_chunks_on_moto() {
+    let h = Harness::new(
+        Backend::Moto,
+        FakeOptions {
+            prefix: String::new(),
+            projects: 4_100,
+            delay: Duration::ZERO,
+        },
+    )
+    .await;
+    let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
+    h.sync_settled(&id).await;
+    // Generated names sort as they are numbered: offset k is project-{k:05}.
+    for (offset, limit) in [(0usize, 3usize), (1_998, 4), (3_999, 3), (4_098, 5)] {
+        let (status, page) = h
+            .call(
+                Method::GET,
+                &format!("/v1/integrations/{id}/repositories?offset={offset}&limit={limit}"),
+                OWNER,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let names: Vec<&str> = page["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["full_name"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = (offset..(offset + limit).min(4_100))
+            .map(|k| format!("diaspora/project-{k:05}"))
+            .collect();
+        assert_eq!(names, expected, "offset {offset}");
+        assert_eq!(page["total"], 4_100);
+    }
+}

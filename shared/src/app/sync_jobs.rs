@@ -179,6 +179,7 @@ pub async fn run_sync_job(
         record: Mutex::new(leased),
         last_checkpoint: Mutex::new(Instant::now()),
         unindexed: Mutex::default(),
+        index_writer: Mutex::default(),
     };
     let settled = async {
         match pass.run(deadline).await {
@@ -265,6 +266,10 @@ struct Pass<'a> {
     last_checkpoint: Mutex<Instant>,
     /// Index entries of the pages written since the last checkpoint.
     unindexed: Mutex<Vec<IndexEntry>>,
+    /// Held while the name index is read, merged and written: walkers checkpointing at once
+    /// would otherwise each write the index they read, and the last one would drop the other's
+    /// pages.
+    index_writer: Mutex<()>,
 }
 
 impl Pass<'_> {
@@ -406,6 +411,7 @@ impl Pass<'_> {
     /// Records progress and renews the lease, or with `release`, gives the pass back. The pages
     /// written since the last checkpoint join the name index first, so listings show them.
     async fn checkpoint(&self, remaining: Option<Vec<IdSlice>>, release: bool) -> Result<(), PassError> {
+        let _writer = self.index_writer.lock().await;
         let added = std::mem::take(&mut *self.unindexed.lock().await);
         if !added.is_empty() {
             let id = &self.integration.id;
@@ -435,6 +441,7 @@ impl Pass<'_> {
     async fn complete(&self) -> Result<(), PassError> {
         let services = self.services;
         let id = &self.integration.id;
+        let _writer = self.index_writer.lock().await;
         let mut record = self.record.lock().await;
         let stale = services.repositories.stale_repositories(id, record.generation).await?;
         services.repositories.write_repositories(id, &[], &stale).await?;
