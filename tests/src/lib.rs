@@ -263,7 +263,9 @@ impl Harness {
         }
     }
 
-    /// Connects the fake GitLab with [`PAT`]; returns the start response.
+    /// Connects the fake GitLab with [`PAT`]; returns the start response once the first sync
+    /// pass that a worker took up has ended (connect itself waits only two seconds, which a
+    /// loaded machine running moto may not meet).
     pub async fn connect(&self) -> Value {
         let body =
             serde_json::json!({"host_url": self.gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT})
@@ -277,7 +279,38 @@ impl Harness {
             )
             .await;
         assert_eq!(status, 200, "connect failed: {json}");
+        self.worked_pass_ended(json["integration"]["id"].as_str().unwrap())
+            .await;
         json
+    }
+
+    /// Waits (bounded) while the integration's pass is held by a worker — or was just started
+    /// and a worker has yet to take it. A pass no worker takes (a test holding its jobs) is left.
+    async fn worked_pass_ended(&self, integration_id: &str) {
+        let id = integration_id.into();
+        let started = std::time::Instant::now();
+        loop {
+            let record = self
+                .app
+                .services
+                .syncs
+                .get_sync(&id)
+                .await
+                .expect("the sync record reads");
+            let running = record
+                .as_ref()
+                .is_some_and(|r| r.state == shared::domain::sync::SyncRunState::Running);
+            let worked = record.as_ref().is_some_and(|r| r.lease_owner.is_some());
+            let elapsed = started.elapsed();
+            if !running || (!worked && elapsed > std::time::Duration::from_secs(3)) {
+                return;
+            }
+            assert!(
+                elapsed < std::time::Duration::from_secs(60),
+                "the first sync pass did not end"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 

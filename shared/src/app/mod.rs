@@ -17,6 +17,7 @@ pub mod project_walk;
 pub mod repositories;
 
 pub mod sync_jobs;
+mod sync_pass;
 pub mod tokens;
 pub mod webhook_admin;
 pub mod webhooks;

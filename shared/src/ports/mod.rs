@@ -1,19 +1,24 @@
-//! The small traits the handlers depend on; adapters implement them for AWS, GitLab and memory.
+//! The small traits the use cases depend on; adapters implement them for AWS, GitLab and memory.
+//! The stores, the vault and the clock are here; GitLab's API in `gitlab`, background work
+//! (sync jobs, the trigger hand-off, build events) in `jobs`.
 //!
 //! Every store and vault adapter must pass the same contract tests (`tests/` runs them against
 //! the embedded adapters and against moto).
 
+mod gitlab;
+mod jobs;
+
+pub use gitlab::*;
+pub use jobs::*;
+
 use async_trait::async_trait;
 use secrecy::SecretString;
-use url::Url;
 
 use crate::domain::delivery::DeliveryRecord;
-use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
-use crate::domain::host::HostUrl;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::name_index::{IndexEntry, IndexSlice};
-use crate::domain::oauth::{OAuthClient, OAuthTokens, PendingAuthorization};
+use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::domain::webhook_keys::WebhookKey;
@@ -175,27 +180,6 @@ pub trait SyncStore: Send + Sync {
     async fn put_sync(&self, record: &SyncRecord) -> Result<(), StoreError>;
 }
 
-/// A request to run (or go on with) an integration's sync pass.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SyncJob {
-    pub integration_id: IntegrationId,
-    pub generation: u64,
-    /// Not a sync: remove a deleted integration's items.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub purge: bool,
-}
-
-/// Where sync jobs wait for a worker (an SQS queue on AWS, a background task locally).
-#[async_trait]
-pub trait SyncQueue: Send + Sync {
-    async fn enqueue(&self, job: &SyncJob) -> Result<(), QueueError>;
-}
-
-/// A job could not be queued.
-#[derive(Debug, thiserror::Error)]
-#[error("the sync job could not be queued: {0}")]
-pub struct QueueError(pub String);
-
 /// Which triggers to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TriggerFilter {
@@ -220,26 +204,6 @@ pub trait TriggerStore: Send + Sync {
     /// when the trigger is gone.
     async fn update_trigger(&self, updated: &Trigger) -> Result<(), StoreError>;
 }
-
-/// The hand-off of new triggers, after their delivery was answered: a pending commit status at
-/// GitLab and a `Build Triggered` event. On AWS the table's stream carries new triggers to a
-/// function of their own, so enqueueing does nothing there; locally a background task takes them.
-pub trait TriggerHandoff: Send + Sync {
-    /// Never blocks and never fails the delivery: what cannot be handed off is logged.
-    fn enqueue(&self, trigger: &Trigger);
-}
-
-/// Where `Build Triggered` events go (an EventBridge bus on AWS).
-#[async_trait]
-pub trait BuildEvents: Send + Sync {
-    /// Publishes one event whose detail is `detail` (a trigger as the API shows it).
-    async fn publish_build_triggered(&self, detail: &serde_json::Value) -> Result<(), EventsError>;
-}
-
-/// An event could not be published.
-#[derive(Debug, thiserror::Error)]
-#[error("the event could not be published: {0}")]
-pub struct EventsError(pub String);
 
 /// A vault failure.
 #[derive(Debug, thiserror::Error)]
@@ -266,201 +230,6 @@ pub trait SecretVault: Send + Sync {
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError>;
     /// Deletes at once (no recovery window). Deleting what is gone is not an error.
     async fn delete_secret(&self, name: &str) -> Result<(), VaultError>;
-}
-
-/// What went wrong talking to GitLab.
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum GitLabError {
-    /// 401: the token is wrong, expired or revoked (GitLab's description, if it gave one).
-    #[error("GitLab rejected the token{}", .0.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Unauthorized(Option<String>),
-    /// 403 insufficient_scope or a forbidden resource.
-    #[error("GitLab refused: the token lacks a scope or access")]
-    Forbidden,
-    #[error("GitLab has no such resource")]
-    NotFound,
-    /// 429 after the retries allowed.
-    #[error("GitLab rate limited the requests")]
-    RateLimited { retry_after_secs: Option<u64> },
-    #[error("GitLab is unreachable: {0}")]
-    Unreachable(String),
-    #[error("GitLab answered HTTP {0}")]
-    Status(u16),
-    #[error("GitLab's answer could not be read: {0}")]
-    Decode(String),
-    /// The OAuth token endpoint refused (`invalid_grant`, `invalid_client`, …).
-    #[error("GitLab refused the OAuth request: {error}")]
-    OAuthRefused { error: String },
-}
-
-/// One page of a project listing, with GitLab's paging headers.
-#[derive(Debug, Clone)]
-pub struct ProjectsPage {
-    pub projects: Vec<GitLabProject>,
-    /// `x-next-page` (or the `Link` rel="next"); `None` on the last page.
-    pub next_page: Option<u32>,
-    /// `x-total-pages`; GitLab omits it above 10,000 records.
-    pub total_pages: Option<u32>,
-}
-
-/// A keyset page request: projects with `id_after < id < id_before`, by id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeysetRange {
-    pub id_after: Option<u64>,
-    pub id_before: Option<u64>,
-    /// Newest (highest id) first.
-    pub descending: bool,
-    pub per_page: u32,
-}
-
-/// One keyset page.
-#[derive(Debug, Clone)]
-pub struct KeysetPage {
-    pub projects: Vec<GitLabProject>,
-    /// GitLab's `Link: rel="next"`: more projects lie in the range.
-    pub has_next: bool,
-    /// False when GitLab answered with offset pages instead (keyset not offered there).
-    pub keyset: bool,
-}
-
-/// An image fetched from GitLab.
-#[derive(Debug, Clone)]
-pub struct Avatar {
-    pub content_type: String,
-    pub bytes: bytes::Bytes,
-}
-
-/// The GitLab REST API, as much of it as we use. `token` is a personal or OAuth access token.
-#[async_trait]
-pub trait GitLabApi: Send + Sync {
-    async fn current_user(&self, host: &HostUrl, token: &SecretString) -> Result<GitLabUser, GitLabError>;
-    async fn token_self(&self, host: &HostUrl, token: &SecretString) -> Result<TokenInfo, GitLabError>;
-    /// `GET /projects?membership=true&archived=false&per_page=…&page=…`.
-    async fn projects_page(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        page: u32,
-        per_page: u32,
-    ) -> Result<ProjectsPage, GitLabError>;
-    /// `GET /projects?membership=true&archived=false&pagination=keyset&order_by=id` within `range`.
-    async fn projects_keyset(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        range: &KeysetRange,
-    ) -> Result<KeysetPage, GitLabError>;
-    /// Fetches an avatar image of at most `max_bytes`.
-    async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError>;
-    /// `GET /projects/:id`.
-    async fn project(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-    ) -> Result<GitLabProject, GitLabError>;
-    /// `GET /projects/:id/hooks` (every page).
-    async fn project_hooks(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-    ) -> Result<Vec<ProjectHook>, GitLabError>;
-    /// `POST /projects/:id/hooks`, or `PUT /projects/:id/hooks/:hook_id` when `hook_id` is given.
-    async fn save_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        hook_id: Option<u64>,
-        hook: &HookSettings,
-    ) -> Result<ProjectHook, GitLabError>;
-    /// `DELETE /projects/:id/hooks/:hook_id`.
-    async fn delete_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), GitLabError>;
-    /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).
-    async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError>;
-    /// `POST /oauth/token` with `grant_type=authorization_code` and the PKCE verifier.
-    async fn exchange_code(
-        &self,
-        host: &HostUrl,
-        client: &OAuthClient,
-        code: &str,
-        redirect_uri: &str,
-        verifier: &SecretString,
-    ) -> Result<OAuthTokens, GitLabError>;
-    /// `POST /oauth/token` with `grant_type=refresh_token`. GitLab revokes the old refresh token.
-    async fn refresh_tokens(
-        &self,
-        host: &HostUrl,
-        client: &OAuthClient,
-        refresh_token: &SecretString,
-    ) -> Result<OAuthTokens, GitLabError>;
-    /// `POST /oauth/revoke`.
-    async fn revoke_token(&self, host: &HostUrl, client: &OAuthClient, token: &SecretString)
-    -> Result<(), GitLabError>;
-    /// `POST /projects/:id/deploy_tokens`: a token that may only read the repository, until `expires_at`.
-    async fn create_deploy_token(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        name: &str,
-        expires_at: i64,
-    ) -> Result<DeployToken, GitLabError>;
-    /// `DELETE /projects/:id/deploy_tokens/:token_id`.
-    async fn revoke_deploy_token(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        token_id: u64,
-    ) -> Result<(), GitLabError>;
-    /// `POST /projects/:id/statuses/:sha`.
-    async fn post_commit_status(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        sha: &str,
-        status: &CommitStatus,
-    ) -> Result<(), GitLabError>;
-}
-
-/// A project deploy token as GitLab issued it: the secret is shown only in that answer.
-pub struct DeployToken {
-    pub id: u64,
-    pub username: String,
-    pub token: SecretString,
-}
-
-/// A commit status to report (GitLab's names).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitStatus {
-    /// `pending`, `running`, `success`, `failed`, `canceled` or `skipped`.
-    pub state: &'static str,
-    /// The branch or tag.
-    pub git_ref: Option<String>,
-    /// The check's name on the commit.
-    pub name: String,
-    pub target_url: Option<String>,
-    pub description: Option<String>,
-}
-
-/// What we ask GitLab to send to our webhook URL.
-pub struct HookSettings {
-    pub url: String,
-    /// Sent back in `X-Gitlab-Token`.
-    pub token: SecretString,
-    pub push_events: bool,
-    pub tag_push_events: bool,
-    pub merge_requests_events: bool,
-    pub enable_ssl_verification: bool,
 }
 
 /// Time and ids, so tests can control both.

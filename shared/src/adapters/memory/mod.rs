@@ -1,0 +1,205 @@
+//! The embedded store and vault: in-process maps for the local runner and unit tests. One
+//! set of tables behind one lock; the store's ports are split by file (`repositories`,
+//! `webhooks`: deliveries, triggers and syncs), the vault is in `vault`.
+
+mod repositories;
+mod vault;
+mod webhooks;
+
+pub use vault::MemoryVault;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::domain::delivery::DeliveryRecord;
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::name_index::IndexEntry;
+use crate::domain::oauth::PendingAuthorization;
+use crate::domain::sync::SyncRecord;
+use crate::domain::trigger::Trigger;
+use crate::domain::webhook_keys::WebhookKey;
+use crate::ports::{IntegrationStore, OAuthStateStore, StoreError};
+
+#[derive(Default)]
+pub(super) struct Tables {
+    integrations: BTreeMap<IntegrationId, IntegrationRecord>,
+    installations: BTreeMap<IntegrationId, BTreeMap<String, Installation>>,
+    /// integration id → GitLab project id → repository.
+    repositories: HashMap<IntegrationId, BTreeMap<ProjectId, Repository>>,
+    /// repository id → integration id, the embedded twin of the DynamoDB index.
+    repository_index: HashMap<RepositoryId, IntegrationId>,
+    /// digest → webhook key.
+    webhook_keys: HashMap<String, WebhookKey>,
+    /// integration id → dedupe keys seen.
+    dedupe: HashMap<IntegrationId, std::collections::HashSet<String>>,
+    /// integration id → sort key → log entry.
+    deliveries: HashMap<IntegrationId, BTreeMap<String, DeliveryRecord>>,
+    /// trigger id → trigger.
+    triggers: HashMap<TriggerId, Trigger>,
+    /// integration id → project → the hook we registered.
+    hooks: HashMap<IntegrationId, BTreeMap<ProjectId, u64>>,
+    /// integration id → its name index.
+    name_indexes: HashMap<IntegrationId, Vec<IndexEntry>>,
+    /// integration id → its sync record.
+    syncs: HashMap<IntegrationId, SyncRecord>,
+    /// state digest → pending authorization.
+    oauth_states: HashMap<String, PendingAuthorization>,
+}
+
+/// Integrations, installations and repositories in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves plain data behind, still consistent enough to read.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl IntegrationStore for MemoryStore {
+    async fn create_integration(
+        &self,
+        record: &IntegrationRecord,
+        installation: Option<&Installation>,
+        webhook_key: Option<&WebhookKey>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if t.integrations.contains_key(&record.id) {
+            return Err(StoreError::Conflict);
+        }
+        t.integrations.insert(record.id.clone(), record.clone());
+        if let Some(key) = webhook_key {
+            t.webhook_keys.insert(key.digest.clone(), key.clone());
+        }
+        if let Some(inst) = installation {
+            t.installations
+                .entry(record.id.clone())
+                .or_default()
+                .insert(inst.id.clone(), inst.clone());
+        }
+        Ok(())
+    }
+
+    async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError> {
+        Ok(self.lock().integrations.get(id).cloned())
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
+        Ok(self.lock().integrations.values().cloned().collect())
+    }
+
+    async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t.integrations.get_mut(&record.id) {
+            Some(existing) => {
+                *existing = record.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if !t.integrations.contains_key(&installation.integration_id) {
+            return Err(StoreError::Conflict);
+        }
+        t.installations
+            .entry(installation.integration_id.clone())
+            .or_default()
+            .insert(installation.id.clone(), installation.clone());
+        Ok(())
+    }
+
+    async fn list_installations(&self, integration_id: &IntegrationId) -> Result<Vec<Installation>, StoreError> {
+        Ok(self
+            .lock()
+            .installations
+            .get(integration_id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn retire_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.webhook_keys.retain(|_, k| &k.integration_id != id);
+        t.triggers.retain(|_, trigger| &trigger.integration_id != id);
+        Ok(())
+    }
+
+    async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.integrations.remove(id);
+        t.installations.remove(id);
+        if let Some(repos) = t.repositories.remove(id) {
+            for repo in repos.values() {
+                t.repository_index.remove(&repo.id);
+            }
+        }
+        t.webhook_keys.retain(|_, k| &k.integration_id != id);
+        t.dedupe.remove(id);
+        t.deliveries.remove(id);
+        t.triggers.retain(|_, trigger| &trigger.integration_id != id);
+        t.syncs.remove(id);
+        t.name_indexes.remove(id);
+        t.hooks.remove(id);
+        Ok(())
+    }
+
+    async fn acquire_refresh_lease(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let Some(record) = t.integrations.get_mut(id) else {
+            return Err(StoreError::Conflict);
+        };
+        if record.refresh_lease_until.is_some_and(|held| held >= now) {
+            return Ok(false);
+        }
+        record.refresh_lease_until = Some(until);
+        record.refresh_lease_owner = Some(owner.to_string());
+        Ok(true)
+    }
+
+    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        match t.integrations.get_mut(&record.id) {
+            Some(existing) if existing.refresh_lease_owner.as_deref() == Some(owner) => {
+                *existing = IntegrationRecord {
+                    refresh_lease_until: None,
+                    refresh_lease_owner: None,
+                    ..record.clone()
+                };
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+}
+
+#[async_trait]
+impl OAuthStateStore for MemoryStore {
+    async fn put_oauth_state(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if t.oauth_states.contains_key(&pending.state_digest) {
+            return Err(StoreError::Conflict);
+        }
+        t.oauth_states.insert(pending.state_digest.clone(), pending.clone());
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, state_digest: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        Ok(self.lock().oauth_states.remove(state_digest))
+    }
+}
