@@ -100,7 +100,8 @@ fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
         }
     };
     let table = r#"[!GetAtt Table.Arn, !Sub "${Table.Arn}/index/gsi1"]"#;
-    let read = ["dynamodb:GetItem", "dynamodb:Query"];
+    // A listing reads its page's repositories with BatchGetItem.
+    let read = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"];
     let write = [
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
