@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use http::Method;
-use oore_gitlab_tests::{Backend, Harness};
+use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::FakeOptions;
 use shared::http::auth::Role;
 
@@ -37,9 +37,20 @@ fn peak_rss_mib() -> f64 {
 
 /// Connects and waits (bounded) until the first pass ended; returns both times.
 async fn connect_and_sync(h: &Harness) -> (String, Duration, Duration) {
+    // The start call itself (the harness's `connect` would also wait for the pass).
+    let body = serde_json::json!({"host_url": h.gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT});
     let started = Instant::now();
-    let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
+    let (status, connected) = h
+        .call(
+            Method::POST,
+            "/v1/integrations/gitlab/start",
+            OWNER,
+            Some(&body.to_string()),
+        )
+        .await;
     let answered = started.elapsed();
+    assert_eq!(status, 200, "{connected}");
+    let id = connected["integration"]["id"].as_str().unwrap().to_string();
     let deadline = started + Duration::from_secs(900);
     loop {
         let (_, detail) = h
