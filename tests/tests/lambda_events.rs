@@ -222,3 +222,15 @@ fn the_hand_off_event_reads_as_a_trigger() {
     assert_eq!(trigger.status, shared::domain::trigger::TriggerStatus::Queued);
     assert_eq!(trigger.git_ref, "refs/heads/main");
 }
+
+/// The sync worker's event reads as Lambda's SQS event, and its message as a sync job.
+#[test]
+fn the_sync_worker_event_reads_as_a_job() {
+    let path = format!("{}/../events/sync-worker.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).expect("an SQS event");
+    assert_eq!(event.records.len(), 1);
+    let job: shared::ports::SyncJob =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap()).expect("a sync job");
+    assert_eq!((job.generation, job.purge), (1, false));
+}

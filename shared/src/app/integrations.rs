@@ -152,17 +152,15 @@ pub enum DeleteError {
 /// of it is listed and no delivery for it is accepted. The rest of its items (repositories,
 /// deliveries, however many) are removed by a background job.
 pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Result<(), DeleteError> {
-    if let Some(deleted) = services
-        .integrations
-        .get_integration(id)
-        .await?
-        .filter(|r| r.deleted_at.is_some())
-    {
-        // Deleted already: queue its items' removal again (in case that was lost), and say so.
-        enqueue_purge(services, &deleted.id).await;
-        return Err(LookupError::Missing(super::Missing::Integration).into());
-    }
-    let mut record = services.integration(id).await?;
+    let mut record = match services.integrations.get_integration(id).await? {
+        Some(record) if record.deleted_at.is_none() => record,
+        Some(deleted) => {
+            // Deleted already: queue its items' removal again (in case that was lost), and say so.
+            enqueue_purge(services, &deleted.id).await;
+            return Err(LookupError::Missing(super::Missing::Integration).into());
+        }
+        None => return Err(LookupError::Missing(super::Missing::Integration).into()),
+    };
     if has_active_builds(services, &record.id).await? {
         return Err(DeleteError::ActiveBuilds);
     }

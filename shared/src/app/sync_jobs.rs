@@ -161,7 +161,8 @@ pub async fn run_sync_job(
     else {
         return Ok(JobOutcome::Skipped);
     };
-    let pass = Pass::new(services, integration, leased);
+    let installation_id = services.installation_id(&integration.id).await?;
+    let pass = Pass::new(services, integration, installation_id, leased);
     let settled = async {
         match pass.run(deadline).await {
             Ok(Some(remaining)) => {

@@ -73,6 +73,8 @@ impl From<CredentialsError> for PassError {
 pub(super) struct Pass<'a> {
     services: &'a Services,
     integration: IntegrationRecord,
+    /// The installation the pass's repositories belong to (read once, not per page).
+    installation_id: String,
     /// The record as this job last wrote it.
     record: Mutex<SyncRecord>,
     last_checkpoint: Mutex<Instant>,
@@ -86,10 +88,16 @@ pub(super) struct Pass<'a> {
 
 impl<'a> Pass<'a> {
     /// The share of a job that holds the pass (`record`, as it wrote it).
-    pub(super) fn new(services: &'a Services, integration: IntegrationRecord, record: SyncRecord) -> Self {
+    pub(super) fn new(
+        services: &'a Services,
+        integration: IntegrationRecord,
+        installation_id: String,
+        record: SyncRecord,
+    ) -> Self {
         Pass {
             services,
             integration,
+            installation_id,
             record: Mutex::new(record),
             last_checkpoint: Mutex::new(Instant::now()),
             unindexed: Mutex::default(),
@@ -185,13 +193,12 @@ impl<'a> Pass<'a> {
         let id = &self.integration.id;
         let generation = self.record.lock().await.generation;
         let now = services.clock.now();
-        let installation_id = services.installation_id(id).await?;
         let ids: Vec<_> = page.iter().map(|p| p.id).collect();
         let existing = services.repositories.get_repositories(id, &ids).await?;
         let upserts: Vec<Repository> = page
             .iter()
             .map(|project| {
-                let mut fresh = project.to_repository(id, &installation_id, now);
+                let mut fresh = project.to_repository(id, &self.installation_id, now);
                 fresh.sync_generation = generation;
                 if let Some(old) = existing.iter().find(|r| r.external_id == fresh.external_id) {
                     // Only what GitLab says counts as a change: not the timestamps or the pass.

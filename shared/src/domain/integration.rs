@@ -166,16 +166,4 @@ impl Repository {
             .clone()
             .unwrap_or_else(|| format!("{}/{}.git", host.as_str(), self.full_name))
     }
-
-    /// The daemon's search: full name, default branch, or the words "private"/"public".
-    pub fn matches(&self, query: &str) -> bool {
-        let q = query.to_lowercase();
-        self.full_name.to_lowercase().contains(&q)
-            || self
-                .default_branch
-                .as_deref()
-                .is_some_and(|b| b.to_lowercase().contains(&q))
-            || (q == "private" && self.is_private)
-            || (q == "public" && !self.is_private)
-    }
 }

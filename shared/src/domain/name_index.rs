@@ -33,8 +33,8 @@ impl IndexEntry {
         self.1
     }
 
-    /// The daemon's search, as [`Repository::matches`]: full name, default branch, or the
-    /// words "private"/"public". `query` is lower case.
+    /// The daemon's search: full name, default branch, or the words "private"/"public".
+    /// `query` is lower case.
     pub fn matches(&self, query: &str) -> bool {
         self.0.contains(query)
             || self.2.as_deref().is_some_and(|b| b.contains(query))
