@@ -57,13 +57,23 @@ fn local_config() -> Result<Config, shared::config::ConfigError> {
 }
 
 /// The embedded caller key, made on first use and kept so tokens survive restarts.
-fn local_key() -> std::io::Result<SecretString> {
-    let dir = PathBuf::from(env("OORE_LOCAL_DIR").unwrap_or_else(|| ".oore-local".into()));
+fn local_key() -> Result<SecretString, Box<dyn std::error::Error>> {
+    local_key_in(&PathBuf::from(
+        env("OORE_LOCAL_DIR").unwrap_or_else(|| ".oore-local".into()),
+    ))
+}
+
+/// The caller key kept in `dir`, made there if absent. A key file someone shortened is refused,
+/// not used: an empty key would sign tokens anyone could forge.
+fn local_key_in(dir: &std::path::Path) -> Result<SecretString, Box<dyn std::error::Error>> {
     let path = dir.join("caller-key");
     if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(SecretString::from(existing.trim().to_string()));
+        let key = SecretString::from(existing.trim().to_string());
+        shared::domain::secrets::require_strong_key("caller-token signing key", &key)
+            .map_err(|err| format!("{err} ({}); remove the file to make a new one", path.display()))?;
+        return Ok(key);
     }
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir)?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let key = hex::encode(bytes);
@@ -79,7 +89,7 @@ async fn aws_vault() -> shared::adapters::secrets_manager::SecretsManagerVault {
 /// The key tokens are signed with: the embedded file, or the secret in Secrets Manager.
 async fn signing_key(config: &Config) -> Result<SecretString, Box<dyn std::error::Error>> {
     if !aws_mode() {
-        return Ok(local_key()?);
+        return local_key();
     }
     let vault = aws_vault().await;
     if let Some(key) = vault.get_secret(&config.caller_key_secret_id).await? {
@@ -101,6 +111,8 @@ async fn signing_key(config: &Config) -> Result<SecretString, Box<dyn std::error
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let config = local_config()?;
     let key = signing_key(&config).await?;
+    // Refuse to start rather than sign tokens anyone could forge.
+    shared::domain::secrets::require_strong_key("caller-token signing key", &key)?;
     let listen = env("OORE_LISTEN").unwrap_or_else(|| "127.0.0.1:8787".into());
     let issuer = config.token_issuer.clone();
     let audience = config.token_audience.clone();
@@ -119,6 +131,9 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
                     .await?;
             }
         }
+        if let Some(master) = aws_vault().await.get_secret(&config.master_key_secret_id).await? {
+            shared::domain::secrets::require_strong_key("master key", &master)?;
+        }
         shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
     } else {
         shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), Arc::new(SystemClock), &key).await
@@ -132,7 +147,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         &audience,
         SystemClock.now(),
         12 * 3600,
-    );
+    )?;
     println!(
         "Oore GitLab integration listening on http://{listen} ({} store)",
         if aws_mode() { "DynamoDB" } else { "embedded" }
@@ -161,7 +176,7 @@ async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             &config.token_audience,
             SystemClock.now(),
             ttl
-        )
+        )?
     );
     Ok(())
 }
@@ -232,5 +247,29 @@ async fn main() {
     if let Err(err) = result {
         eprintln!("oore-local: {err}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn a_short_caller_key_file_is_refused_and_a_missing_one_made_strong() {
+        let dir = std::env::temp_dir().join(format!("oore-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("caller-key"), "short\n").unwrap();
+        let err = local_key_in(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("5 bytes long") && err.contains("at least 32 bytes"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.join("caller-key")).unwrap();
+        let made = local_key_in(&dir).unwrap();
+        assert_eq!(made.expose_secret().len(), 64);
+        assert_eq!(local_key_in(&dir).unwrap().expose_secret(), made.expose_secret());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,7 +17,7 @@ pub struct Config {
     pub token_issuer: String,
     pub token_audience: String,
     /// Public base URL GitLab and browsers reach us at (`PUBLIC_BASE_URL`), no trailing slash.
-    /// Unset: the URL each request arrived at (the API's own `execute-api` URL in Lambda).
+    /// Unset: the API's own domain as API Gateway reports it (never a client's `Host` header).
     pub public_base_url: Option<String>,
     /// Which GitLab hosts may be reached over plain http (`GITLAB_HTTP_LOOPBACK=true`,
     /// `GITLAB_HTTP_HOSTS=a,b`).
@@ -132,12 +132,14 @@ impl Config {
         format!("{}integration/{integration_id}", self.secret_prefix)
     }
 
-    /// The base URL of a request that reached us at `host` over `scheme`: the configured one,
-    /// else the request's own (API Gateway sets `host` to the API's domain).
-    pub fn base_url(&self, scheme: &str, host: Option<&str>) -> String {
-        match (&self.public_base_url, host) {
+    /// The base URL links point at: the configured one, else `https://` and the domain API
+    /// Gateway says the request reached (`requestContext.domainName`). Client headers (`Host`,
+    /// `X-Forwarded-*`) never choose it: they would let a caller plant a hook URL or OAuth
+    /// `redirect_uri` of its own.
+    pub fn base_url(&self, gateway_domain: Option<&str>) -> String {
+        match (&self.public_base_url, gateway_domain) {
             (Some(configured), _) => configured.clone(),
-            (None, Some(host)) => format!("{scheme}://{host}"),
+            (None, Some(domain)) => format!("https://{domain}"),
             (None, None) => String::new(),
         }
     }

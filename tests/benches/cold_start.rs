@@ -251,7 +251,7 @@ async fn main() {
     vault
         .create_secret(
             &format!("{prefix}master-key"),
-            &SecretString::from("bench-master-key".to_string()),
+            &SecretString::from("bench-master-key-0123456789abcdef".to_string()),
         )
         .await
         .unwrap();
@@ -290,7 +290,8 @@ async fn main() {
         "oore-gitlab",
         now,
         3600,
-    );
+    )
+    .expect("the test key is 32 bytes or more");
     let cases = [
         ("hello-lambda", r#"{"hello":"world"}"#.to_string()),
         (

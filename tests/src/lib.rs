@@ -175,6 +175,7 @@ impl Harness {
             self.clock.now(),
             3600,
         )
+        .expect("the test key is 32 bytes or more")
     }
 
     /// Sends a request as `role` (None: no Authorization header) and returns status and JSON body.

@@ -160,7 +160,7 @@ async fn a_function_serves_only_its_own_route() {
 }
 
 #[tokio::test]
-async fn without_a_public_base_url_links_use_the_apis_own_host() {
+async fn without_a_public_base_url_links_use_the_apis_own_domain_not_client_headers() {
     let gitlab = oore_local::fake_gitlab::FakeGitLab::start(FakeOptions::default(), 0)
         .await
         .unwrap();
@@ -188,14 +188,23 @@ async fn without_a_public_base_url_links_use_the_apis_own_host() {
         "oore-gitlab",
         oore_gitlab_tests::START_TIME,
         3600,
-    );
+    )
+    .expect("the test key is 32 bytes or more");
     let response = app
         .handle_route(
             shared::http::routes::RouteId::GitLabStart,
             event(
                 "gitlab-start",
                 &token,
-                &[("https://gitlab.example.com", &gitlab.base_url), ("glpat-example", PAT)],
+                &[
+                    ("https://gitlab.example.com", &gitlab.base_url),
+                    ("glpat-example", PAT),
+                    // A client's own Host and X-Forwarded-Proto: API Gateway's domain wins.
+                    (
+                        r#""host": "abc123.execute-api.us-east-1.amazonaws.com","#,
+                        r#""host": "attacker.example", "x-forwarded-proto": "http","#,
+                    ),
+                ],
             ),
         )
         .await;

@@ -293,7 +293,8 @@ async fn callers_are_authenticated_then_authorised() {
         &c.token_audience,
         oore_gitlab_tests::START_TIME - 3600,
         1,
-    );
+    )
+    .expect("the test key is 32 bytes or more");
     let (status, _, _) = h.raw(Method::GET, "/v1/integrations", Some(&stale), None).await;
     assert_eq!(status, 401);
     // Another audience is refused.
@@ -305,7 +306,8 @@ async fn callers_are_authenticated_then_authorised() {
         "another-service",
         oore_gitlab_tests::START_TIME,
         3600,
-    );
+    )
+    .expect("the test key is 32 bytes or more");
     let (status, _, _) = h.raw(Method::GET, "/v1/integrations", Some(&foreign), None).await;
     assert_eq!(status, 401);
 

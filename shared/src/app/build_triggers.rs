@@ -3,8 +3,6 @@
 //! short-lived deploy token for that repository only, and holds for the claim timeout unless a
 //! report renews it; each report becomes a GitLab commit status.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use secrecy::SecretString;
 use serde::Serialize;
 
@@ -78,19 +76,6 @@ pub async fn trigger_view(services: &Services, trigger: &Trigger) -> Result<Trig
     })
 }
 
-/// An opaque, URL-safe page cursor over a queue position.
-pub fn encode_cursor(position: &str) -> String {
-    BASE64URL.encode(position.as_bytes())
-}
-
-/// The queue position of a cursor [`encode_cursor`] gave out, if it is one.
-pub fn decode_cursor(cursor: &str) -> Option<String> {
-    let position = String::from_utf8(BASE64URL.decode(cursor).ok()?).ok()?;
-    let (time, id) = position.split_once('#')?;
-    (time.len() == 11 && time.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok())
-        .then_some(position)
-}
-
 /// A page of the queue.
 pub struct TriggerPage {
     pub triggers: Vec<TriggerView>,
@@ -113,7 +98,9 @@ pub async fn list_build_triggers(
     let more = triggers.len() > limit;
     triggers.truncate(limit);
     let next_cursor = if more {
-        triggers.last().map(|t| encode_cursor(&t.queue_position()))
+        triggers
+            .last()
+            .map(|t| super::cursors::encode_cursor(&t.queue_position()))
     } else {
         None
     };

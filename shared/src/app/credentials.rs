@@ -14,7 +14,7 @@ use super::Services;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::oauth::{OAuthClient, REFRESH_MARGIN_SECS};
-use crate::domain::secrets::Credentials;
+use crate::domain::secrets::{Credentials, WeakKey, require_strong_key};
 use crate::ports::{GitLabError, StoreError, VaultError};
 
 /// How long a refresher may hold the lease (GitLab's token call times out well within it).
@@ -59,25 +59,32 @@ pub enum CredentialsError {
 ///
 /// # Errors
 /// - `NotConfigured`: the vault has no master key (a deployment fault).
+/// - `Weak`: the stored master key is shorter than 32 bytes (a deployment fault); nothing is
+///   derived from it.
 /// - `Vault`: the vault failed; retry later.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
     #[error("the service's master key is not configured")]
     NotConfigured,
     #[error(transparent)]
+    Weak(#[from] WeakKey),
+    #[error(transparent)]
     Vault(#[from] VaultError),
 }
 
 /// The master key webhook signing keys and PKCE verifiers derive from (cached vault read).
 pub async fn master_key(services: &Services) -> Result<SecretString, MasterKeyError> {
-    services
+    let key = services
         .vault
         .get_secret(&services.config.master_key_secret_id)
         .await?
         .ok_or_else(|| {
             tracing::error!("the master key is missing from the vault");
             MasterKeyError::NotConfigured
-        })
+        })?;
+    require_strong_key("master key", &key)
+        .inspect_err(|err| tracing::error!(error = %err, "refusing the master key"))?;
+    Ok(key)
 }
 
 /// The integration's credentials from the vault; `fresh` reads past the cache.
@@ -123,7 +130,7 @@ pub fn oauth_client(
 }
 
 fn needs_refresh(expires_at: Option<i64>, now: i64) -> bool {
-    expires_at.is_some_and(|at| at - REFRESH_MARGIN_SECS <= now)
+    expires_at.is_some_and(|at| at.saturating_sub(REFRESH_MARGIN_SECS) <= now)
 }
 
 /// The access token to call GitLab with.

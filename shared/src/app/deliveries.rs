@@ -10,7 +10,8 @@ pub struct DeliveryPage {
     pub next_cursor: Option<String>,
 }
 
-/// Up to `limit` deliveries of the integration, continuing after `cursor`.
+/// Up to `limit` deliveries of the integration, continuing after the log position `after`;
+/// the next page's cursor is opaque (see [`super::cursors`]).
 ///
 /// # Errors
 /// The integration does not exist, or storage failed.
@@ -18,15 +19,12 @@ pub async fn list_deliveries(
     services: &Services,
     id: &IntegrationId,
     limit: usize,
-    cursor: Option<&str>,
+    after: Option<&str>,
 ) -> Result<DeliveryPage, LookupError> {
     let integration = services.integration(id).await?;
-    let (deliveries, next_cursor) = services
-        .webhooks
-        .list_deliveries(&integration.id, limit, cursor)
-        .await?;
+    let (deliveries, next_position) = services.webhooks.list_deliveries(&integration.id, limit, after).await?;
     Ok(DeliveryPage {
         deliveries,
-        next_cursor,
+        next_cursor: next_position.as_deref().map(super::cursors::encode_cursor),
     })
 }

@@ -8,6 +8,7 @@ pub mod build_triggers;
 pub mod commit_status;
 pub mod connect;
 pub mod credentials;
+pub mod cursors;
 pub mod deliveries;
 pub mod handoff;
 pub mod installations;

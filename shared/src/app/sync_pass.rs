@@ -48,9 +48,11 @@ impl From<GitLabError> for PassError {
             GitLabError::Unauthorized(_) => SyncFailureKind::ReconnectRequired,
             _ => SyncFailureKind::GitLabUnavailable,
         };
+        tracing::warn!(error = %err, "a sync pass could not read GitLab");
+        // The message is shown in the integration's detail: a short reason, not the chain.
         PassError::Failed(SyncFailure {
             kind,
-            message: err.to_string(),
+            message: err.short_reason(),
         })
     }
 }
@@ -62,10 +64,14 @@ impl From<CredentialsError> for PassError {
             CredentialsError::RefreshUnavailable(_) => SyncFailureKind::GitLabUnavailable,
             _ => SyncFailureKind::Internal,
         };
-        PassError::Failed(SyncFailure {
-            kind,
-            message: err.to_string(),
-        })
+        let message = match &err {
+            CredentialsError::RefreshUnavailable(gitlab) => {
+                tracing::warn!(error = %gitlab, "a sync pass could not refresh the GitLab token");
+                format!("the token refresh could not reach GitLab: {}", gitlab.short_reason())
+            }
+            other => other.to_string(),
+        };
+        PassError::Failed(SyncFailure { kind, message })
     }
 }
 

@@ -35,18 +35,8 @@ pub struct DeliveryRecord {
 }
 
 impl DeliveryRecord {
-    /// Orders the log: time first, then the entry id. Also the page cursor's form.
+    /// Orders the log: time first, then the entry id. Page cursors encode it.
     pub fn sort_key(&self) -> String {
         format!("{:011}#{}", self.received_at.max(0), self.id)
-    }
-}
-
-/// Whether a caller-supplied cursor has the form of a [`DeliveryRecord::sort_key`].
-pub fn is_cursor(cursor: &str) -> bool {
-    match cursor.split_once('#') {
-        Some((time, id)) => {
-            time.len() == 11 && time.bytes().all(|b| b.is_ascii_digit()) && uuid::Uuid::parse_str(id).is_ok()
-        }
-        None => false,
     }
 }

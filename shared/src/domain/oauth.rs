@@ -96,7 +96,8 @@ impl OAuthTokens {
 
     /// When the access token expires, by our clock.
     pub fn expires_at(&self, now: i64) -> Option<i64> {
-        self.expires_in.map(|secs| now + secs)
+        // GitLab's number: one that would overflow is no expiry we can keep.
+        self.expires_in.and_then(|secs| now.checked_add(secs))
     }
 }
 
@@ -171,6 +172,8 @@ mod tests {
         let new = br#"{"access_token":"a","token_type":"Bearer","expires_in":7200,"refresh_token":"r","scope":"api","created_at":1}"#;
         let tokens = OAuthTokens::from_json(new).unwrap();
         assert_eq!(tokens.expires_at(100), Some(7300));
+        let huge = br#"{"access_token":"a","token_type":"Bearer","expires_in":9223372036854775807}"#;
+        assert_eq!(OAuthTokens::from_json(huge).unwrap().expires_at(100), None);
         assert!(!format!("{tokens:?}").contains("\"a\""));
     }
 

@@ -79,6 +79,27 @@ pub fn generate_webhook_secret() -> SecretString {
     SecretString::from(format!("oore_{}", hex::encode(bytes)))
 }
 
+/// The shortest key we sign or derive with: 256 bits. An empty or short key would sign and
+/// verify as well as a long one, and be guessed.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// A signing or master key too short to be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {what} is {len} bytes long; it must be at least 32 bytes")]
+pub struct WeakKey {
+    pub what: &'static str,
+    pub len: usize,
+}
+
+/// Refuses a key shorter than [`MIN_KEY_BYTES`]; `what` names it in the error.
+pub fn require_strong_key(what: &'static str, key: &SecretString) -> Result<(), WeakKey> {
+    let len = key.expose_secret().len();
+    if len < MIN_KEY_BYTES {
+        return Err(WeakKey { what, len });
+    }
+    Ok(())
+}
+
 /// A random 256-bit key in hex, for keys this process makes itself (the embedded runner's).
 pub fn generate_master_key() -> SecretString {
     let mut bytes = [0u8; 32];
@@ -94,6 +115,20 @@ pub fn webhook_secret_digest(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_under_32_bytes_are_refused() {
+        for short in ["", "k", &"a".repeat(31)] {
+            let err = require_strong_key("master key", &SecretString::from(short.to_string())).unwrap_err();
+            assert_eq!(err.len, short.len());
+            assert!(err.to_string().contains("at least 32 bytes"));
+        }
+        assert_eq!(
+            require_strong_key("master key", &SecretString::from("a".repeat(32))),
+            Ok(())
+        );
+        assert_eq!(require_strong_key("master key", &generate_master_key()), Ok(()));
+    }
 
     #[test]
     fn webhook_secrets_have_the_daemons_form_and_differ() {

@@ -257,7 +257,8 @@ pub fn verify_signature(
         return Err(SignatureError::Incomplete);
     };
     let sent_at: i64 = timestamp.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - sent_at).abs() > SIGNATURE_TOLERANCE_SECS {
+    // A caller picks `sent_at`: `abs_diff` cannot overflow where `now - sent_at` could.
+    if now.abs_diff(sent_at) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
@@ -399,5 +400,20 @@ mod tests {
             Err(SignatureError::Incomplete)
         );
         assert!(signing_key_text(key).starts_with("whsec_"));
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_range_are_stale_not_an_overflow() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        for (sent, now) in [(i64::MIN, 1000), (i64::MAX, -1000), (i64::MIN, i64::MAX)] {
+            let ts = sent.to_string();
+            let sig = sign("m", sent, b"{}", key);
+            let headers = SignatureHeaders {
+                id: Some("m"),
+                timestamp: Some(&ts),
+                signature: Some(&sig),
+            };
+            assert_eq!(verify_signature(&headers, b"{}", key, now), Err(SignatureError::Stale));
+        }
     }
 }

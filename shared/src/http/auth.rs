@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::envelope::ApiError;
+use crate::domain::secrets::{WeakKey, require_strong_key};
 use crate::ports::{Clock, SecretVault};
 
 /// Clock skew tolerated on `exp`, as jsonwebtoken's own default.
@@ -123,6 +124,15 @@ impl Authenticator {
                 "caller authentication is not configured",
             )
         })?;
+        let key = signing_key_bytes(&key);
+        if let Err(err) = require_strong_key("caller-token signing key", &key) {
+            tracing::error!(error = %err, "refusing to verify caller tokens");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_unavailable",
+                "caller authentication is misconfigured: the signing key is too short",
+            ));
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
@@ -131,11 +141,12 @@ impl Authenticator {
         validation.validate_exp = false;
         let data = decode::<Claims>(
             token,
-            &DecodingKey::from_secret(signing_key_bytes(&key).expose_secret().as_bytes()),
+            &DecodingKey::from_secret(key.expose_secret().as_bytes()),
             &validation,
         )
         .map_err(|_| invalid())?;
-        if data.claims.exp + EXPIRY_LEEWAY_SECS < self.clock.now() {
+        // `exp` is the caller's number: saturate rather than overflow near i64::MAX.
+        if data.claims.exp.saturating_add(EXPIRY_LEEWAY_SECS) < self.clock.now() {
             return Err(invalid());
         }
         Ok(Caller {
@@ -160,6 +171,9 @@ fn signing_key_bytes(secret: &SecretString) -> SecretString {
 }
 
 /// Issues a caller token (the local runner's `token` command and tests use it).
+///
+/// # Errors
+/// `WeakKey` when the key is shorter than 32 bytes: nothing is signed with it.
 pub fn issue_token(
     key: &SecretString,
     user_id: &str,
@@ -168,7 +182,9 @@ pub fn issue_token(
     audience: &str,
     now: i64,
     ttl_secs: i64,
-) -> String {
+) -> Result<String, WeakKey> {
+    let key = signing_key_bytes(key);
+    require_strong_key("caller-token signing key", &key)?;
     let claims = Claims {
         sub: user_id.into(),
         role,
@@ -177,12 +193,12 @@ pub fn issue_token(
         exp: now + ttl_secs,
         iat: now,
     };
-    encode(
+    Ok(encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(signing_key_bytes(key).expose_secret().as_bytes()),
+        &EncodingKey::from_secret(key.expose_secret().as_bytes()),
     )
-    .expect("HS256 signing with an in-memory key cannot fail")
+    .expect("HS256 signing with an in-memory key cannot fail"))
 }
 
 /// 403 when the role may not do what the route does.

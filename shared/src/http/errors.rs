@@ -17,7 +17,7 @@ use crate::app::webhook_admin::{RegisterHookError, RotateError};
 use crate::app::webhooks::WebhookError;
 use crate::app::{LookupError, Missing};
 use crate::domain::trigger::TransitionError;
-use crate::ports::{StoreError, VaultError};
+use crate::ports::{GitLabError, StoreError, VaultError};
 
 /// An integration that cannot call GitLab until someone fixes its credentials.
 const INACTIVE: &str = "the integration is not active; finish its GitLab authorization or replace its token first";
@@ -25,15 +25,21 @@ const INACTIVE: &str = "the integration is not active; finish its GitLab authori
 const RECONNECT: &str =
     "GitLab no longer accepts this integration's credentials; replace the token or authorize it again";
 
-/// GitLab being down, slow or odd: 502 with the endpoint's code, GitLab's answer in `details`.
-fn gitlab_unavailable(code: &'static str, err: &impl std::fmt::Display) -> ApiError {
+/// GitLab being down, slow or odd: 502 with the endpoint's code and a short reason in
+/// `details`; the whole error chain goes to the log only.
+fn gitlab_unavailable(code: &'static str, err: &GitLabError) -> ApiError {
     tracing::warn!(error = %err, "GitLab request failed");
+    gitlab_unavailable_because(code, err.short_reason())
+}
+
+/// The same with a reason already made short (a sync's recorded failure).
+fn gitlab_unavailable_because(code: &'static str, reason: String) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         code,
         "GitLab could not be reached or answered with an error; try again later",
     )
-    .with_details(err.to_string())
+    .with_details(reason)
 }
 
 fn conflict(code: &'static str, message: &str) -> ApiError {
@@ -116,6 +122,11 @@ impl From<MasterKeyError> for ApiError {
                 "secrets_unavailable",
                 "the service's master key is not configured",
             ),
+            MasterKeyError::Weak(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "secrets_unavailable",
+                "the service's master key is too short; an operator must replace it",
+            ),
             MasterKeyError::Vault(err) => err.into(),
         }
     }
@@ -130,12 +141,12 @@ fn token_refusal(err: TokenVerificationError, unavailable_code: &'static str) ->
             "gitlab_auth_failed",
             "GitLab rejected the access token; check it and that it has not expired or been revoked",
         )
-        .with_details(err.to_string()),
+        .with_details(err.short_reason()),
         TokenVerificationError::NotInspectable(err) => bad_request(
             "gitlab_auth_failed",
             "GitLab would not describe this token; use a personal access token on GitLab 15.5 or later",
         )
-        .with_details(err.to_string()),
+        .with_details(err.short_reason()),
         TokenVerificationError::ScopeMissing(missing) => bad_request(
             "gitlab_scope_missing",
             format!("{missing}; create a token with the api scope, or read_api and read_repository"),
@@ -328,7 +339,7 @@ impl From<SyncInstallationsError> for ApiError {
             SyncInstallationsError::ReconnectRequired(err) => {
                 conflict("gitlab_reconnect_required", RECONNECT).with_details(err.to_string())
             }
-            SyncInstallationsError::GitLabUnavailable(err) => gitlab_unavailable("gitlab_api_error", &err),
+            SyncInstallationsError::GitLabUnavailable(reason) => gitlab_unavailable_because("gitlab_api_error", reason),
             SyncInstallationsError::SyncFailed(err) => {
                 tracing::error!(error = %err, "a repository sync failed");
                 ApiError::new(

@@ -248,12 +248,11 @@ impl App {
             headers: req.headers().clone(),
             base_url: String::new(),
         };
-        let scheme = if ctx.header("x-forwarded-proto") == Some("http") {
-            "http"
-        } else {
-            "https"
+        let gateway_domain = match req.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.domain_name.as_deref(),
+            _ => None,
         };
-        ctx.base_url = self.services.config.base_url(scheme, ctx.header("host"));
+        ctx.base_url = self.services.config.base_url(gateway_domain);
         Ok(ctx)
     }
 }

@@ -23,6 +23,7 @@ pub enum GitLabError {
     /// 429 after the retries allowed.
     #[error("GitLab rate limited the requests")]
     RateLimited { retry_after_secs: Option<u64> },
+    /// The request did not get an answer: `"{kind}: {error chain}"` (the chain is for logs).
     #[error("GitLab is unreachable: {0}")]
     Unreachable(String),
     #[error("GitLab answered HTTP {0}")]
@@ -32,6 +33,22 @@ pub enum GitLabError {
     /// The OAuth token endpoint refused (`invalid_grant`, `invalid_client`, …).
     #[error("GitLab refused the OAuth request: {error}")]
     OAuthRefused { error: String },
+}
+
+impl GitLabError {
+    /// What a caller may be told: the kind of failure, never the connection's error chain
+    /// (addresses, ports, TLS details), which stays in the logs.
+    pub fn short_reason(&self) -> String {
+        match self {
+            // The adapter writes "{kind}: {chain}"; only the kind is ours to show.
+            GitLabError::Unreachable(text) => {
+                let kind = text.split(':').next().unwrap_or_default().trim();
+                format!("GitLab is unreachable: {kind}")
+            }
+            GitLabError::Decode(_) => "GitLab's answer could not be read".into(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// One page of a project listing, with GitLab's paging headers.

@@ -7,7 +7,8 @@ use lambda_http::{Body, Response};
 use super::super::bodies::TriggerListResponse;
 use super::super::envelope::ApiError;
 use super::super::{App, Ctx, json};
-use crate::app::build_triggers::{self, decode_cursor};
+use crate::app::build_triggers;
+use crate::app::cursors::decode_cursor;
 use crate::domain::trigger::TriggerStatus;
 use crate::ports::TriggerFilter;
 

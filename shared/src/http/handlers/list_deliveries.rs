@@ -8,8 +8,8 @@ use super::super::auth::Role;
 use super::super::bodies::DeliveryListResponse;
 use super::super::envelope::ApiError;
 use super::super::{App, Ctx, json};
+use crate::app::cursors::decode_cursor;
 use crate::app::deliveries;
-use crate::domain::delivery::is_cursor;
 
 pub(super) async fn list_deliveries(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     if ctx.caller.as_ref().is_some_and(|c| c.role == Role::QaViewer) {
@@ -20,11 +20,13 @@ pub(super) async fn list_deliveries(app: &App, ctx: Ctx) -> Result<Response<Body
         ));
     }
     let limit = ctx.query_int("limit", 20, 1, 100)? as usize;
-    let cursor = ctx.query.get("cursor").map(String::as_str).filter(|c| !c.is_empty());
-    if cursor.is_some_and(|c| !is_cursor(c)) {
-        return Err(ApiError::invalid_request("`cursor` is not one this endpoint gave out"));
-    }
-    let page = deliveries::list_deliveries(&app.services, &ctx.path_id()?, limit, cursor).await?;
+    let cursor = match ctx.query.get("cursor").map(String::as_str).filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            decode_cursor(c).ok_or_else(|| ApiError::invalid_request("`cursor` is not one this endpoint gave out"))?,
+        ),
+        None => None,
+    };
+    let page = deliveries::list_deliveries(&app.services, &ctx.path_id()?, limit, cursor.as_deref()).await?;
     Ok(json(
         StatusCode::OK,
         &DeliveryListResponse {

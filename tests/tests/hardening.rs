@@ -1,0 +1,130 @@
+//! What an outside review found, one test per finding: weak keys, caller-controlled numbers,
+//! links built from client headers, errors that echo GitLab's connection details.
+
+use http::Method;
+use oore_gitlab_tests::{Backend, Harness, SIGNING_KEY};
+use oore_local::fake_gitlab::FakeOptions;
+use secrecy::SecretString;
+use serde_json::json;
+use shared::http::auth::{Role, issue_token};
+use shared::ports::Clock;
+
+const OWNER: Option<Role> = Some(Role::Owner);
+
+#[tokio::test]
+async fn a_short_caller_key_verifies_nothing() {
+    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let (status, _) = h.call(Method::GET, "/v1/integrations", OWNER, None).await;
+    assert_eq!(status, 200);
+    // An operator replaced the key with a short one: a token signed with it must not pass.
+    let config = &h.app.services.config;
+    h.app
+        .services
+        .vault
+        .put_secret(&config.caller_key_secret_id, &SecretString::from(String::new()))
+        .await
+        .unwrap();
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "x", "role": "owner", "iss": config.token_issuer, "aud": config.token_audience,
+                "exp": h.clock.now() + 3600, "iat": h.clock.now()}),
+        &jsonwebtoken::EncodingKey::from_secret(b""),
+    )
+    .unwrap();
+    let (status, body) = h.call_with(Method::GET, "/v1/integrations", &forged, None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("auth_unavailable")),
+        "{body}"
+    );
+    assert!(
+        issue_token(
+            &SecretString::from("short".to_string()),
+            "u",
+            Role::Owner,
+            "i",
+            "a",
+            0,
+            60
+        )
+        .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_short_master_key_derives_nothing() {
+    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let config = &h.app.services.config;
+    h.app
+        .services
+        .vault
+        .put_secret(&config.master_key_secret_id, &SecretString::from("tiny".to_string()))
+        .await
+        .unwrap();
+    let body = json!({"host_url": h.gitlab.base_url, "auth_mode": "personal_token",
+                      "access_token": oore_gitlab_tests::PAT})
+    .to_string();
+    let (status, answer) = h
+        .call(Method::POST, "/v1/integrations/gitlab/start", OWNER, Some(&body))
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (503, Some("secrets_unavailable")),
+        "{answer}"
+    );
+    let (_, list) = h.call(Method::GET, "/v1/integrations", OWNER, None).await;
+    assert_eq!(
+        list["integrations"].as_array().map(Vec::len),
+        Some(0),
+        "nothing half-made: {list}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_expiring_at_the_end_of_time_does_not_overflow() {
+    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let config = &h.app.services.config;
+    let far = issue_token(
+        &SecretString::from(SIGNING_KEY.to_string()),
+        "u",
+        Role::Owner,
+        &config.token_issuer,
+        &config.token_audience,
+        i64::MAX - 10,
+        5,
+    )
+    .unwrap();
+    let (status, body) = h.call_with(Method::GET, "/v1/integrations", &far, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn an_unreachable_gitlab_is_named_without_its_connection_details() {
+    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    // A closed loopback port: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let body = json!({"host_url": format!("http://127.0.0.1:{port}"), "auth_mode": "personal_token",
+                      "access_token": oore_gitlab_tests::PAT})
+    .to_string();
+    let (status, answer) = h
+        .call(Method::POST, "/v1/integrations/gitlab/start", OWNER, Some(&body))
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (502, Some("gitlab_api_error")),
+        "{answer}"
+    );
+    let details = answer["details"].to_string();
+    assert!(details.contains("GitLab is unreachable"), "{answer}");
+    for leak in [
+        port.to_string().as_str(),
+        "127.0.0.1",
+        "os error",
+        "refused",
+        "error sending request",
+    ] {
+        assert!(!details.contains(leak), "`{leak}` reached the caller: {answer}");
+    }
+}
