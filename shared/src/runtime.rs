@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_http::{Request, service_fn};
+use lambda_http::{Request, RequestExt, service_fn};
 use secrecy::SecretString;
 
 use crate::adapters::aws_calls::AwsCallCounter;
@@ -218,7 +218,12 @@ pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
     let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(app.handle_route(route, req).await)
+        // Use cases that must not be cut half-way (a token refresh) look at the time left.
+        let response = match req.lambda_context_ref().map(crate::sync_worker::deadline_of) {
+            Some(deadline) => crate::app::deadline::within(deadline, app.handle_route(route, req)).await,
+            None => app.handle_route(route, req).await,
+        };
+        Ok::<_, Infallible>(response)
     }))
     .await
 }
@@ -257,7 +262,8 @@ pub async fn serve_sync_worker() -> Result<(), lambda_http::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = crate::sync_worker::deadline_of(&event.context);
-            Ok::<_, Infallible>(crate::sync_worker::run_messages(services, event.payload, Some(deadline)).await)
+            let jobs = crate::sync_worker::run_messages(services, event.payload, Some(deadline));
+            Ok::<_, Infallible>(crate::app::deadline::within(deadline, jobs).await)
         },
     ))
     .await

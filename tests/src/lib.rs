@@ -192,6 +192,31 @@ impl Harness {
         (status, json)
     }
 
+    /// A second application on the same table and secrets, as another warm Lambda would be: its
+    /// own secret cache, the same GitLab and clock (moto only).
+    pub async fn second_app(&self) -> App {
+        assert_eq!(self.backend, Backend::Moto, "only moto's table can be shared");
+        let sdk = moto_sdk().await;
+        let config = (*self.app.services.config).clone();
+        shared::runtime::aws_app_with(&sdk, config, shared::runtime::gitlab_client(), self.clock.clone())
+    }
+
+    /// Sends a request as `role` to another application (see [`Harness::second_app`]).
+    pub async fn call_on(&self, app: &App, method: Method, path: &str, role: Role, body: Option<&str>) -> (u16, Value) {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{path}"))
+            .header("authorization", format!("Bearer {}", self.token(role)))
+            .body(body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty))
+            .expect("request builds");
+        let response = app.handle(request).await;
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null),
+        )
+    }
+
     /// Sends a request with a bearer token and returns status and JSON body.
     pub async fn call_with(&self, method: Method, path: &str, bearer: &str, body: Option<&str>) -> (u16, Value) {
         let (status, _, bytes) = self

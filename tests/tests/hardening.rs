@@ -3,7 +3,7 @@
 
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, SIGNING_KEY};
-use oore_local::fake_gitlab::FakeOptions;
+use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use secrecy::SecretString;
 use serde_json::json;
 use shared::http::auth::{Role, issue_token};
@@ -127,4 +127,44 @@ async fn an_unreachable_gitlab_is_named_without_its_connection_details() {
     ] {
         assert!(!details.contains(leak), "`{leak}` reached the caller: {answer}");
     }
+}
+
+/// After `PUT …/gitlab-token`, another warm function must not keep using the old token from its
+/// secret cache: once the user revokes it, syncs there would fail and flip the integration to
+/// `error`.
+#[tokio::test]
+async fn a_replaced_token_is_used_at_once_by_other_warm_functions_on_moto() {
+    let h = Harness::new(Backend::Moto, FakeOptions::default()).await;
+    let started = h.connect().await;
+    let id = started["integration"]["id"].as_str().unwrap().to_string();
+    let other = h.second_app().await;
+    // The other function reads (and caches) the current token.
+    let check = format!("/v1/integrations/{id}/gitlab-token/check");
+    let (status, body) = h.call_on(&other, Method::POST, &check, Role::Owner, Some("{}")).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("valid")), "{body}");
+
+    const REPLACEMENT: &str = "glpat-replacement";
+    h.gitlab.state.add_token(REPLACEMENT, FakeToken::live(&["api"]));
+    let (status, body) = h
+        .call(
+            Method::PUT,
+            &format!("/v1/integrations/{id}/gitlab-token"),
+            OWNER,
+            Some(&json!({"access_token": REPLACEMENT}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    h.gitlab.state.revoke_token(oore_gitlab_tests::PAT);
+
+    let (status, body) = h.call_on(&other, Method::POST, &check, Role::Owner, Some("{}")).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("valid")), "{body}");
+    let sync = format!("/v1/integrations/{id}/installations");
+    let (status, body) = h.call_on(&other, Method::POST, &sync, Role::Owner, Some("{}")).await;
+    assert_eq!(status, 200, "{body}");
+    h.sync_settled(&id).await;
+    let (_, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
+    assert_eq!(detail["integration"]["status"], "active", "{detail}");
+    assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
 }

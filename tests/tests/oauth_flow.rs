@@ -373,6 +373,113 @@ async fn fifty_requests_on_an_expired_token_make_one_refresh_on_moto() {
     assert_eq!(record.refresh_lease_owner, None, "the lease is released");
 }
 
+/// GitLab refuses an access token our record still thinks valid (revoked at GitLab, a clock
+/// ahead, an expiry shorter than announced): one refresh under the lease, every request served.
+#[tokio::test]
+async fn a_token_refused_before_its_expiry_is_refreshed_once_for_thirty_requests_on_moto() {
+    let h = Harness::new(Backend::Moto, FakeOptions::default()).await;
+    let id = h.connect_oauth().await;
+    let back = h.authorize_at_gitlab(&id).await;
+    assert_eq!(callback(&h, &back).await.0, 303);
+    let h = Arc::new(h);
+    let (_, list) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{id}/repositories?limit=100"),
+            OWNER,
+            None,
+        )
+        .await;
+    let repository = list["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["avatar_url"].is_string())
+        .unwrap_or_else(|| panic!("no repository with an avatar: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The clock is not moved: the record says the token has hours left.
+    let old = stored_access_token(&h, &id).await;
+    h.gitlab.state.expire_token(&old);
+    let refreshes_before = h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst);
+    let path = format!("/v1/integration-repositories/{repository}/avatar");
+    let requests = (0..30).map(|_| {
+        let (h, path) = (h.clone(), path.clone());
+        tokio::spawn(async move {
+            let (status, _, body) = h.raw(Method::GET, &path, Some(&h.token(Role::Owner)), None).await;
+            (status, String::from_utf8_lossy(&body).to_string())
+        })
+    });
+    for answer in futures::future::join_all(requests).await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst) - refreshes_before,
+        1,
+        "exactly one refresh reached GitLab"
+    );
+    assert_ne!(stored_access_token(&h, &id).await, old);
+    assert_eq!(integration(&h, &id).await["integration"]["status"], "active");
+
+    // A sync that meets the refusal mid-walk renews the same way and completes.
+    let newer = stored_access_token(&h, &id).await;
+    h.gitlab.state.expire_token(&newer);
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    h.sync_settled(&id).await;
+    let detail = integration(&h, &id).await;
+    assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["integration"]["status"], "active");
+    assert_eq!(
+        h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst) - refreshes_before,
+        2
+    );
+}
+
+/// A refresh killed half-way (GitLab rotated the refresh token, the new one not yet stored)
+/// locks the integration out: with too little of the invocation left, none is started.
+#[tokio::test]
+async fn no_refresh_starts_too_close_to_the_invocations_deadline() {
+    let (h, id, old) = expired_integration(Backend::Embedded).await;
+    let sync = format!("/v1/integrations/{id}/installations");
+    let soon = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (status, err) = shared::app::deadline::within(soon, h.call(Method::POST, &sync, OWNER, Some("{}"))).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (503, Some("gitlab_token_refresh_pending")),
+        "{err}"
+    );
+    assert_eq!(
+        h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst),
+        0,
+        "nothing reached GitLab"
+    );
+    assert_eq!(stored_access_token(&h, &id).await, old);
+    let record = h
+        .app
+        .services
+        .integrations
+        .get_integration(&id.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.refresh_lease_owner, None, "no lease was taken");
+    // With time enough, the same call refreshes.
+    let later = tokio::time::Instant::now() + std::time::Duration::from_secs(29);
+    let (status, body) = shared::app::deadline::within(later, h.call(Method::POST, &sync, OWNER, Some("{}"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(h.gitlab.state.oauth.refreshes.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn a_refused_refresh_asks_for_reconnection_and_authorize_reconnects() {
     let (h, id, _) = expired_integration(Backend::Embedded).await;

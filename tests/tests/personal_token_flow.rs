@@ -576,8 +576,13 @@ impl IntegrationStore for BrokenWrites {
     ) -> Result<bool, StoreError> {
         self.0.acquire_refresh_lease(id, owner, now, until).await
     }
-    async fn complete_refresh(&self, r: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
-        self.0.complete_refresh(r, owner).await
+    async fn complete_refresh(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        outcome: Option<&shared::ports::RefreshOutcome>,
+    ) -> Result<(), StoreError> {
+        self.0.complete_refresh(id, owner, outcome).await
     }
 }
 

@@ -17,8 +17,8 @@ use shared::domain::trigger::{ReportedState, Trigger, TriggerStatus};
 use shared::domain::webhook::{BuildRequest, TriggerEvent};
 use shared::domain::webhook_keys::WebhookKey;
 use shared::ports::{
-    IntegrationStore, Recorded, RepositoryStore, SecretVault, StoreError, SyncStore, TriggerFilter, TriggerStore,
-    VaultError, WebhookStore,
+    IntegrationStore, Recorded, RefreshOutcome, RepositoryStore, SecretVault, StoreError, SyncStore, TriggerFilter,
+    TriggerStore, VaultError, WebhookStore,
 };
 
 fn record(id: &IntegrationId) -> IntegrationRecord {
@@ -38,6 +38,9 @@ fn record(id: &IntegrationId) -> IntegrationRecord {
         deleted_at: None,
         refresh_lease_until: None,
         refresh_lease_owner: None,
+        record_version: 0,
+        credentials_version: 0,
+        require_webhook_signature: false,
     }
 }
 
@@ -98,41 +101,92 @@ async fn store_contract<S: IntegrationStore + RepositoryStore>(store: &S) {
     expected.sort();
     assert_eq!(ids, expected);
 
-    // Update only what exists.
+    // Update only what exists, and only from the version stored: a write from a stale read
+    // cannot undo a change made meanwhile.
     let mut changed = record(&a);
     changed.status = IntegrationStatus::Error;
     changed.token_expires_at = Some(999);
     store.update_integration(&changed).await.unwrap();
-    assert_eq!(store.get_integration(&a).await.unwrap(), Some(changed));
+    let stored = store.get_integration(&a).await.unwrap().unwrap();
+    assert_eq!(stored.record_version, 1, "each write bumps the version");
+    assert_eq!(
+        stored,
+        IntegrationRecord {
+            record_version: 1,
+            ..changed.clone()
+        }
+    );
+    let mut stale = record(&a);
+    stale.display_name = Some("stale".into());
+    assert!(
+        matches!(store.update_integration(&stale).await, Err(StoreError::Conflict)),
+        "a write of version 0 over version 1 is refused"
+    );
+    let mut fresh = stored.clone();
+    fresh.display_name = Some("renamed".into());
+    store.update_integration(&fresh).await.unwrap();
+    let stored = store.get_integration(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.display_name.as_deref(), stored.record_version),
+        (IntegrationStatus::Error, Some("renamed"), 2)
+    );
     assert!(matches!(
         store.update_integration(&record(&"missing".into())).await,
         Err(StoreError::Conflict)
     ));
 
-    // The refresh lease: one holder at a time until it runs out; only the holder completes.
+    // The refresh lease: one holder at a time until it runs out; only the holder completes, and
+    // completing writes only the refresh's fields.
+    let before_lease = store.get_integration(&b).await.unwrap().unwrap();
     assert!(store.acquire_refresh_lease(&b, "one", 1000, 1030).await.unwrap());
     assert!(
         !store.acquire_refresh_lease(&b, "two", 1010, 1040).await.unwrap(),
         "a held lease is not taken"
     );
-    let mut refreshed = record(&b);
-    refreshed.token_expires_at = Some(8200);
+    assert!(
+        matches!(store.update_integration(&before_lease).await, Err(StoreError::Conflict)),
+        "a write read before the lease cannot drop it"
+    );
+    let outcome = RefreshOutcome {
+        status: IntegrationStatus::Active,
+        token_expires_at: Some(8200),
+        credentials_version: 4,
+        updated_at: 1001,
+    };
     assert!(matches!(
-        store.complete_refresh(&refreshed, "two").await,
+        store.complete_refresh(&b, "two", Some(&outcome)).await,
         Err(StoreError::Conflict)
     ));
-    store.complete_refresh(&refreshed, "one").await.unwrap();
+    store.complete_refresh(&b, "one", Some(&outcome)).await.unwrap();
+    let refreshed = store.get_integration(&b).await.unwrap().unwrap();
     assert_eq!(
-        store.get_integration(&b).await.unwrap(),
-        Some(refreshed.clone()),
-        "completing writes the record and frees the lease"
+        (
+            refreshed.token_expires_at,
+            refreshed.credentials_version,
+            refreshed.updated_at,
+            refreshed.refresh_lease_owner.as_deref(),
+            refreshed.refresh_lease_until,
+        ),
+        (Some(8200), 4, 1001, None, None),
+        "completing records the outcome and frees the lease"
     );
+    assert_eq!(
+        refreshed.display_name, before_lease.display_name,
+        "the rest is left as it was"
+    );
+    assert!(refreshed.record_version > before_lease.record_version);
     assert!(store.acquire_refresh_lease(&b, "two", 1020, 1050).await.unwrap());
     assert!(
         store.acquire_refresh_lease(&b, "three", 1051, 1080).await.unwrap(),
         "an expired lease is taken over"
     );
-    store.complete_refresh(&refreshed, "three").await.unwrap();
+    store.complete_refresh(&b, "three", None).await.unwrap();
+    let released = store.get_integration(&b).await.unwrap().unwrap();
+    assert_eq!(
+        (released.refresh_lease_owner, released.token_expires_at),
+        (None, Some(8200)),
+        "a release without an outcome changes nothing else"
+    );
 
     // Installations.
     store.put_installation(&installation(&a, "inst-2")).await.unwrap();

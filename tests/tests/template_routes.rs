@@ -102,20 +102,24 @@ fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
     let table = r#"[!GetAtt Table.Arn, !Sub "${Table.Arn}/index/gsi1"]"#;
     // A listing reads its page's repositories with BatchGetItem.
     let read = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"];
-    let write = [
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:ConditionCheckItem",
-    ];
-    match route.needs.table {
-        TableUse::None => {}
-        TableUse::Read => grant(&read, table),
-        TableUse::Write => {
-            grant(&read, table);
-            grant(&write, table);
-        }
+    let write = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"];
+    let TableUse {
+        read: reads,
+        write: writes,
+        delete: deletes,
+        batch_write: batch_writes,
+    } = route.needs.table;
+    if reads {
+        grant(&read, table);
+    }
+    if writes {
+        grant(&write, table);
+    }
+    if deletes {
+        grant(&["dynamodb:DeleteItem"], table);
+    }
+    if batch_writes {
+        grant(&["dynamodb:BatchWriteItem"], table);
     }
     if route.access != shared::http::auth::Access::Public {
         grant(&["secretsmanager:GetSecretValue"], "!Ref CallerKey");
@@ -165,4 +169,31 @@ fn every_role_allows_exactly_what_its_function_needs() {
     assert!(!needed(list).iter().any(|(a, _)| a == "dynamodb:PutItem"));
     let webhook = ROUTES.iter().find(|r| r.function == "gitlab-webhook").unwrap();
     assert!(!needed(webhook).iter().any(|(_, r)| r == "!Ref CallerKey"));
+}
+
+/// The public functions and the read routes may not remove items beyond what they use: read
+/// routes delete nothing (those calling GitLab may still update the refresh lease or requeue a
+/// claim), the webhook never deletes single items, the callback never batch-writes.
+#[test]
+fn public_and_read_functions_cannot_remove_what_they_do_not_use() {
+    let grants = template_grants();
+    let actions =
+        |function: &str| -> BTreeSet<String> { grants[function].iter().map(|(action, _)| action.clone()).collect() };
+    for route in ROUTES {
+        let granted = actions(route.function);
+        if matches!(
+            route.access,
+            shared::http::auth::Access::Read | shared::http::auth::Access::TriggerRead
+        ) {
+            for action in ["DeleteItem", "BatchWriteItem"] {
+                assert!(
+                    !granted.contains(&format!("dynamodb:{action}")),
+                    "{} is a read route, yet may {action}",
+                    route.function
+                );
+            }
+        }
+    }
+    assert!(!actions("gitlab-webhook").contains("dynamodb:DeleteItem"));
+    assert!(!actions("gitlab-callback").contains("dynamodb:BatchWriteItem"));
 }

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use super::commit_status::report_commit_status;
-use super::credentials::{CredentialsError, access_token};
+use super::credentials::{self, CredentialsError, access_token};
 use super::{Missing, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::trigger::{ReportedState, TransitionError, Trigger, TriggerStatus};
@@ -222,14 +222,21 @@ async fn issue_clone_credential(
         .clone_url
         .clone()
         .ok_or(TriggerError::CloneCredentialUnavailable(GitLabError::NotFound))?;
-    let token = access_token(services, &integration).await?;
     let expires_at = now + CLONE_CREDENTIAL_SECS;
     let name = format!("oore-{}", claimed.id);
-    let deploy = services
-        .gitlab
-        .create_deploy_token(&integration.host_url, &token, claimed.project_id, &name, expires_at)
-        .await
-        .map_err(TriggerError::CloneCredentialUnavailable)?;
+    let (gitlab, host, project, name) = (
+        services.gitlab.as_ref(),
+        &integration.host_url,
+        claimed.project_id,
+        &name,
+    );
+    let deploy = credentials::with_token(services, &integration, |token| async move {
+        gitlab
+            .create_deploy_token(host, &token, project, name, expires_at)
+            .await
+    })
+    .await?
+    .map_err(TriggerError::CloneCredentialUnavailable)?;
     let with_token = Trigger {
         deploy_token_id: Some(deploy.id),
         version: claimed.version + 1,

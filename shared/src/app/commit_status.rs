@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Services;
-use super::credentials::access_token;
+use super::credentials::with_token;
 use crate::domain::integration::{AuthMode, IntegrationRecord};
 use crate::domain::trigger::Trigger;
 use crate::ports::{CommitStatus, GitLabError};
@@ -62,13 +62,6 @@ pub async fn report_commit_status(services: &Services, trigger: &Trigger, state:
     if !status_reporting(&integration).available {
         return false;
     }
-    let token = match access_token(services, &integration).await {
-        Ok(token) => token,
-        Err(err) => {
-            tracing::warn!(trigger_id = %trigger.id, error = %err, "commit status not sent: no usable GitLab token");
-            return false;
-        }
-    };
     let status = CommitStatus {
         state,
         git_ref: trigger.status_ref().map(str::to_string),
@@ -78,10 +71,20 @@ pub async fn report_commit_status(services: &Services, trigger: &Trigger, state:
     };
     let mut pause = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
-        let sent = services
-            .gitlab
-            .post_commit_status(&integration.host_url, &token, trigger.project_id, &trigger.sha, &status)
-            .await;
+        let (gitlab, host, status) = (services.gitlab.as_ref(), &integration.host_url, &status);
+        let sent = match with_token(services, &integration, |token| async move {
+            gitlab
+                .post_commit_status(host, &token, trigger.project_id, &trigger.sha, status)
+                .await
+        })
+        .await
+        {
+            Ok(sent) => sent,
+            Err(err) => {
+                tracing::warn!(trigger_id = %trigger.id, error = %err, "commit status not sent: no usable GitLab token");
+                return false;
+            }
+        };
         match sent {
             Ok(()) | Err(GitLabError::Status(400)) => return true,
             Err(err @ (GitLabError::Unauthorized(_) | GitLabError::Forbidden | GitLabError::NotFound)) => {

@@ -104,7 +104,7 @@ async fn connect_personal_token(
         &record,
         Some(&installation),
         &webhook.key,
-        &Credentials::personal(token.clone()),
+        &Credentials::personal(token.clone(), 0),
     )
     .await?;
 

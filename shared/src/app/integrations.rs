@@ -152,7 +152,7 @@ pub enum DeleteError {
 /// of it is listed and no delivery for it is accepted. The rest of its items (repositories,
 /// deliveries, however many) are removed by a background job.
 pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Result<(), DeleteError> {
-    let mut record = match services.integrations.get_integration(id).await? {
+    let record = match services.integrations.get_integration(id).await? {
         Some(record) if record.deleted_at.is_none() => record,
         Some(deleted) => {
             // Deleted already: queue its items' removal again (in case that was lost), and say so.
@@ -172,8 +172,10 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
         .vault
         .delete_secret(&services.config.credentials_secret_name(&record.id))
         .await?;
-    record.deleted_at = Some(services.clock.now());
-    services.integrations.update_integration(&record).await?;
+    let now = services.clock.now();
+    services
+        .modify_integration(&record.id, |stored| stored.deleted_at = Some(now))
+        .await?;
     services.integrations.retire_integration(&record.id).await?;
     enqueue_purge(services, &record.id).await;
     tracing::info!(integration_id = %record.id, "integration deleted");

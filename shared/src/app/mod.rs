@@ -9,6 +9,7 @@ pub mod commit_status;
 pub mod connect;
 pub mod credentials;
 pub mod cursors;
+pub mod deadline;
 pub mod deliveries;
 pub mod handoff;
 pub mod installations;
@@ -16,7 +17,6 @@ pub mod integrations;
 pub mod oauth;
 pub mod project_walk;
 pub mod repositories;
-
 pub mod sync_jobs;
 mod sync_pass;
 pub mod tokens;
@@ -79,6 +79,35 @@ impl Services {
             // Deleted: gone for every caller while its items are removed in the background.
             _ => Err(LookupError::Missing(Missing::Integration)),
         }
+    }
+
+    /// Applies `change` to the stored integration and writes it back conditioned on the version
+    /// it read: when another write came first (a refresh, a status change, a setting), it reads
+    /// again and reapplies `change` instead of undoing that write. `None` if the integration is
+    /// gone; what it wrote otherwise.
+    pub async fn modify_integration(
+        &self,
+        id: &IntegrationId,
+        change: impl Fn(&mut IntegrationRecord),
+    ) -> Result<Option<IntegrationRecord>, StoreError> {
+        // Writers of one record are few (a request, a refresher, a sync); losing this many races in
+        // a row means something is wrong.
+        const TRIES: usize = 8;
+        for _ in 0..TRIES {
+            let Some(mut record) = self.integrations.get_integration(id).await? else {
+                return Ok(None);
+            };
+            change(&mut record);
+            match self.integrations.update_integration(&record).await {
+                Ok(()) => {
+                    record.record_version += 1;
+                    return Ok(Some(record));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     /// The id of the integration's installation (the GitLab user its credentials act as), which

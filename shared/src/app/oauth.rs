@@ -162,7 +162,7 @@ pub async fn gitlab_callback(
     if expected_integration.is_some_and(|id| *id != pending.integration_id) {
         return Err(AuthorizationError::OtherIntegration);
     }
-    let mut integration = services.integration(&pending.integration_id).await?;
+    let integration = services.integration(&pending.integration_id).await?;
     if integration.auth_mode != AuthMode::OauthApp {
         return Err(AuthorizationError::NotOAuthApp);
     }
@@ -196,19 +196,27 @@ pub async fn gitlab_callback(
 
     let now = services.clock.now();
     let expires_at = tokens.expires_at(now);
+    let version = integration.credentials_version + 1;
     let stored = Credentials {
         access_token: Some(tokens.access_token),
         refresh_token: tokens.refresh_token,
         client_secret: Some(client.secret),
         expires_at,
+        version,
     };
     write_credentials(services, &integration.id, &stored).await?;
-    integration.status = IntegrationStatus::Active;
-    integration.gitlab_user_id = Some(user.id);
-    integration.token_expires_at = expires_at;
-    integration.display_name = Some(user.integration_name(&host.host_label()));
-    integration.updated_at = now;
-    services.integrations.update_integration(&integration).await?;
+    let display_name = user.integration_name(&host.host_label());
+    let integration = services
+        .modify_integration(&integration.id, |record| {
+            record.status = IntegrationStatus::Active;
+            record.gitlab_user_id = Some(user.id);
+            record.token_expires_at = expires_at;
+            record.credentials_version = record.credentials_version.max(version);
+            record.display_name = Some(display_name.clone());
+            record.updated_at = now;
+        })
+        .await?
+        .ok_or(LookupError::Missing(super::Missing::Integration))?;
 
     let installations = services.integrations.list_installations(&integration.id).await?;
     let installation = match installations.into_iter().find(|i| i.external_id == user.username) {

@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use super::credentials::{CredentialsError, access_token};
+use super::credentials::{CredentialsError, with_token};
 use super::{LookupError, Services};
 use crate::domain::host::HostUrl;
 use std::collections::HashMap;
@@ -197,8 +197,12 @@ pub async fn repository_avatar(services: &Services, id: &RepositoryId) -> Result
     if !integration.host_url.same_origin(&url) {
         return Err(AvatarError::ForeignHost);
     }
-    let token = access_token(services, &integration).await?;
-    match services.gitlab.avatar(&url, Some(&token), MAX_AVATAR_BYTES).await {
+    let (gitlab, url) = (services.gitlab.as_ref(), &url);
+    let answer = with_token(services, &integration, |token| async move {
+        gitlab.avatar(url, Some(&token), MAX_AVATAR_BYTES).await
+    })
+    .await?;
+    match answer {
         Ok(image) => Ok(image),
         Err(GitLabError::NotFound) => Err(AvatarError::NoAvatar),
         Err(err) => Err(AvatarError::GitLabUnavailable(err)),

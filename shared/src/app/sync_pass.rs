@@ -2,20 +2,22 @@
 //! each page with the pass's generation, recording progress and the name index at checkpoints,
 //! and ending the pass — complete (vanished repositories removed) or failed (nothing removed).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::Services;
-use super::credentials::{CredentialsError, access_token};
+use super::credentials::{CredentialsError, TokenInUse, current_token, renew_refused};
 use super::project_walk::{RateGate, fetch_by_offset, plan_slices, slice_page};
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::integration::{IntegrationRecord, IntegrationStatus, Repository};
 use crate::domain::name_index::{IndexEntry, merge};
+use crate::domain::secrets::copy_secret;
 use crate::domain::sync::{IdSlice, SyncFailure, SyncFailureKind, SyncRecord, SyncRunState};
 use crate::ports::{GitLabError, QueueError, StoreError};
 
@@ -90,6 +92,8 @@ pub(super) struct Pass<'a> {
     /// would otherwise each write the index they read, and the last one would drop the other's
     /// pages.
     index_writer: Mutex<()>,
+    /// The token the walkers call GitLab with; replaced (once per refusal) when GitLab refuses it.
+    token: Mutex<Option<TokenInUse>>,
 }
 
 impl<'a> Pass<'a> {
@@ -108,12 +112,65 @@ impl<'a> Pass<'a> {
             last_checkpoint: Mutex::new(Instant::now()),
             unindexed: Mutex::default(),
             index_writer: Mutex::default(),
+            token: Mutex::default(),
         }
+    }
+
+    /// Calls GitLab with the pass's token. On a 401 the token is renewed once for all walkers
+    /// (a newer stored token, or an OAuth refresh) and the call made again; a token that stays
+    /// refused fails the pass.
+    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, PassError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: Future<Output = Result<T, GitLabError>>,
+    {
+        let (token, version) = self.token_copy().await?;
+        match call(token).await {
+            Err(GitLabError::Unauthorized(description)) => {
+                let mut held = self.token.lock().await;
+                let newer = match held.as_ref() {
+                    // Another walker renewed it meanwhile.
+                    Some(current) if current.version > version => Some(copy_secret(&current.token)),
+                    _ => {
+                        let refused = TokenInUse {
+                            token: held.as_ref().map(|t| copy_secret(&t.token)).unwrap_or_default(),
+                            version,
+                        };
+                        match renew_refused(self.services, &self.integration.id, &refused).await? {
+                            Some(next)
+                                if next.version > version
+                                    || next.token.expose_secret() != refused.token.expose_secret() =>
+                            {
+                                let token = copy_secret(&next.token);
+                                *held = Some(next);
+                                Some(token)
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                drop(held);
+                match newer {
+                    Some(token) => Ok(call(token).await?),
+                    None => Err(GitLabError::Unauthorized(description).into()),
+                }
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// A copy of the pass's token and its version, read first when the pass has none yet.
+    async fn token_copy(&self) -> Result<(SecretString, u64), PassError> {
+        let mut held = self.token.lock().await;
+        if held.is_none() {
+            *held = Some(current_token(self.services, &self.integration).await?);
+        }
+        let current = held.as_ref().expect("just set");
+        Ok((copy_secret(&current.token), current.version))
     }
 
     /// Reads and stores pages until the pass is done (`None`) or time runs short (what is left).
     pub(super) async fn run(&self, deadline: Option<Instant>) -> Result<Option<Vec<IdSlice>>, PassError> {
-        let token = access_token(self.services, &self.integration).await?;
         let gitlab = self.services.gitlab.as_ref();
         let host = &self.integration.host_url;
         let concurrency = self.services.config.sync_concurrency;
@@ -121,11 +178,22 @@ impl<'a> Pass<'a> {
         let planned = self.record.lock().await.remaining.clone();
         let slices = match planned {
             Some(slices) => slices,
-            None => match plan_slices(gitlab, host, &token, &gate, concurrency).await? {
+            None => match self
+                .with_token(|token| {
+                    let gate = &gate;
+                    async move { plan_slices(gitlab, host, &token, gate, concurrency).await }
+                })
+                .await?
+            {
                 Some(slices) => slices,
                 None => {
                     // No keyset pagination here: offset pages, read whole.
-                    let projects = fetch_by_offset(gitlab, host, &token, concurrency, &gate).await?;
+                    let projects = self
+                        .with_token(|token| {
+                            let gate = &gate;
+                            async move { fetch_by_offset(gitlab, host, &token, concurrency, gate).await }
+                        })
+                        .await?;
                     let mut seen = std::collections::HashSet::new();
                     let unique: Vec<GitLabProject> = projects.into_iter().filter(|p| seen.insert(p.id)).collect();
                     for page in unique.chunks(100) {
@@ -138,7 +206,7 @@ impl<'a> Pass<'a> {
         let remaining = Arc::new(std::sync::Mutex::new(slices.clone()));
         let stop = || deadline.is_some_and(|d| Instant::now() + HANDOVER_MARGIN >= d);
         stream::iter(slices)
-            .map(|slice| self.walk(slice, &token, &gate, &remaining, &stop))
+            .map(|slice| self.walk(slice, &gate, &remaining, &stop))
             .buffer_unordered(concurrency.max(1))
             .try_collect::<Vec<()>>()
             .await?;
@@ -150,7 +218,6 @@ impl<'a> Pass<'a> {
     async fn walk(
         &self,
         mut slice: IdSlice,
-        token: &SecretString,
         gate: &RateGate,
         remaining: &std::sync::Mutex<Vec<IdSlice>>,
         stop: &impl Fn() -> bool,
@@ -160,14 +227,10 @@ impl<'a> Pass<'a> {
             if stop() {
                 return Ok(());
             }
-            let (page, more) = slice_page(
-                self.services.gitlab.as_ref(),
-                &self.integration.host_url,
-                token,
-                gate,
-                slice,
-            )
-            .await?;
+            let (gitlab, host) = (self.services.gitlab.as_ref(), &self.integration.host_url);
+            let (page, more) = self
+                .with_token(|token| async move { slice_page(gitlab, host, &token, gate, slice).await })
+                .await?;
             let newest = page.last().map(|p| p.id.get());
             self.store_page(&page).await?;
             let done = !more || newest.is_none_or(|n| n <= slice.after);
@@ -316,12 +379,17 @@ impl<'a> Pass<'a> {
         let id = &self.integration.id;
         tracing::warn!(integration_id = %id, error = %failure.message, "repository sync failed");
         if failure.kind == SyncFailureKind::ReconnectRequired {
-            // Read again: fetching the token may have refreshed and rewritten the record.
-            if let Some(mut integration) = services.integrations.get_integration(id).await? {
-                integration.status = IntegrationStatus::Error;
-                integration.updated_at = services.clock.now();
-                services.integrations.update_integration(&integration).await?;
-            }
+            let now = services.clock.now();
+            let refused_version = self.token.lock().await.as_ref().map(|t| t.version);
+            services
+                .modify_integration(id, |integration| {
+                    // Credentials replaced since the refusal are not the ones GitLab refused.
+                    if refused_version.is_none_or(|v| integration.credentials_version <= v) {
+                        integration.status = IntegrationStatus::Error;
+                        integration.updated_at = now;
+                    }
+                })
+                .await?;
         }
         let mut record = self.record.lock().await;
         let failed = SyncRecord {

@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 
-use super::credentials::{CredentialsError, access_token};
+use super::credentials::{CredentialsError, with_token};
 use super::{LookupError, Services};
 use crate::domain::gitlab::{
     CredentialStatus, GitLabUser, TokenInfo, expiry_from_date, missing_scopes, status_from_expiry,
@@ -114,10 +114,14 @@ async fn personal_token_integration(services: &Services, id: &IntegrationId) -> 
 /// Asks GitLab about the stored token and records what it says on the integration: a refused
 /// or expired token marks it `error`, a valid one `active`; an unreachable GitLab changes nothing.
 pub async fn check_gitlab_token(services: &Services, id: &IntegrationId) -> Result<TokenHealth, TokenError> {
-    let mut record = personal_token_integration(services, id).await?;
-    let token = access_token(services, &record).await?;
+    let record = personal_token_integration(services, id).await?;
     let now = services.clock.now();
-    let (status, expires_at) = match services.gitlab.token_self(&record.host_url, &token).await {
+    let (host, gitlab) = (&record.host_url, services.gitlab.as_ref());
+    let answer = with_token(services, &record, |token| async move {
+        gitlab.token_self(host, &token).await
+    })
+    .await?;
+    let (status, expires_at) = match answer {
         Ok(info) if info.revoked || !info.active => (CredentialStatus::Rejected, record.token_expires_at),
         Ok(info) => {
             let expires_at = expiry_from_date(info.expires_at.as_deref());
@@ -135,10 +139,16 @@ pub async fn check_gitlab_token(services: &Services, id: &IntegrationId) -> Resu
         CredentialStatus::Valid | CredentialStatus::Expiring => IntegrationStatus::Active,
     };
     if new_status != record.status || expires_at != record.token_expires_at {
-        record.status = new_status;
-        record.token_expires_at = expires_at;
-        record.updated_at = now;
-        services.integrations.update_integration(&record).await?;
+        services
+            .modify_integration(&record.id, |stored| {
+                // A token replaced meanwhile is not the one this check judged.
+                if stored.credentials_version == record.credentials_version {
+                    stored.status = new_status;
+                    stored.token_expires_at = expires_at;
+                    stored.updated_at = now;
+                }
+            })
+            .await?;
     }
     Ok(TokenHealth {
         status,
@@ -153,25 +163,32 @@ pub async fn replace_gitlab_token(
     id: &IntegrationId,
     token: SecretString,
 ) -> Result<TokenHealth, TokenError> {
-    let mut record = personal_token_integration(services, id).await?;
+    let record = personal_token_integration(services, id).await?;
     let (user, info) = verify_personal_token(services, &record.host_url, &token).await?;
     if record.gitlab_user_id.is_some_and(|known| known != user.id) {
         return Err(TokenError::AccountMismatch);
     }
     let name = services.config.credentials_secret_name(&record.id);
-    let secret = Credentials::personal(token).to_secret_json();
+    // A new version: warm functions holding the old token in their cache read this one instead.
+    let version = record.credentials_version + 1;
+    let secret = Credentials::personal(token, version).to_secret_json();
     match services.vault.put_secret(&name, &secret).await {
         Err(VaultError::NotFound) => services.vault.create_secret(&name, &secret).await?,
         other => other?,
     }
     let now = services.clock.now();
     let expires_at = expiry_from_date(info.expires_at.as_deref());
-    record.status = IntegrationStatus::Active;
-    record.gitlab_user_id = Some(user.id);
-    record.token_expires_at = expires_at;
-    record.gitlab_scopes = Some(info.scopes.clone());
-    record.updated_at = now;
-    services.integrations.update_integration(&record).await?;
+    services
+        .modify_integration(&record.id, |record| {
+            record.status = IntegrationStatus::Active;
+            record.gitlab_user_id = Some(user.id);
+            record.token_expires_at = expires_at;
+            record.gitlab_scopes = Some(info.scopes.clone());
+            record.credentials_version = record.credentials_version.max(version);
+            record.updated_at = now;
+        })
+        .await?
+        .ok_or(LookupError::Missing(super::Missing::Integration))?;
     Ok(TokenHealth {
         status: status_from_expiry(expires_at, now),
         expires_at,

@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 
-use super::credentials::{CredentialsError, MasterKeyError, access_token, master_key};
+use super::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
 use super::{LookupError, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::webhook_keys::WebhookKey;
@@ -144,11 +144,11 @@ pub async fn register_webhook(
 ) -> Result<RegisteredHook, RegisterHookError> {
     let (repository, integration) = services.repository(id).await?;
     let project_id = repository.external_id;
-    let token = access_token(services, &integration).await?;
-    let hooks = services
-        .gitlab
-        .project_hooks(&integration.host_url, &token, project_id)
-        .await?;
+    let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
+    let hooks = with_token(services, &integration, |token| async move {
+        gitlab.project_hooks(host, &token, project_id).await
+    })
+    .await??;
     let existing = hooks.iter().find(|h| h.url == webhook_url).map(|h| h.id);
 
     // The secret is stored before GitLab hears of it: if GitLab then fails, the secret GitLab
@@ -162,10 +162,13 @@ pub async fn register_webhook(
         merge_requests_events: true,
         enable_ssl_verification: true,
     };
-    let hook = services
-        .gitlab
-        .save_project_hook(&integration.host_url, &token, project_id, existing, &settings)
-        .await?;
+    let settings = &settings;
+    let hook = with_token(services, &integration, |token| async move {
+        gitlab
+            .save_project_hook(host, &token, project_id, existing, settings)
+            .await
+    })
+    .await??;
     // Kept so a delete of the integration removes the hooks we made, and only those.
     services
         .repositories

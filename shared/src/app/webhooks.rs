@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use super::Services;
-use super::credentials::{CredentialsError, MasterKeyError, access_token, master_key};
+use super::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::name_index::{IndexEntry, merge};
@@ -280,8 +280,12 @@ async fn adopt_repository(services: &Services, verified: &Verified, project_id: 
         .await?
         .filter(|i| i.deleted_at.is_none())
         .ok_or(WebhookError::InvalidToken)?;
-    let token = access_token(services, &integration).await?;
-    let project = match services.gitlab.project(&integration.host_url, &token, project_id).await {
+    let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
+    let answer = with_token(services, &integration, |token| async move {
+        gitlab.project(host, &token, project_id).await
+    })
+    .await?;
+    let project = match answer {
         Ok(project) => project,
         Err(GitLabError::NotFound | GitLabError::Forbidden) => {
             return Err(verified

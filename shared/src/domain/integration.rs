@@ -78,6 +78,17 @@ pub struct IntegrationRecord {
     pub refresh_lease_until: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_owner: Option<String>,
+    /// Bumped by every write of the record. A whole-record write names the version it read, so
+    /// it cannot undo a change made meanwhile (a status, a lease, a token expiry).
+    #[serde(default)]
+    pub record_version: u64,
+    /// Bumped whenever the stored credentials change (a replaced token, a refresh). A warm
+    /// function's cached credentials of an older version are read again.
+    #[serde(default)]
+    pub credentials_version: u64,
+    /// Deliveries must carry a valid Standard Webhooks signature; unsigned ones are refused.
+    #[serde(default)]
+    pub require_webhook_signature: bool,
 }
 
 impl IntegrationRecord {
@@ -106,6 +117,9 @@ impl IntegrationRecord {
             deleted_at: None,
             refresh_lease_until: None,
             refresh_lease_owner: None,
+            record_version: 0,
+            credentials_version: 0,
+            require_webhook_signature: false,
         }
     }
 }

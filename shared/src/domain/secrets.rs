@@ -20,12 +20,18 @@ pub struct Credentials {
     /// integration record says is current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The integration record's `credentials_version` these credentials were written as: a
+    /// warm cache holding an older version is not used.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Credentials {
-    pub fn personal(token: SecretString) -> Self {
+    /// A personal (or project, group) access token, written as `version`.
+    pub fn personal(token: SecretString, version: u64) -> Self {
         Credentials {
             access_token: Some(token),
+            version,
             ..Default::default()
         }
     }
@@ -45,6 +51,7 @@ impl Credentials {
         if let Some(at) = self.expires_at {
             map.insert("expires_at".into(), serde_json::Value::from(at));
         }
+        map.insert("version".into(), serde_json::Value::from(self.version));
         SecretString::from(serde_json::Value::Object(map).to_string())
     }
 
@@ -148,9 +155,11 @@ mod tests {
             refresh_token: None,
             client_secret: Some("cs".into()),
             expires_at: Some(5),
+            version: 3,
         };
         let json = creds.to_secret_json();
         let back = Credentials::from_secret_json(&json).unwrap();
+        assert_eq!(back.version, 3);
         assert_eq!(back.access_token.unwrap().expose_secret(), "glpat-abc");
         assert_eq!(back.client_secret.unwrap().expose_secret(), "cs");
         assert!(back.refresh_token.is_none());

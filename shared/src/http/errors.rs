@@ -29,11 +29,17 @@ const RECONNECT: &str =
 /// `details`; the whole error chain goes to the log only.
 fn gitlab_unavailable(code: &'static str, err: &GitLabError) -> ApiError {
     tracing::warn!(error = %err, "GitLab request failed");
-    gitlab_unavailable_because(code, err.short_reason())
+    unavailable_answer(code, err.short_reason())
 }
 
-/// The same with a reason already made short (a sync's recorded failure).
+/// The same with a reason already made short (a sync's recorded failure; the sync logged the
+/// whole error).
 fn gitlab_unavailable_because(code: &'static str, reason: String) -> ApiError {
+    tracing::warn!(reason, "GitLab request failed");
+    unavailable_answer(code, reason)
+}
+
+fn unavailable_answer(code: &'static str, reason: String) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         code,

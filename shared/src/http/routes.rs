@@ -46,12 +46,44 @@ pub struct Route {
     pub needs: Needs,
 }
 
-/// What a function does with the table.
+/// What a function does with the table, in IAM's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableUse {
-    None,
-    Read,
-    Write,
+pub struct TableUse {
+    /// GetItem, Query, BatchGetItem.
+    pub read: bool,
+    /// PutItem, UpdateItem, ConditionCheckItem (alone or in a transaction).
+    pub write: bool,
+    /// DeleteItem (alone or in a transaction).
+    pub delete: bool,
+    /// BatchWriteItem (many puts or deletes in one call).
+    pub batch_write: bool,
+}
+
+const NO_TABLE: TableUse = TableUse {
+    read: false,
+    write: false,
+    delete: false,
+    batch_write: false,
+};
+const TABLE_READ: TableUse = TableUse { read: true, ..NO_TABLE };
+const TABLE_WRITE: TableUse = TableUse {
+    write: true,
+    ..TABLE_READ
+};
+
+impl TableUse {
+    /// The same, for a function that deletes single items.
+    const fn deleting(self) -> TableUse {
+        TableUse { delete: true, ..self }
+    }
+
+    /// The same, for a function that writes many items at once.
+    const fn batch_writing(self) -> TableUse {
+        TableUse {
+            batch_write: true,
+            ..self
+        }
+    }
 }
 
 /// What a function does with integrations' credentials in Secrets Manager.
@@ -94,7 +126,6 @@ impl Needs {
 }
 
 use CredentialUse::{Create, Delete, Read as CredRead, Write as CredWrite};
-use TableUse::{None as NoTable, Read as TableRead, Write as TableWrite};
 
 /// Any handler that calls GitLab with an OAuth token may refresh it: read, then write the pair.
 const REFRESHES: &[CredentialUse] = &[CredRead, CredWrite];
@@ -124,7 +155,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/gitlab/start",
         Access::Write,
         "gitlab-start",
-        needs(TableWrite, true, &[Create, Delete]).starting_syncs(),
+        needs(TABLE_WRITE, true, &[Create, Delete]).starting_syncs(),
     ),
     route(
         RouteId::GitLabAuthorize,
@@ -132,7 +163,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/gitlab/authorize",
         Access::Write,
         "gitlab-authorize",
-        needs(TableWrite, true, REFRESHES).starting_syncs(),
+        needs(TABLE_WRITE.deleting(), true, REFRESHES).starting_syncs(),
     ),
     route(
         RouteId::GitLabCallback,
@@ -140,7 +171,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/gitlab/callback",
         Access::Public,
         "gitlab-callback",
-        needs(TableWrite, true, REFRESHES).starting_syncs(),
+        needs(TABLE_WRITE.deleting(), true, REFRESHES).starting_syncs(),
     ),
     route(
         RouteId::ListIntegrations,
@@ -148,7 +179,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations",
         Access::Read,
         "list-integrations",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::GetIntegration,
@@ -156,7 +187,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}",
         Access::Read,
         "get-integration",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::DeleteIntegration,
@@ -165,7 +196,12 @@ pub const ROUTES: &[Route] = &[
         Access::Write,
         "delete-integration",
         // The removal of its items is queued for the sync worker.
-        needs(TableWrite, false, &[CredRead, CredWrite, Delete]).starting_syncs(),
+        needs(
+            TABLE_WRITE.deleting().batch_writing(),
+            false,
+            &[CredRead, CredWrite, Delete],
+        )
+        .starting_syncs(),
     ),
     route(
         RouteId::ListRepositories,
@@ -173,7 +209,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/repositories",
         Access::Read,
         "list-repositories",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::ListSourceRepositories,
@@ -181,7 +217,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integration-repositories",
         Access::Read,
         "list-source-repositories",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::RepositoryAvatar,
@@ -189,7 +225,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integration-repositories/{id}/avatar",
         Access::Read,
         "repository-avatar",
-        needs(TableWrite, false, REFRESHES),
+        needs(TABLE_WRITE, false, REFRESHES),
     ),
     route(
         RouteId::ListInstallations,
@@ -197,7 +233,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/installations",
         Access::Read,
         "list-installations",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::SyncInstallations,
@@ -205,7 +241,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/installations",
         Access::Write,
         "sync-installations",
-        needs(TableWrite, false, REFRESHES).starting_syncs(),
+        needs(TABLE_WRITE, false, REFRESHES).starting_syncs(),
     ),
     route(
         RouteId::CheckGitLabToken,
@@ -213,7 +249,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/gitlab-token/check",
         Access::Write,
         "check-gitlab-token",
-        needs(TableWrite, false, &[CredRead]),
+        needs(TABLE_WRITE, false, &[CredRead]),
     ),
     route(
         RouteId::ReplaceGitLabToken,
@@ -221,7 +257,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/gitlab-token",
         Access::Write,
         "replace-gitlab-token",
-        needs(TableWrite, false, &[CredWrite, Create]),
+        needs(TABLE_WRITE, false, &[CredWrite, Create]),
     ),
     route(
         RouteId::GitLabWebhook,
@@ -229,7 +265,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/webhooks/gitlab",
         Access::Public,
         "gitlab-webhook",
-        needs(TableWrite, true, REFRESHES),
+        needs(TABLE_WRITE.batch_writing(), true, REFRESHES),
     ),
     route(
         RouteId::RotateWebhookSecret,
@@ -237,7 +273,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integration-repositories/{id}/gitlab-webhook-secret",
         Access::Write,
         "rotate-webhook-secret",
-        needs(TableWrite, true, &[]),
+        needs(TABLE_WRITE.deleting(), true, &[]),
     ),
     route(
         RouteId::RegisterWebhook,
@@ -245,7 +281,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integration-repositories/{id}/gitlab-webhook",
         Access::Write,
         "register-webhook",
-        needs(TableWrite, false, REFRESHES),
+        needs(TABLE_WRITE.deleting(), false, REFRESHES),
     ),
     route(
         RouteId::ListDeliveries,
@@ -253,7 +289,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/integrations/{id}/deliveries",
         Access::Read,
         "list-deliveries",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::ListBuildTriggers,
@@ -262,7 +298,7 @@ pub const ROUTES: &[Route] = &[
         Access::TriggerRead,
         "list-build-triggers",
         // Claims that ran out are queued again (and their deploy tokens revoked) as the queue is read.
-        needs(TableWrite, false, REFRESHES),
+        needs(TABLE_WRITE, false, REFRESHES),
     ),
     route(
         RouteId::GetBuildTrigger,
@@ -270,7 +306,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/build-triggers/{id}",
         Access::TriggerRead,
         "get-build-trigger",
-        needs(TableRead, false, &[]),
+        needs(TABLE_READ, false, &[]),
     ),
     route(
         RouteId::ClaimBuildTrigger,
@@ -278,7 +314,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/build-triggers/{id}/claim",
         Access::TriggerWork,
         "claim-build-trigger",
-        needs(TableWrite, false, REFRESHES),
+        needs(TABLE_WRITE, false, REFRESHES),
     ),
     route(
         RouteId::ReportBuildStatus,
@@ -286,7 +322,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/build-triggers/{id}/status",
         Access::TriggerWork,
         "report-build-status",
-        needs(TableWrite, false, REFRESHES),
+        needs(TABLE_WRITE, false, REFRESHES),
     ),
     // Browsers ask before calling the UI's routes from another origin; the answer depends on
     // the route asked about (public routes get no CORS), so it is ours, not API Gateway's.
@@ -296,7 +332,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/{proxy+}",
         Access::Public,
         "cors-preflight",
-        needs(NoTable, false, &[]),
+        needs(NO_TABLE, false, &[]),
     ),
 ];
 

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
-use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::integration::{Installation, IntegrationRecord, IntegrationStatus, Repository};
 use crate::domain::name_index::{IndexEntry, IndexSlice};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
@@ -30,6 +30,15 @@ pub enum StoreError {
     Conflict,
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+}
+
+/// What a token refresh (or a refused one) records on the integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshOutcome {
+    pub status: IntegrationStatus,
+    pub token_expires_at: Option<i64>,
+    pub credentials_version: u64,
+    pub updated_at: i64,
 }
 
 /// Integrations and their installations.
@@ -46,7 +55,9 @@ pub trait IntegrationStore: Send + Sync {
     async fn get_integration(&self, id: &IntegrationId) -> Result<Option<IntegrationRecord>, StoreError>;
     /// All integrations (a key query, never a scan); callers filter, sort and page.
     async fn list_integrations(&self) -> Result<Vec<IntegrationRecord>, StoreError>;
-    /// Replaces an existing integration. `Conflict` if it no longer exists.
+    /// Replaces the integration if its stored `record_version` is still the one `record` was
+    /// read with, storing it one higher. `Conflict` if another write came first (read again and
+    /// reapply) or it no longer exists.
     async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError>;
     /// Adds or replaces an installation of an existing integration.
     async fn put_installation(&self, installation: &Installation) -> Result<(), StoreError>;
@@ -59,6 +70,7 @@ pub trait IntegrationStore: Send + Sync {
     /// Takes the integration's token-refresh lease for `owner` until `until`, unless another
     /// owner holds an unexpired one. Only the holder may talk to GitLab's token endpoint, so one
     /// refresh reaches GitLab at a time across all Lambdas. `Ok(false)` if someone else holds it.
+    /// Taking it bumps `record_version`, so a whole-record write read before cannot drop it.
     async fn acquire_refresh_lease(
         &self,
         id: &IntegrationId,
@@ -66,9 +78,14 @@ pub trait IntegrationStore: Send + Sync {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError>;
-    /// Writes `record` (which carries no lease) if `owner` still holds the lease, releasing it.
-    /// `Conflict` if the lease was lost.
-    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError>;
+    /// Releases the lease if `owner` still holds it, recording `outcome` (only its fields: a
+    /// refresher must not rewrite what others changed meanwhile). `Conflict` if the lease was lost.
+    async fn complete_refresh(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        outcome: Option<&RefreshOutcome>,
+    ) -> Result<(), StoreError>;
 }
 
 /// OAuth authorizations in progress, single use.

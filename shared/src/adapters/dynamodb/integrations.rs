@@ -12,7 +12,7 @@ use super::{
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{Installation, IntegrationRecord};
 use crate::domain::webhook_keys::WebhookKey;
-use crate::ports::{IntegrationStore, StoreError};
+use crate::ports::{IntegrationStore, RefreshOutcome, StoreError};
 
 impl DynamoStore {
     pub(super) fn integration_item(record: &IntegrationRecord) -> Result<Item, StoreError> {
@@ -84,12 +84,23 @@ impl IntegrationStore for DynamoStore {
     }
 
     async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError> {
+        let next = IntegrationRecord {
+            record_version: record.record_version + 1,
+            ..record.clone()
+        };
+        // Records written before versions existed carry none: version 0 matches them too.
+        let condition = if record.record_version == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(record_version) OR record_version = :read)"
+        } else {
+            "record_version = :read"
+        };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::integration_item(record)?))
-            .condition_expression("attribute_exists(pk)")
+            .set_item(Some(Self::integration_item(&next)?))
+            .condition_expression(condition)
+            .expression_attribute_values(":read", number(record.record_version as i64))
             .send()
             .await;
         conflict_unless_held(condition_held(result)?)
@@ -165,33 +176,58 @@ impl IntegrationStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(integration_pk(id)))
             .key("sk", s(META))
-            .update_expression("SET refresh_lease_until = :until, refresh_lease_owner = :owner")
+            .update_expression("SET refresh_lease_until = :until, refresh_lease_owner = :owner ADD record_version :one")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) OR refresh_lease_until < :now)",
             )
             .expression_attribute_values(":until", number(until))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(":one", number(1))
             .send()
             .await;
         condition_held(result)
     }
 
-    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
-        let released = IntegrationRecord {
-            refresh_lease_until: None,
-            refresh_lease_owner: None,
-            ..record.clone()
-        };
-        let result = self
+    async fn complete_refresh(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        outcome: Option<&RefreshOutcome>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(Self::integration_item(&released)?))
+            .key("pk", s(integration_pk(id)))
+            .key("sk", s(META))
             .condition_expression("refresh_lease_owner = :owner")
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
+            .expression_attribute_values(":owner", s(owner));
+        let mut remove = vec!["refresh_lease_until", "refresh_lease_owner"];
+        let mut expression = String::new();
+        if let Some(outcome) = outcome {
+            let status = serde_json::to_value(outcome.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            expression.push_str("SET #status = :status, credentials_version = :credentials, updated_at = :updated");
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status))
+                .expression_attribute_values(":credentials", number(outcome.credentials_version as i64))
+                .expression_attribute_values(":updated", number(outcome.updated_at))
+                .expression_attribute_values(":one", number(1));
+            match outcome.token_expires_at {
+                Some(at) => {
+                    expression.push_str(", token_expires_at = :expires");
+                    update = update.expression_attribute_values(":expires", number(at));
+                }
+                None => remove.push("token_expires_at"),
+            }
+            expression.push_str(" ADD record_version :one");
+        }
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        let result = update.update_expression(expression.trim_start()).send().await;
         conflict_unless_held(condition_held(result)?)
     }
 }

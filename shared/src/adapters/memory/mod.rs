@@ -21,7 +21,7 @@ use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::WebhookKey;
-use crate::ports::{IntegrationStore, OAuthStateStore, StoreError};
+use crate::ports::{IntegrationStore, OAuthStateStore, RefreshOutcome, StoreError};
 
 #[derive(Default)]
 pub(super) struct Tables {
@@ -98,11 +98,14 @@ impl IntegrationStore for MemoryStore {
     async fn update_integration(&self, record: &IntegrationRecord) -> Result<(), StoreError> {
         let mut t = self.lock();
         match t.integrations.get_mut(&record.id) {
-            Some(existing) => {
-                *existing = record.clone();
+            Some(existing) if existing.record_version == record.record_version => {
+                *existing = IntegrationRecord {
+                    record_version: record.record_version + 1,
+                    ..record.clone()
+                };
                 Ok(())
             }
-            None => Err(StoreError::Conflict),
+            _ => Err(StoreError::Conflict),
         }
     }
 
@@ -169,18 +172,28 @@ impl IntegrationStore for MemoryStore {
         }
         record.refresh_lease_until = Some(until);
         record.refresh_lease_owner = Some(owner.to_string());
+        record.record_version += 1;
         Ok(true)
     }
 
-    async fn complete_refresh(&self, record: &IntegrationRecord, owner: &str) -> Result<(), StoreError> {
+    async fn complete_refresh(
+        &self,
+        id: &IntegrationId,
+        owner: &str,
+        outcome: Option<&RefreshOutcome>,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
-        match t.integrations.get_mut(&record.id) {
+        match t.integrations.get_mut(id) {
             Some(existing) if existing.refresh_lease_owner.as_deref() == Some(owner) => {
-                *existing = IntegrationRecord {
-                    refresh_lease_until: None,
-                    refresh_lease_owner: None,
-                    ..record.clone()
-                };
+                existing.refresh_lease_until = None;
+                existing.refresh_lease_owner = None;
+                if let Some(outcome) = outcome {
+                    existing.status = outcome.status;
+                    existing.token_expires_at = outcome.token_expires_at;
+                    existing.credentials_version = outcome.credentials_version;
+                    existing.updated_at = outcome.updated_at;
+                    existing.record_version += 1;
+                }
                 Ok(())
             }
             _ => Err(StoreError::Conflict),
