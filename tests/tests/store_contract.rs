@@ -350,6 +350,35 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore +
         ),
         "no key for a deleted integration"
     );
+    // Requiring signatures marks every key of the integration, and only its keys.
+    store.set_signature_requirement(&a, true).await.unwrap();
+    let marked = store.find_webhook_key(&project_key.digest).await.unwrap().unwrap();
+    assert!(marked.require_signature);
+    assert!(
+        store
+            .webhook_keys(&a, None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.require_signature)
+    );
+    assert!(
+        !store
+            .webhook_keys(&b, None)
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.require_signature)
+    );
+    store.set_signature_requirement(&a, false).await.unwrap();
+    assert!(
+        !store
+            .find_webhook_key(&project_key.digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .require_signature
+    );
 
     // Deliveries: one record per key, a trigger only with its repository stored.
     let first_delivery = delivery(&a, "idem-1", 1000, DeliveryOutcome::Triggered);

@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod deliveries;
 pub mod handoff;
 pub mod installations;
+pub mod integration_settings;
 pub mod integrations;
 pub mod oauth;
 pub mod project_walk;

@@ -1,13 +1,18 @@
-//! `rotate-webhook-secret` and `register-webhook`: a repository's own webhook secret, and the
-//! project hook at GitLab that sends it.
+//! `rotate-webhook-secret`, `rotate-integration-webhook-secret` and `register-webhook`: a
+//! repository's own webhook secret, the integration-wide one, and the project hook at GitLab that
+//! sends a repository's.
 
 use secrecy::SecretString;
 
 use super::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
 use super::{LookupError, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::integration::IntegrationRecord;
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{GitLabError, HookSettings, StoreError};
+
+/// The longest grace window a caller may ask for: a week, as for the configured one.
+pub const MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
 
 /// Rotations racing on one scope retry this often before giving up.
 const ROTATION_ATTEMPTS: usize = 3;
@@ -40,15 +45,18 @@ pub struct RotatedSecret {
 }
 
 /// Issues a new secret for the integration or one of its projects and makes it current; the
-/// previous one stays valid for the grace window.
+/// previous one stays valid for `grace_secs` (0: it stops at once).
 async fn rotate(
     services: &Services,
-    integration_id: &IntegrationId,
+    integration: &IntegrationRecord,
     project_id: Option<ProjectId>,
+    grace_secs: i64,
 ) -> Result<(WebhookKey, RotatedSecret), RotateError> {
+    let integration_id = &integration.id;
     let now = services.clock.now();
-    let grace_until = now + services.config.webhook_grace_secs;
-    let issued = WebhookKey::issue(integration_id, project_id, now);
+    let grace_until = now + grace_secs;
+    let mut issued = WebhookKey::issue(integration_id, project_id, now);
+    issued.key.require_signature = integration.require_webhook_signature;
     for attempt in 1..=ROTATION_ATTEMPTS {
         match services
             .webhooks
@@ -60,6 +68,15 @@ async fn rotate(
             Err(StoreError::Conflict) => return Err(RotateError::RotationConflict),
             Err(err) => return Err(err.into()),
         }
+    }
+    // The signature setting may have changed while the key was issued: the setting is written
+    // before the keys, so reading it after ours was written catches that.
+    let setting = services.integration(integration_id).await?.require_webhook_signature;
+    if setting != issued.key.require_signature {
+        services
+            .webhooks
+            .set_signature_requirement(integration_id, setting)
+            .await?;
     }
     let rotated = RotatedSecret {
         secret: issued.secret,
@@ -81,10 +98,36 @@ pub async fn rotate_webhook_secret(services: &Services, id: &RepositoryId) -> Re
     let (repository, integration) = services.repository(id).await?;
     // Read first: a rotation whose signing key could not be shown would lose it.
     let master = master_key(services).await?;
-    let (key, rotated) = rotate(services, &integration.id, Some(repository.external_id)).await?;
+    let grace = services.config.webhook_grace_secs;
+    let (key, rotated) = rotate(services, &integration, Some(repository.external_id), grace).await?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, "repository webhook secret rotated");
     Ok(RepositorySecret {
         repository_id: repository.id,
+        rotated,
+        signing_key: key.signing_key(&master),
+    })
+}
+
+/// The integration-wide secret, new, with its signing key.
+pub struct IntegrationSecret {
+    pub rotated: RotatedSecret,
+    pub signing_key: [u8; 32],
+}
+
+/// A new integration-wide secret (the one connect showed), shown once with its signing key. The
+/// old one keeps working for `grace_secs` (default: the configured grace window; 0 revokes it at
+/// once), so a secret that leaked, or whose connect answer was lost, can be replaced.
+pub async fn rotate_integration_webhook_secret(
+    services: &Services,
+    id: &IntegrationId,
+    grace_secs: Option<i64>,
+) -> Result<IntegrationSecret, RotateError> {
+    let integration = services.integration(id).await?;
+    let master = master_key(services).await?;
+    let grace = grace_secs.unwrap_or(services.config.webhook_grace_secs);
+    let (key, rotated) = rotate(services, &integration, None, grace).await?;
+    tracing::info!(integration_id = %integration.id, grace_secs = grace, "integration webhook secret rotated");
+    Ok(IntegrationSecret {
         rotated,
         signing_key: key.signing_key(&master),
     })
@@ -153,7 +196,8 @@ pub async fn register_webhook(
 
     // The secret is stored before GitLab hears of it: if GitLab then fails, the secret GitLab
     // still holds keeps working through the grace window and the call can simply be repeated.
-    let (_, rotated) = rotate(services, &integration.id, Some(project_id)).await?;
+    let grace = services.config.webhook_grace_secs;
+    let (_, rotated) = rotate(services, &integration, Some(project_id), grace).await?;
     let settings = HookSettings {
         url: webhook_url.to_string(),
         token: rotated.secret,

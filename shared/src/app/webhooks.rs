@@ -61,6 +61,7 @@ pub enum WebhookOutcome {
 /// - `InvalidToken`: the secret is unknown, expired, another project's, or its integration cannot
 ///   see the project.
 /// - `InvalidSignature`: a Standard Webhooks signature was sent and does not verify.
+/// - `SignatureRequired`: the integration requires signed deliveries and this one is not signed.
 /// - `GitLabUnavailable`: GitLab could not be asked about a project not synced yet.
 /// - `RepositoryNotRecorded`: the project was adopted but its record is still not readable.
 /// - `Credentials`, `MasterKey`, `Store`: the integration's token or a backend failed.
@@ -76,6 +77,8 @@ pub enum WebhookError {
     InvalidToken,
     #[error("the webhook signature was refused: {0}")]
     InvalidSignature(String),
+    #[error("this integration accepts only signed deliveries (webhook-id, webhook-timestamp, webhook-signature)")]
+    SignatureRequired,
     #[error("GitLab could not be asked about this project: {0}")]
     GitLabUnavailable(GitLabError),
     #[error("the repository could not be recorded")]
@@ -165,6 +168,8 @@ pub async fn gitlab_webhook(
     let verified = Verified {
         event: event.clone().unwrap_or_else(|| "unknown".into()),
         delivery_key: delivery_key(
+            // Trusted only once the signature is verified below; unsigned deliveries carry none.
+            delivery.signature.present().then_some(delivery.signature.id).flatten(),
             delivery.idempotency_key,
             delivery.event_uuid,
             key.integration_id.as_str(),
@@ -182,6 +187,15 @@ pub async fn gitlab_webhook(
                 services,
                 "the token belongs to another repository",
                 WebhookError::InvalidToken,
+            )
+            .await);
+    }
+    if verified.key.require_signature && !delivery.signature.present() {
+        return Err(verified
+            .refuse(
+                services,
+                "the integration requires signed deliveries",
+                WebhookError::SignatureRequired,
             )
             .await);
     }

@@ -39,4 +39,14 @@ impl DeliveryRecord {
     pub fn sort_key(&self) -> String {
         format!("{:011}#{}", self.received_at.max(0), self.id)
     }
+
+    /// What duplicates are recognised by: the delivery key within its project. A key is chosen by
+    /// whoever sends the delivery, so one repository's secret holder must not be able to claim a
+    /// key another project's delivery will carry.
+    pub fn dedupe_key(&self) -> String {
+        match self.project_id {
+            Some(project) => format!("project:{project}\n{}", self.delivery_key),
+            None => format!("integration\n{}", self.delivery_key),
+        }
+    }
 }

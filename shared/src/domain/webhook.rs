@@ -199,9 +199,12 @@ fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
     }))
 }
 
-/// The key two copies of one delivery share: `Idempotency-Key` (stable across GitLab's retries
-/// and manual resends), else `X-Gitlab-Event-UUID`, else a hash of integration, event and body.
+/// The key two copies of one delivery share: a signed delivery's `webhook-id` (covered by the
+/// signature, so a replay under a new `Idempotency-Key` is still the same delivery), else
+/// `Idempotency-Key` (stable across GitLab's retries and manual resends), else
+/// `X-Gitlab-Event-UUID`, else a hash of integration, event and body.
 pub fn delivery_key(
+    signed_id: Option<&str>,
     idempotency_key: Option<&str>,
     event_uuid: Option<&str>,
     integration_id: &str,
@@ -209,13 +212,16 @@ pub fn delivery_key(
     body: &[u8],
 ) -> String {
     let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-    given(idempotency_key).or_else(|| given(event_uuid)).unwrap_or_else(|| {
-        let mut hash = Sha256::new();
-        for part in [integration_id.as_bytes(), b"\n", event.as_bytes(), b"\n", body] {
-            hash.update(part);
-        }
-        format!("sha256:{}", hex::encode(hash.finalize()))
-    })
+    given(signed_id)
+        .or_else(|| given(idempotency_key))
+        .or_else(|| given(event_uuid))
+        .unwrap_or_else(|| {
+            let mut hash = Sha256::new();
+            for part in [integration_id.as_bytes(), b"\n", event.as_bytes(), b"\n", body] {
+                hash.update(part);
+            }
+            format!("sha256:{}", hex::encode(hash.finalize()))
+        })
 }
 
 /// Why a signed delivery was refused.
@@ -354,12 +360,19 @@ mod tests {
 
     #[test]
     fn delivery_key_prefers_idempotency_key_then_event_uuid_then_a_hash() {
-        assert_eq!(delivery_key(Some("idem"), Some("uuid"), "i", "push", b"{}"), "idem");
-        assert_eq!(delivery_key(Some(" "), Some("uuid"), "i", "push", b"{}"), "uuid");
-        let a = delivery_key(None, None, "i", "push", b"{}");
+        assert_eq!(
+            delivery_key(Some("msg"), Some("idem"), Some("uuid"), "i", "push", b"{}"),
+            "msg"
+        );
+        assert_eq!(
+            delivery_key(None, Some("idem"), Some("uuid"), "i", "push", b"{}"),
+            "idem"
+        );
+        assert_eq!(delivery_key(None, Some(" "), Some("uuid"), "i", "push", b"{}"), "uuid");
+        let a = delivery_key(None, None, None, "i", "push", b"{}");
         assert!(a.starts_with("sha256:"));
-        assert_eq!(a, delivery_key(None, None, "i", "push", b"{}"));
-        assert_ne!(a, delivery_key(None, None, "j", "push", b"{}"));
+        assert_eq!(a, delivery_key(None, None, None, "i", "push", b"{}"));
+        assert_ne!(a, delivery_key(None, None, None, "j", "push", b"{}"));
     }
 
     #[test]

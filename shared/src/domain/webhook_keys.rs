@@ -28,6 +28,10 @@ pub struct WebhookKey {
     pub created_at: i64,
     /// Set when a rotation replaced this secret: it keeps working until then (the grace window).
     pub valid_until: Option<i64>,
+    /// The integration requires signed deliveries: kept on each key so a delivery needs no read
+    /// of the integration to know it.
+    #[serde(default)]
+    pub require_signature: bool,
 }
 
 /// A freshly issued secret: the record to keep and the values to show once.
@@ -49,6 +53,7 @@ impl WebhookKey {
             salt: hex::encode(salt),
             created_at: now,
             valid_until: None,
+            require_signature: false,
         };
         IssuedKey { key, secret }
     }

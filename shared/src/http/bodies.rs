@@ -112,6 +112,8 @@ pub struct IntegrationDetailResponse {
     pub last_webhook_at: Option<i64>,
     pub status_reporting: StatusReporting,
     pub sync: Option<SyncView>,
+    /// Deliveries without a valid Standard Webhooks signature are refused.
+    pub require_webhook_signature: bool,
 }
 
 /// The latest repository sync of an integration.
@@ -255,6 +257,35 @@ pub enum WebhookResponse {
         ok: bool,
         duplicate: bool,
     },
+}
+
+/// `PATCH /v1/integrations/{id}`: the settings to change (at least one).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegrationRequest {
+    pub require_webhook_signature: Option<bool>,
+}
+
+/// The integration with its settings, as a PATCH left them.
+#[derive(Debug, Serialize)]
+pub struct IntegrationSettingsResponse {
+    pub integration: IntegrationView,
+    pub require_webhook_signature: bool,
+}
+
+/// `POST /v1/integrations/{id}/gitlab-webhook-secret`: how long the old secret keeps working.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateIntegrationSecretRequest {
+    pub grace_seconds: Option<i64>,
+}
+
+/// The new integration-wide secret, shown once.
+#[derive(Debug, Serialize)]
+pub struct IntegrationSecretResponse {
+    pub webhook_secret: String,
+    pub webhook_signing_key: String,
+    pub previous_valid_until: i64,
 }
 
 #[derive(Debug, Serialize)]

@@ -377,6 +377,7 @@ impl From<WebhookError> for ApiError {
             WebhookError::InvalidPayload(_) => bad_request("invalid_payload", message),
             WebhookError::InvalidToken => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message),
             WebhookError::InvalidSignature(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message),
+            WebhookError::SignatureRequired => ApiError::new(StatusCode::UNAUTHORIZED, "signature_required", message),
             WebhookError::GitLabUnavailable(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "gitlab_unavailable",

@@ -232,7 +232,7 @@ impl App {
         };
         let body = if route.access == Access::Public {
             RequestBody::Raw(bytes::Bytes::copy_from_slice(req.body().as_ref()))
-        } else if matches!(route.method, Method::POST | Method::PUT) {
+        } else if matches!(route.method, Method::POST | Method::PUT | Method::PATCH) {
             RequestBody::Json(parse_json_body(req.body())?)
         } else {
             RequestBody::Json(serde_json::Value::Object(Default::default()))

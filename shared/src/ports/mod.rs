@@ -169,6 +169,9 @@ pub trait WebhookStore: Send + Sync {
     /// rotation of the same scope won the race.
     async fn rotate_webhook_key(&self, new: &WebhookKey, previous_valid_until: i64, now: i64)
     -> Result<(), StoreError>;
+    /// Sets whether deliveries must be signed on every key the integration has.
+    async fn set_signature_requirement(&self, integration_id: &IntegrationId, required: bool)
+    -> Result<(), StoreError>;
     /// Records a delivery, its dedupe marker and its trigger, all or nothing. `repository` is the
     /// GitLab project whose repository must be stored for the trigger to be written.
     async fn record_delivery(

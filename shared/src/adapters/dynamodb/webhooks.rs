@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::keys::{
-    DELIVERY_PREFIX, WEBHOOK_KEY_GSI1SK, dedupe_sk, delivery_sk, integration_pk, repository_sk, webhook_head_sk,
-    webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
+    DELIVERY_PREFIX, WEBHOOK_KEY_GSI1SK, WEBHOOK_KEY_ITEMS, dedupe_sk, delivery_sk, integration_pk, repository_sk,
+    webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
 };
-use super::{DynamoStore, Item, TTL, from_item, number, s, to_item, unavailable};
+use super::{DynamoStore, Item, TTL, condition_held, from_item, number, s, to_item, unavailable};
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::domain::trigger::Trigger;
@@ -60,7 +60,7 @@ impl DynamoStore {
     fn dedupe_item(delivery: &DeliveryRecord) -> Item {
         HashMap::from([
             ("pk".to_string(), s(integration_pk(&delivery.integration_id))),
-            ("sk".to_string(), s(dedupe_sk(&delivery.delivery_key))),
+            ("sk".to_string(), s(dedupe_sk(&delivery.dedupe_key()))),
             ("entry".to_string(), s(delivery.sort_key())),
             (TTL.to_string(), number(delivery.expires_at)),
         ])
@@ -153,6 +153,34 @@ impl WebhookStore for DynamoStore {
         }
     }
 
+    async fn set_signature_requirement(
+        &self,
+        integration_id: &IntegrationId,
+        required: bool,
+    ) -> Result<(), StoreError> {
+        let pk = integration_pk(integration_id);
+        // A handful of keys (the integration's and one per registered repository), set one by one;
+        // a key removed meanwhile is skipped.
+        for item in self.query_prefix(&pk, WEBHOOK_KEY_ITEMS).await? {
+            let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                continue;
+            };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s(sk.clone()))
+                .update_expression("SET require_signature = :required")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":required", AttributeValue::Bool(required))
+                .send()
+                .await;
+            condition_held(result)?;
+        }
+        Ok(())
+    }
+
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,
@@ -186,7 +214,7 @@ impl WebhookStore for DynamoStore {
             if self
                 .get(
                     integration_pk(&delivery.integration_id),
-                    dedupe_sk(&delivery.delivery_key),
+                    dedupe_sk(&delivery.dedupe_key()),
                 )
                 .await?
                 .is_some()

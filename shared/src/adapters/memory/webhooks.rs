@@ -54,6 +54,19 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
+    async fn set_signature_requirement(
+        &self,
+        integration_id: &IntegrationId,
+        required: bool,
+    ) -> Result<(), StoreError> {
+        for key in self.lock().webhook_keys.values_mut() {
+            if &key.integration_id == integration_id {
+                key.require_signature = required;
+            }
+        }
+        Ok(())
+    }
+
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,
@@ -63,7 +76,7 @@ impl WebhookStore for MemoryStore {
         let mut t = self.lock();
         if t.dedupe
             .get(&delivery.integration_id)
-            .is_some_and(|seen| seen.contains(&delivery.delivery_key))
+            .is_some_and(|seen| seen.contains(&delivery.dedupe_key()))
         {
             return Ok(Recorded::Duplicate);
         }
@@ -78,7 +91,7 @@ impl WebhookStore for MemoryStore {
         t.dedupe
             .entry(delivery.integration_id.clone())
             .or_default()
-            .insert(delivery.delivery_key.clone());
+            .insert(delivery.dedupe_key());
         t.deliveries
             .entry(delivery.integration_id.clone())
             .or_default()

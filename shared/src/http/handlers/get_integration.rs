@@ -19,6 +19,7 @@ pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body
             last_webhook_at: detail.last_webhook_at,
             status_reporting: detail.status_reporting,
             sync: detail.sync.as_ref().map(Into::into),
+            require_webhook_signature: detail.integration.require_webhook_signature,
         },
     ))
 }

@@ -20,8 +20,10 @@ mod register_webhook;
 mod replace_gitlab_token;
 mod report_build_status;
 mod repository_avatar;
+mod rotate_integration_webhook_secret;
 mod rotate_webhook_secret;
 mod sync_installations;
+mod update_integration;
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
@@ -52,6 +54,10 @@ pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Respons
         RouteId::ReplaceGitLabToken => replace_gitlab_token::replace_gitlab_token(app, ctx).await,
         RouteId::GitLabWebhook => gitlab_webhook::gitlab_webhook(app, ctx).await,
         RouteId::RotateWebhookSecret => rotate_webhook_secret::rotate_webhook_secret(app, ctx).await,
+        RouteId::RotateIntegrationWebhookSecret => {
+            rotate_integration_webhook_secret::rotate_integration_webhook_secret(app, ctx).await
+        }
+        RouteId::UpdateIntegration => update_integration::update_integration(app, ctx).await,
         RouteId::RegisterWebhook => register_webhook::register_webhook(app, ctx).await,
         RouteId::ListDeliveries => list_deliveries::list_deliveries(app, ctx).await,
         RouteId::ListBuildTriggers => list_build_triggers::list_build_triggers(app, ctx).await,

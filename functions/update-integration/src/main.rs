@@ -1,0 +1,6 @@
+//! Lambda for `PATCH /v1/integrations/{id}`: all logic lives in the shared crate.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::serve_lambda(shared::http::routes::RouteId::UpdateIntegration).await
+}
