@@ -227,13 +227,22 @@ async fn fake_gitlab(args: &[String]) -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
-#[tokio::main]
-async fn main() {
+/// The runner's log lines: plain text without colour codes (they end up in files and pipes).
+fn log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(false)
+        .with_writer(writer)
+        .finish()
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = tracing::subscriber::set_global_default(log_subscriber(std::io::stderr));
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
@@ -252,9 +261,36 @@ async fn main() {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use secrecy::ExposeSecret;
 
     use super::*;
+
+    #[test]
+    fn log_lines_carry_no_colour_codes() {
+        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = lines.clone();
+        let subscriber = log_subscriber(move || SharedBuffer(sink.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(route = "/v1/integrations", "a line with fields");
+        });
+        let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("a line with fields") && text.contains("WARN"), "{text}");
+        assert!(!text.contains('\u{1b}'), "colour codes in {text:?}");
+    }
+
+    struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
     fn a_short_caller_key_file_is_refused_and_a_missing_one_made_strong() {

@@ -43,6 +43,8 @@ pub struct Config {
     pub build_event_bus: Option<String>,
     /// The SQS queue sync jobs go to (`SYNC_QUEUE_URL`); unset, they run in this process.
     pub sync_queue_url: Option<String>,
+    /// The CloudWatch namespace of the functions' metrics (`METRICS_NAMESPACE`).
+    pub metrics_namespace: String,
 }
 
 /// A setting that is missing or unusable.
@@ -109,6 +111,7 @@ impl Config {
             sync_concurrency,
             claim_timeout_secs: number("CLAIM_TIMEOUT_SECONDS", "1800", 60, 24 * 3600)?,
             status_name: or("STATUS_NAME", "oore-ci").trim().to_string(),
+            metrics_namespace: or("METRICS_NAMESPACE", "OoreGitLab").trim().to_string(),
             sync_queue_url: lookup("SYNC_QUEUE_URL")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),

@@ -10,3 +10,4 @@ pub mod ports;
 pub mod runtime;
 pub mod stream;
 pub mod sync_worker;
+pub mod telemetry;

@@ -214,6 +214,7 @@ pub fn init_json_logs() {
 pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
     init_json_logs();
     let config = Config::from_env()?;
+    crate::telemetry::install(&config.metrics_namespace);
     let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
     let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
     let app = &app;
@@ -223,6 +224,7 @@ pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
             Some(deadline) => crate::app::deadline::within(deadline, app.handle_route(route, req)).await,
             None => app.handle_route(route, req).await,
         };
+        crate::telemetry::flush_to_stdout();
         Ok::<_, Infallible>(response)
     }))
     .await
@@ -233,6 +235,7 @@ pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_json_logs();
     let config = Config::from_env()?;
+    crate::telemetry::install(&config.metrics_namespace);
     let bus = config
         .build_event_bus
         .clone()
@@ -243,7 +246,9 @@ pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
     let (services, events) = (&app.services, &events);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
-            Ok::<_, Infallible>(crate::stream::hand_off_records(services, events, event.payload).await)
+            let answer = crate::stream::hand_off_records(services, events, event.payload).await;
+            crate::telemetry::flush_to_stdout();
+            Ok::<_, Infallible>(answer)
         },
     ))
     .await
@@ -256,6 +261,7 @@ pub async fn serve_sync_worker() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_json_logs();
     let config = Config::from_env()?;
+    crate::telemetry::install(&config.metrics_namespace);
     let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
     let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
     let services = &app.services;
@@ -263,7 +269,9 @@ pub async fn serve_sync_worker() -> Result<(), lambda_http::Error> {
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = crate::sync_worker::deadline_of(&event.context);
             let jobs = crate::sync_worker::run_messages(services, event.payload, Some(deadline));
-            Ok::<_, Infallible>(crate::app::deadline::within(deadline, jobs).await)
+            let answer = crate::app::deadline::within(deadline, jobs).await;
+            crate::telemetry::flush_to_stdout();
+            Ok::<_, Infallible>(answer)
         },
     ))
     .await

@@ -687,3 +687,66 @@ async fn lambda_settings_reach_dynamodb_and_secrets_manager_from_the_environment
     store_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
     vault_contract(&SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk))).await;
 }
+
+/// Finished work expires by the table's TTL: a trigger once final, a sync record once its pass
+/// ended; a queued trigger and a running pass are kept.
+#[tokio::test]
+async fn finished_triggers_and_sync_records_carry_a_ttl_on_moto() {
+    use shared::domain::sync::{FINISHED_SYNC_RETENTION_SECS, SyncRunState};
+    use shared::domain::trigger::FINAL_TRIGGER_RETENTION_SECS;
+    let sdk = moto_sdk().await;
+    let table = moto_table(&sdk).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = DynamoStore::new(client.clone(), table.clone());
+    let ttl_of = |pk: String, sk: &'static str| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("the item exists");
+            item.get("ttl").map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    store.create_integration(&record(&a), None, None).await.unwrap();
+    store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
+    let queued = trigger(&a, "ttl", 2000);
+    let logged = delivery(&a, "ttl", 2000, DeliveryOutcome::Triggered);
+    store
+        .record_delivery(&logged, Some(&queued), Some(ProjectId(1)))
+        .await
+        .unwrap();
+    let trigger_pk = format!("TRIGGER#{}", queued.id);
+    assert_eq!(
+        ttl_of(trigger_pk.clone(), "META").await,
+        None,
+        "a queued trigger is kept"
+    );
+    let claimed = queued.claimed("runner", 5000, 2100);
+    store.update_trigger(&claimed).await.unwrap();
+    let done = claimed.reported(ReportedState::Success, None, None, 0, 2200).unwrap();
+    store.update_trigger(&done).await.unwrap();
+    assert_eq!(
+        ttl_of(trigger_pk, "META").await,
+        Some(2200 + FINAL_TRIGGER_RETENTION_SECS)
+    );
+
+    let running = SyncRecord::next_pass(&a, None, 3000);
+    store.put_sync(&running).await.unwrap();
+    let sync_pk = format!("INTEGRATION#{a}");
+    assert_eq!(ttl_of(sync_pk.clone(), "SYNC").await, None, "a running pass is kept");
+    let finished = SyncRecord {
+        state: SyncRunState::Succeeded,
+        finished_at: Some(3100),
+        ..running.bumped()
+    };
+    store.put_sync(&finished).await.unwrap();
+    assert_eq!(ttl_of(sync_pk, "SYNC").await, Some(3100 + FINISHED_SYNC_RETENTION_SECS));
+}

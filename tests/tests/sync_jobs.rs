@@ -389,3 +389,70 @@ async fn a_delete_removes_the_hooks_we_registered_and_no_other() {
         "ours deleted before the delete answered, theirs kept"
     );
 }
+
+/// A finished pass's record expires (the table's TTL). The detail still counts the
+/// repositories, and the next pass, numbered from the clock, still removes only what vanished.
+#[tokio::test]
+async fn an_expired_sync_record_loses_neither_the_count_nor_removals_on_moto() {
+    let h = Harness::new(
+        Backend::Moto,
+        FakeOptions {
+            projects: 30,
+            ..FakeOptions::default()
+        },
+    )
+    .await;
+    let started = h.connect().await;
+    let id = started["integration"]["id"].as_str().unwrap().to_string();
+    h.sync_settled(&id).await;
+    let sdk = oore_gitlab_tests::moto_sdk().await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_item()
+        .table_name(&h.app.services.config.table_name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("SYNC".into()))
+        .send()
+        .await
+        .unwrap();
+    let (_, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
+    assert_eq!(
+        (detail["repository_count"].as_u64(), &detail["sync"]),
+        (Some(30), &json!(null)),
+        "{detail}"
+    );
+
+    // Generated projects are numbered from 1000. The record expired: months have passed.
+    h.gitlab.state.remove_projects(&[1000, 1001, 1002, 1003, 1004]);
+    h.clock.0.fetch_add(
+        shared::domain::sync::FINISHED_SYNC_RETENTION_SECS + 3600,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/installations"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    h.sync_settled(&id).await;
+    let (_, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
+    assert_eq!(detail["repository_count"], 25, "{detail}");
+    let (_, list) = h
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{id}/repositories?limit=100"),
+            OWNER,
+            None,
+        )
+        .await;
+    assert_eq!(list["total"], 25, "{list}");
+}

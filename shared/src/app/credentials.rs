@@ -387,6 +387,7 @@ async fn refresh_holding_lease(
                 Err(err) => return Err(err.into()),
             }
             tracing::info!(%integration_id, "GitLab OAuth token refreshed");
+            crate::telemetry::count_refresh("refreshed");
             Ok(TokenInUse {
                 token: tokens.access_token,
                 version,
@@ -396,6 +397,7 @@ async fn refresh_holding_lease(
             Err(mark_reconnect_required(services, &record, owner, &error).await)
         }
         Err(err) => {
+            crate::telemetry::count_refresh("unavailable");
             release(services, integration_id, owner, None).await;
             Err(CredentialsError::RefreshUnavailable(err))
         }
@@ -409,6 +411,7 @@ async fn mark_reconnect_required(
     why: &str,
 ) -> CredentialsError {
     tracing::warn!(integration_id = %record.id, reason = why, "GitLab refused the token refresh; the integration needs a new authorization");
+    crate::telemetry::count_refresh("refused");
     let outcome = RefreshOutcome {
         status: IntegrationStatus::Error,
         token_expires_at: record.token_expires_at,

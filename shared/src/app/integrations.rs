@@ -116,10 +116,19 @@ pub async fn get_integration(services: &Services, id: &IntegrationId) -> Result<
         services.syncs.get_sync(&integration.id),
         services.webhooks.list_deliveries(&integration.id, 1, None)
     )?;
+    let repository_count = match &sync {
+        Some(sync) => sync.shown_count() as usize,
+        // The record of the last pass expired: the name index still knows how many there are.
+        None => services
+            .repositories
+            .read_name_index(&integration.id, 0, Some(0))
+            .await?
+            .map_or(0, |index| index.total),
+    };
     Ok(IntegrationDetail {
         status_reporting: status_reporting(&integration),
         installation_count: installations.len(),
-        repository_count: sync.as_ref().map_or(0, |s| s.shown_count() as usize),
+        repository_count,
         sync,
         last_webhook_at: latest.first().map(|d| d.received_at),
         integration,

@@ -65,12 +65,19 @@ pub struct SyncRecord {
     pub version: u64,
 }
 
+/// How long the record of a finished pass is kept (the table's TTL removes it then). Its
+/// absence is safe: generations are seeded from the clock, and the repository count falls back
+/// to the name index's.
+pub const FINISHED_SYNC_RETENTION_SECS: i64 = 90 * 24 * 3600;
+
 impl SyncRecord {
-    /// A new pass after `previous` (if any).
+    /// A new pass after `previous` (if any). Without one (a first pass, or a record that
+    /// expired) the generation is the clock's seconds: it still outnumbers every generation a
+    /// repository was written with before, so a complete pass removes exactly what it did not see.
     pub fn next_pass(integration_id: &IntegrationId, previous: Option<&SyncRecord>, now: i64) -> SyncRecord {
         SyncRecord {
             integration_id: integration_id.clone(),
-            generation: previous.map_or(1, |p| p.generation + 1),
+            generation: previous.map_or(now.max(1) as u64, |p| p.generation + 1),
             state: SyncRunState::Running,
             started_at: now,
             finished_at: None,
@@ -82,6 +89,12 @@ impl SyncRecord {
             remaining: None,
             version: previous.map_or(1, |p| p.version + 1),
         }
+    }
+
+    /// When the record may be dropped: some time after its pass finished; never while it runs.
+    pub fn expires_at(&self) -> Option<i64> {
+        (self.state != SyncRunState::Running)
+            .then(|| self.finished_at.unwrap_or(self.started_at) + FINISHED_SYNC_RETENTION_SECS)
     }
 
     /// Whether a job holds the pass at `now`.
@@ -116,15 +129,22 @@ mod tests {
         let first = SyncRecord::next_pass(&id, None, 10);
         assert_eq!(
             (first.generation, first.version, first.state),
-            (1, 1, SyncRunState::Running)
+            (10, 1, SyncRunState::Running),
+            "a first pass's generation is the clock's"
         );
+        assert_eq!(first.expires_at(), None, "a running pass is kept");
         let done = SyncRecord {
             state: SyncRunState::Succeeded,
             repository_count: 40,
+            finished_at: Some(15),
             ..first.bumped()
         };
+        assert_eq!(done.expires_at(), Some(15 + FINISHED_SYNC_RETENTION_SECS));
         let second = SyncRecord::next_pass(&id, Some(&done), 20);
-        assert_eq!((second.generation, second.version, second.repository_count), (2, 3, 40));
+        assert_eq!(
+            (second.generation, second.version, second.repository_count),
+            (11, 3, 40)
+        );
         assert_eq!(
             SyncRecord {
                 repositories_seen: 55,

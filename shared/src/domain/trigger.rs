@@ -104,6 +104,9 @@ pub enum TransitionError {
     Finished,
 }
 
+/// How long a finished trigger stays readable (its build system and the UI may still ask).
+pub const FINAL_TRIGGER_RETENTION_SECS: i64 = 30 * 24 * 3600;
+
 /// A build a delivery asked for, as stored. Names (full name, clone URL) are not kept here:
 /// they come from the stored repository when the trigger is read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +184,14 @@ impl Trigger {
     }
 
     /// Whether the claim ran out at `now`.
+    /// When a finished trigger may be dropped (the table's TTL removes it then); a trigger still
+    /// queued or held is kept.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.status
+            .is_final()
+            .then(|| self.updated_at + FINAL_TRIGGER_RETENTION_SECS)
+    }
+
     pub fn claim_expired(&self, now: i64) -> bool {
         self.status.is_active() && self.claim_expires_at.is_some_and(|at| at <= now)
     }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::keys::{SYNC, integration_pk};
-use super::{DynamoStore, condition_held, conflict_unless_held, from_item, number, to_item};
+use super::{DynamoStore, TTL, condition_held, conflict_unless_held, from_item, number, to_item};
 use crate::domain::ids::IntegrationId;
 use crate::domain::sync::SyncRecord;
 use crate::ports::{StoreError, SyncStore};
@@ -19,10 +19,13 @@ impl SyncStore for DynamoStore {
     }
 
     async fn put_sync(&self, record: &SyncRecord) -> Result<(), StoreError> {
-        let item = to_item(
+        let mut item = to_item(
             record,
             &[("pk", integration_pk(&record.integration_id)), ("sk", SYNC.into())],
         )?;
+        if let Some(at) = record.expires_at() {
+            item.insert(TTL.into(), number(at));
+        }
         let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let put = match record.version {
             0 | 1 => put.condition_expression("attribute_not_exists(pk)"),

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys::{META, trigger_pk, trigger_queue_gsi1pk};
 use super::{
-    DynamoStore, GSI1, Item, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item,
+    DynamoStore, GSI1, Item, TTL, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item,
     unavailable,
 };
 use crate::domain::ids::{IntegrationId, TriggerId};
@@ -15,7 +15,7 @@ use crate::ports::{StoreError, TriggerFilter, TriggerStore};
 
 impl DynamoStore {
     pub(super) fn trigger_item(trigger: &Trigger) -> Result<Item, StoreError> {
-        to_item(
+        let mut item = to_item(
             trigger,
             &[
                 ("pk", trigger_pk(&trigger.id)),
@@ -23,7 +23,11 @@ impl DynamoStore {
                 ("gsi1pk", trigger_queue_gsi1pk(trigger.status)),
                 ("gsi1sk", trigger.queue_position()),
             ],
-        )
+        )?;
+        if let Some(at) = trigger.expires_at() {
+            item.insert(TTL.into(), number(at));
+        }
+        Ok(item)
     }
 
     /// Up to `limit` triggers of one status queue after `after`, of one integration if given.

@@ -92,7 +92,9 @@ impl HttpGitLab {
             let retry = request
                 .try_clone()
                 .ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
-            let response = retry.send().await.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+            let response = retry.send().await;
+            crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
+            let response = response.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
             if response.status() != StatusCode::TOO_MANY_REQUESTS {
                 return check_status(response).await;
             }
@@ -111,13 +113,9 @@ impl HttpGitLab {
     /// with 400, `invalid_client` with 401) become `OAuthRefused`; the description is dropped,
     /// as it may quote what was sent.
     async fn oauth_post(&self, url: Url, form: &[(&str, &str)]) -> Result<Vec<u8>, GitLabError> {
-        let response = self
-            .client()
-            .post(url)
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        let response = self.client().post(url).form(form).send().await;
+        crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
+        let response = response.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
         let status = response.status();
         let body = response
             .bytes()

@@ -8,6 +8,7 @@ use super::super::envelope::ApiError;
 use super::super::{App, Ctx, json};
 use crate::app::webhooks::{self, IncomingDelivery, WebhookOutcome};
 use crate::domain::webhook::SignatureHeaders;
+use crate::telemetry::count_delivery;
 
 pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let delivery = IncomingDelivery {
@@ -22,7 +23,16 @@ pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>
             signature: ctx.header("webhook-signature"),
         },
     };
-    let answer = match webhooks::gitlab_webhook(&app.services, delivery).await? {
+    let outcome = webhooks::gitlab_webhook(&app.services, delivery).await.map_err(|err| {
+        let error = ApiError::from(err);
+        count_delivery(if error.status.is_server_error() {
+            "failed"
+        } else {
+            "refused"
+        });
+        error
+    })?;
+    let answer = match outcome {
         WebhookOutcome::Ignored(reason) => WebhookResponse::Ignored {
             ok: true,
             outcome: "ignored",
@@ -38,5 +48,10 @@ pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>
             duplicate: true,
         },
     };
+    count_delivery(match answer {
+        WebhookResponse::Ignored { .. } => "ignored",
+        WebhookResponse::Triggered { .. } => "triggered",
+        WebhookResponse::Duplicate { .. } => "duplicate",
+    });
     Ok(json(StatusCode::OK, &answer))
 }
