@@ -1,6 +1,8 @@
 //! Test harness: apps on the embedded adapters or on moto, a fake GitLab, and a client that
 //! sends requests through the handlers the way API Gateway hands them over.
 
+pub mod fault_proxy;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -40,7 +42,11 @@ pub fn moto_endpoint() -> String {
 
 /// SDK settings for moto.
 pub async fn moto_sdk() -> aws_config::SdkConfig {
-    let endpoint = moto_endpoint();
+    moto_sdk_at(&moto_endpoint()).await
+}
+
+/// SDK settings for an AWS emulator at `endpoint` (moto, or a proxy in front of it).
+pub async fn moto_sdk_at(endpoint: &str) -> aws_config::SdkConfig {
     shared::adapters::sdk_settings::sdk_config_loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -105,6 +111,23 @@ impl Harness {
 
     /// An app whose GitLab client is `client` (tests wrap it to count or break calls).
     pub async fn with_gitlab(backend: Backend, gitlab: FakeGitLab, client: Arc<dyn GitLabApi>) -> Harness {
+        Self::with_gitlab_via(backend, gitlab, client, None).await
+    }
+
+    /// An app on moto reached through `endpoint` (a proxy in front of moto), the fake GitLab
+    /// holding [`PAT`].
+    pub async fn on_moto_via(endpoint: &str, options: FakeOptions) -> Harness {
+        let gitlab = FakeGitLab::start(options, 0).await.expect("fake GitLab starts");
+        gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
+        Self::with_gitlab_via(Backend::Moto, gitlab, shared::runtime::gitlab_client(), Some(endpoint)).await
+    }
+
+    async fn with_gitlab_via(
+        backend: Backend,
+        gitlab: FakeGitLab,
+        client: Arc<dyn GitLabApi>,
+        endpoint: Option<&str>,
+    ) -> Harness {
         let clock = Arc::new(TestClock(AtomicI64::new(START_TIME)));
         let key = SecretString::from(SIGNING_KEY.to_string());
         let mut aws_calls = None;
@@ -113,7 +136,7 @@ impl Harness {
                 shared::runtime::embedded_app(test_config("embedded"), client, clock.clone(), &key).await
             }
             Backend::Moto => {
-                let sdk = moto_sdk().await;
+                let sdk = moto_sdk_at(&endpoint.map_or_else(moto_endpoint, str::to_string)).await;
                 let config = test_config(&moto_table(&sdk).await);
                 let (app, counter) = shared::runtime::aws_app_counted(&sdk, config, client, clock.clone());
                 app.services

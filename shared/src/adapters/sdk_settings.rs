@@ -29,7 +29,21 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
         .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(tls)
         .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .retry_config(retries())
+}
+
+/// How throttled or failing AWS calls are retried: sooner and more often than the SDK's default
+/// (3 attempts, backing off from a second). A webhook delivery that fails is resent by GitLab
+/// only after a while, and GitLab disables a hook after 4 failures in a row; DynamoDB's throttling
+/// and 5xx answers pass in milliseconds, so five quick attempts keep the delivery (at most about
+/// 1.5 s of waiting in all, well within GitLab's 10 s).
+pub fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(std::time::Duration::from_millis(50))
+        .with_max_backoff(std::time::Duration::from_millis(800))
 }
 
 /// The settings of a function in Lambda, where the region and the credentials are always
