@@ -185,6 +185,11 @@ impl FakeState {
     }
 
     /// Removes projects by id (a project deleted at GitLab).
+    /// Changes a project as an edit at GitLab would (archive, rename, transfer).
+    pub fn modify_project(&self, id: u64, change: impl FnOnce(&mut Value)) {
+        self.projects.modify(id, change);
+    }
+
     pub fn remove_projects(&self, ids: &[u64]) {
         self.projects.remove(ids);
     }

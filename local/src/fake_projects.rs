@@ -62,6 +62,18 @@ impl FakeProjects {
         self.entries.lock().unwrap().insert(id, Entry::Given(Box::new(project)));
     }
 
+    /// Changes a project as GitLab would after an edit (archiving it, a rename, a transfer):
+    /// `change` gets the project as served and what it leaves is served from then on.
+    pub fn modify(&self, id: u64, change: impl FnOnce(&mut Value)) {
+        let mut entries = self.entries.lock().unwrap();
+        let Some(entry) = entries.get(&id) else {
+            return;
+        };
+        let mut project = self.render(id, entry);
+        change(&mut project);
+        entries.insert(id, Entry::Given(Box::new(project)));
+    }
+
     pub fn remove(&self, ids: &[u64]) {
         let mut entries = self.entries.lock().unwrap();
         for id in ids {
@@ -134,10 +146,16 @@ impl FakeProjects {
                 .into_response();
         }
         let (id_after, id_before) = (number("id_after"), number("id_before"));
+        // GitLab lists archived projects too unless asked `archived=false` (or `true`: only them).
+        let archived_wanted = query.get("archived").map(|v| v == "true");
         let entries = self.entries.lock().unwrap();
         let matching = || {
             entries
                 .range(id_after.map_or(0, |a| a + 1)..id_before.unwrap_or(u64::MAX))
+                .filter(move |(_, entry)| {
+                    let archived = matches!(entry, Entry::Given(p) if p["archived"] == json!(true));
+                    archived_wanted.is_none_or(|wanted| wanted == archived)
+                })
                 .map(|(id, _)| *id)
         };
         let base = self.base_url.lock().unwrap().clone();

@@ -45,6 +45,8 @@ pub struct Config {
     pub sync_queue_url: Option<String>,
     /// The CloudWatch namespace of the functions' metrics (`METRICS_NAMESPACE`).
     pub metrics_namespace: String,
+    /// Draft merge requests build too (`BUILD_DRAFT_MERGE_REQUESTS=true`; default false).
+    pub build_draft_merge_requests: bool,
 }
 
 /// A setting that is missing or unusable.
@@ -112,6 +114,7 @@ impl Config {
             claim_timeout_secs: number("CLAIM_TIMEOUT_SECONDS", "1800", 60, 24 * 3600)?,
             status_name: or("STATUS_NAME", "oore-ci").trim().to_string(),
             metrics_namespace: or("METRICS_NAMESPACE", "OoreGitLab").trim().to_string(),
+            build_draft_merge_requests: or("BUILD_DRAFT_MERGE_REQUESTS", "false").trim() == "true",
             sync_queue_url: lookup("SYNC_QUEUE_URL")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),

@@ -58,6 +58,7 @@ fn installation(integration: &IntegrationId, id: &str) -> Installation {
 fn repo(integration: &IntegrationId, project: u64) -> Repository {
     let external_id = ProjectId(project);
     Repository {
+        archived: false,
         id: RepositoryId::derive(integration, external_id),
         integration_id: integration.clone(),
         installation_id: "inst-1".into(),

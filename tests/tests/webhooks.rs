@@ -1145,3 +1145,59 @@ async fn an_integration_can_require_signed_deliveries() {
     let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
     assert_eq!(status, 200, "unsigned deliveries are accepted again: {answer}");
 }
+
+/// Archived projects are listed (`archived: true`) and never build; a renamed or transferred
+/// project keeps its repository and takes its new name at the next sync; a project that vanished
+/// loses the record of the hook we registered on it.
+#[tokio::test]
+async fn projects_that_change_at_gitlab() {
+    let (h, started) = connected(Backend::Embedded).await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    let before = repository_of(&h, &integration, FIXTURE_PROJECT).await;
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/integration-repositories/{before}/gitlab-webhook"),
+            OWNER,
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let hooks = h.app.services.repositories.list_hooks(&integration).await.unwrap();
+    assert_eq!(hooks.len(), 1);
+
+    h.gitlab.state.modify_project(FIXTURE_PROJECT, |p| {
+        p["archived"] = json!(true);
+        p["path_with_namespace"] = json!("new-group/renamed");
+    });
+    let sync = format!("/v1/integrations/{integration}/installations");
+    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
+    h.sync_settled(integration.as_str()).await;
+    let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(listed["id"], json!(before), "the same repository");
+    assert_eq!(listed["full_name"], "new-group/renamed");
+    assert_eq!(listed["archived"], true);
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str(), answer["reason"].as_str()),
+        (200, Some("ignored"), Some("archived projects do not build")),
+        "{answer}"
+    );
+    assert!(h.triggers_of(&integration).await.is_empty());
+
+    // Gone from GitLab: the repository and its hook record go with the next complete pass.
+    h.gitlab.state.remove_projects(&[FIXTURE_PROJECT]);
+    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
+    h.sync_settled(integration.as_str()).await;
+    assert!(
+        h.app
+            .services
+            .repositories
+            .list_hooks(&integration)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -16,7 +16,7 @@ use crate::domain::name_index::{IndexEntry, merge};
 use crate::domain::secrets::webhook_secret_digest;
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook::{
-    Decision, SignatureHeaders, decide, delivery_key, event_kind, project_id, verify_signature,
+    BuildPolicy, Decision, SignatureHeaders, decide, delivery_key, event_kind, project_id, verify_signature,
 };
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{GitLabError, Recorded, StoreError};
@@ -218,7 +218,10 @@ pub async fn gitlab_webhook(
             .refuse(services, "no object_kind or X-Gitlab-Event", refusal)
             .await);
     };
-    let decision = match decide(&event, &payload) {
+    let policy = BuildPolicy {
+        build_drafts: services.config.build_draft_merge_requests,
+    };
+    let decision = match decide(&event, &payload, policy) {
         Ok(decision) => decision,
         Err(err) => {
             return Err(verified
@@ -228,13 +231,7 @@ pub async fn gitlab_webhook(
     };
 
     match decision {
-        Decision::Ignore(reason) => {
-            let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
-            match services.webhooks.record_delivery(&entry, None, None).await? {
-                Recorded::Duplicate => Ok(duplicate(services, &verified).await),
-                _ => Ok(WebhookOutcome::Ignored(reason)),
-            }
-        }
+        Decision::Ignore(reason) => ignore(services, &verified, reason).await,
         Decision::Build(request) => {
             let Some(project) = project else {
                 let refusal = WebhookError::InvalidPayload("the delivery names no project (project.id)".into());
@@ -255,7 +252,17 @@ pub async fn gitlab_webhook(
                 .record_delivery(&entry, Some(&trigger), Some(project))
                 .await?;
             if recorded == Recorded::RepositoryMissing {
-                adopt_repository(services, &verified, project).await?;
+                let stored = services
+                    .repositories
+                    .get_repository(&RepositoryId::derive(&verified.key.integration_id, project))
+                    .await?;
+                let archived = match stored {
+                    Some(repository) => repository.archived,
+                    None => adopt_repository(services, &verified, project).await?,
+                };
+                if archived {
+                    return ignore(services, &verified, "archived projects do not build".into()).await;
+                }
                 recorded = services
                     .webhooks
                     .record_delivery(&entry, Some(&trigger), Some(project))
@@ -275,6 +282,15 @@ pub async fn gitlab_webhook(
     }
 }
 
+/// A delivery that builds nothing: recorded (so a repeat is a duplicate) and answered 200.
+async fn ignore(services: &Services, verified: &Verified, reason: String) -> Result<WebhookOutcome, WebhookError> {
+    let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
+    match services.webhooks.record_delivery(&entry, None, None).await? {
+        Recorded::Duplicate => Ok(duplicate(services, verified).await),
+        _ => Ok(WebhookOutcome::Ignored(reason)),
+    }
+}
+
 /// A repeat of a recorded delivery: logged as such, answered 200 so GitLab stops resending.
 async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
     let entry = verified.record(services, DeliveryOutcome::Duplicate, None, None);
@@ -286,7 +302,12 @@ async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
 
 /// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
 /// dropping the build. A project the integration cannot see is refused like a wrong token.
-async fn adopt_repository(services: &Services, verified: &Verified, project_id: ProjectId) -> Result<(), WebhookError> {
+/// Whether the project is archived.
+async fn adopt_repository(
+    services: &Services,
+    verified: &Verified,
+    project_id: ProjectId,
+) -> Result<bool, WebhookError> {
     let integration_id = &verified.key.integration_id;
     let integration = services
         .integrations
@@ -328,5 +349,5 @@ async fn adopt_repository(services: &Services, verified: &Verified, project_id: 
         services.repositories.write_name_index(integration_id, &merged).await?;
     }
     tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
-    Ok(())
+    Ok(repository.archived)
 }

@@ -67,6 +67,9 @@ pub struct GitLabProject {
     /// The HTTPS clone URL.
     #[serde(default)]
     pub http_url_to_repo: Option<String>,
+    /// Archived projects are listed but never build.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 impl GitLabProject {
@@ -87,6 +90,7 @@ impl GitLabProject {
             is_private: self.is_private(),
             avatar_url: self.avatar_url.clone(),
             clone_url: self.http_url_to_repo.clone(),
+            archived: self.archived,
             sync_generation: 0,
             created_at: now,
             updated_at: now,
@@ -191,6 +195,7 @@ mod tests {
             visibility: Some("public".into()),
             avatar_url: None,
             http_url_to_repo: None,
+            archived: false,
         };
         assert!(!p.is_private());
         p.visibility = Some("internal".into());

@@ -166,6 +166,9 @@ pub struct Repository {
     /// GitLab's `http_url_to_repo`; absent for repositories synced before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_url: Option<String>,
+    /// Archived at GitLab: listed, never built.
+    #[serde(default)]
+    pub archived: bool,
     /// The sync pass that last wrote it (0: written outside a pass, e.g. from a webhook).
     #[serde(default)]
     pub sync_generation: u64,

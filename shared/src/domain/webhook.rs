@@ -99,13 +99,20 @@ fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
     value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// The operator's choices about what builds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildPolicy {
+    /// Draft merge requests build too (`BUILD_DRAFT_MERGE_REQUESTS=true`).
+    pub build_drafts: bool,
+}
+
 /// Decides what a verified delivery of `kind` asks for.
 /// A build's commit and ref are checked before anything is recorded, and GitLab's own skip
 /// rules (`[skip ci]` in the head commit, the `ci.skip` push option) are honoured.
-pub fn decide(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> {
+pub fn decide(kind: &str, payload: &Value, policy: BuildPolicy) -> Result<Decision, MalformedEvent> {
     let decision = match kind {
         "push" | "tag_push" => decide_push(kind, payload)?,
-        "merge_request" => decide_merge_request(payload)?,
+        "merge_request" => decide_merge_request(payload, policy)?,
         other => return Ok(Decision::Ignore(format!("{other} events do not trigger builds"))),
     };
     let Decision::Build(request) = decision else {
@@ -149,26 +156,53 @@ fn decide_push(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> 
     }))
 }
 
-fn decide_merge_request(payload: &Value) -> Result<Decision, MalformedEvent> {
+/// Whether the merge request is a draft (`draft`, or `work_in_progress` before GitLab 13.x).
+fn is_draft(attrs: &Value) -> bool {
+    ["/draft", "/work_in_progress"]
+        .iter()
+        .any(|p| attrs.pointer(p).and_then(Value::as_bool) == Some(true))
+}
+
+/// Whether this update marked a draft ready (`changes.draft` from true to false).
+fn marked_ready(payload: &Value) -> bool {
+    let change = |side: &str| {
+        ["/changes/draft", "/changes/work_in_progress"]
+            .iter()
+            .find_map(|p| payload.pointer(&format!("{p}/{side}")).and_then(Value::as_bool))
+    };
+    change("previous") == Some(true) && change("current") == Some(false)
+}
+
+fn decide_merge_request(payload: &Value, policy: BuildPolicy) -> Result<Decision, MalformedEvent> {
     let attrs = payload
         .get("object_attributes")
         .filter(|a| a.is_object())
         .ok_or_else(|| MalformedEvent("the merge request event has no object_attributes".into()))?;
     let action = text(attrs, "/action").unwrap_or("");
     let last_commit = text(attrs, "/last_commit/id");
+    // `oldrev` is only sent when the update brought new commits.
+    let new_commits = text(attrs, "/oldrev").is_some_and(|old| Some(old) != last_commit);
     let builds = match action {
         "open" | "reopen" => true,
-        // `oldrev` is only sent when the update brought new commits.
-        "update" => text(attrs, "/oldrev").is_some_and(|old| Some(old) != last_commit),
+        // Marked ready: the head commit builds, unless it already built as a draft (drafts
+        // build only when the operator says so).
+        "update" if marked_ready(payload) && !new_commits => !policy.build_drafts,
+        "update" => new_commits,
+        // Labels, approvals, comments and the rest never build.
         _ => false,
     };
     if !builds {
-        let reason = if action == "update" {
-            "merge request update without new commits".to_string()
-        } else {
-            format!("merge request action `{action}` does not trigger builds")
+        let reason = match action {
+            "update" if marked_ready(payload) => "the head commit already built while a draft".to_string(),
+            "update" => "merge request update without new commits".to_string(),
+            _ => format!("merge request action `{action}` does not trigger builds"),
         };
         return Ok(Decision::Ignore(reason));
+    }
+    if is_draft(attrs) && !policy.build_drafts {
+        return Ok(Decision::Ignore(
+            "draft merge requests do not build (BUILD_DRAFT_MERGE_REQUESTS)".into(),
+        ));
     }
     let source = attrs.get("source_project_id").and_then(Value::as_u64).map(ProjectId);
     let target = attrs.get("target_project_id").and_then(Value::as_u64).map(ProjectId);
@@ -324,10 +358,13 @@ mod tests {
     #[test]
     fn pushes_to_odd_refs_are_ignored_and_mismatched_kinds_refused() {
         let payload = json!({"ref": "refs/notes/x", "after": "abc"});
-        assert!(matches!(decide("push", &payload), Ok(Decision::Ignore(_))));
+        assert!(matches!(
+            decide("push", &payload, BuildPolicy::default()),
+            Ok(Decision::Ignore(_))
+        ));
         let payload = json!({"ref": "refs/tags/v1", "after": "abc"});
-        assert!(decide("push", &payload).is_err());
-        assert!(decide("push", &json!({})).is_err());
+        assert!(decide("push", &payload, BuildPolicy::default()).is_err());
+        assert!(decide("push", &json!({}), BuildPolicy::default()).is_err());
     }
 
     #[test]
@@ -336,12 +373,12 @@ mod tests {
         let new = "b".repeat(40);
         let base = json!({"iid": 3, "action": "update", "source_branch": "f", "target_branch": "main", "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": new}});
         assert!(matches!(
-            decide("merge_request", &mr(base.clone())),
+            decide("merge_request", &mr(base.clone()), BuildPolicy::default()),
             Ok(Decision::Ignore(_))
         ));
         let mut with_oldrev = base.clone();
         with_oldrev["oldrev"] = json!("old");
-        match decide("merge_request", &mr(with_oldrev)).unwrap() {
+        match decide("merge_request", &mr(with_oldrev), BuildPolicy::default()).unwrap() {
             Decision::Build(b) => {
                 assert_eq!(b.commit_sha, new);
                 assert_eq!(b.git_ref, "refs/merge-requests/3/head");
@@ -353,9 +390,71 @@ mod tests {
         fork["action"] = json!("open");
         fork["source_project_id"] = json!(8);
         assert_eq!(
-            decide("merge_request", &mr(fork)).unwrap(),
+            decide("merge_request", &mr(fork), BuildPolicy::default()).unwrap(),
             Decision::Ignore("merge requests from forks are not built".into())
         );
+    }
+
+    #[test]
+    fn drafts_build_only_when_asked_and_ready_builds_once() {
+        let mr = |attrs: Value, changes: Value| json!({"project": {"id": 7}, "user": {"username": "u"}, "object_attributes": attrs, "changes": changes});
+        let head = "c".repeat(40);
+        let open_draft = json!({"iid": 4, "action": "open", "draft": true, "source_branch": "f", "target_branch": "main",
+                                "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": head}});
+        let default = BuildPolicy::default();
+        let drafts = BuildPolicy { build_drafts: true };
+        let builds = |d: Result<Decision, MalformedEvent>| matches!(d, Ok(Decision::Build(_)));
+        assert!(!builds(decide(
+            "merge_request",
+            &mr(open_draft.clone(), json!({})),
+            default
+        )));
+        assert!(builds(decide(
+            "merge_request",
+            &mr(open_draft.clone(), json!({})),
+            drafts
+        )));
+        let mut old_style = open_draft.clone();
+        old_style.as_object_mut().unwrap().remove("draft");
+        old_style["work_in_progress"] = json!(true);
+        assert!(!builds(decide("merge_request", &mr(old_style, json!({})), default)));
+        // New commits on a draft do not build either.
+        let mut pushed = open_draft.clone();
+        pushed["action"] = json!("update");
+        pushed["oldrev"] = json!("d".repeat(40));
+        assert!(!builds(decide("merge_request", &mr(pushed, json!({})), default)));
+
+        // Marked ready: the head commit builds, unless drafts already built it.
+        let mut ready = open_draft.clone();
+        ready["action"] = json!("update");
+        ready["draft"] = json!(false);
+        let to_ready = json!({"draft": {"previous": true, "current": false}});
+        assert!(builds(decide(
+            "merge_request",
+            &mr(ready.clone(), to_ready.clone()),
+            default
+        )));
+        assert_eq!(
+            decide("merge_request", &mr(ready.clone(), to_ready.clone()), drafts).unwrap(),
+            Decision::Ignore("the head commit already built while a draft".into())
+        );
+        // Back to draft, labels, approvals: nothing builds.
+        let to_draft = json!({"draft": {"previous": false, "current": true}});
+        assert!(!builds(decide(
+            "merge_request",
+            &mr(open_draft.clone(), to_draft),
+            default
+        )));
+        let labels = json!({"labels": {"previous": [], "current": [{"title": "bug"}]}});
+        assert!(!builds(decide("merge_request", &mr(ready.clone(), labels), default)));
+        for action in ["approved", "approval", "unapproved", "unapproval"] {
+            let mut approved = ready.clone();
+            approved["action"] = json!(action);
+            assert!(
+                !builds(decide("merge_request", &mr(approved, json!({})), default)),
+                "{action}"
+            );
+        }
     }
 
     #[test]

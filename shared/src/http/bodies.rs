@@ -155,6 +155,8 @@ pub struct RepositoryView {
     pub default_branch: Option<String>,
     pub is_private: bool,
     pub avatar_url: Option<String>,
+    /// Archived at GitLab: listed, never built.
+    pub archived: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -169,6 +171,7 @@ impl From<&Repository> for RepositoryView {
             default_branch: repo.default_branch.clone(),
             is_private: repo.is_private,
             avatar_url: repo.avatar_url.clone(),
+            archived: repo.archived,
             created_at: repo.created_at,
             updated_at: repo.updated_at,
         }

@@ -134,6 +134,7 @@ pub trait RepositoryStore: Send + Sync {
     /// The project hooks we registered: project and hook id.
     async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
+    /// Writes `upserts` and removes `removals` (with their hook records).
     async fn write_repositories(
         &self,
         integration_id: &IntegrationId,
@@ -149,7 +150,7 @@ pub enum Recorded {
     New,
     /// A delivery with the same key was recorded before; nothing was written.
     Duplicate,
-    /// The delivery needs a repository that is not stored; nothing was written.
+    /// The delivery needs a repository that is not stored, or is archived; nothing was written.
     RepositoryMissing,
 }
 

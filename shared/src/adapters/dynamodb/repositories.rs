@@ -187,6 +187,8 @@ impl RepositoryStore for DynamoStore {
         }
         for repo in removals {
             requests.push(delete_request(pk.clone(), repository_sk(repo.external_id))?);
+            // A removed repository's hook record goes with it (deleting what is absent is fine).
+            requests.push(delete_request(pk.clone(), hook_sk(repo.external_id))?);
         }
         self.batch_write(requests).await
     }

@@ -195,7 +195,7 @@ impl WebhookStore for DynamoStore {
             writes.push(self.put(Self::trigger_item(trigger)?, None)?);
         }
         if let Some(project) = repository {
-            writes.push(self.exists_check(integration_pk(&delivery.integration_id), repository_sk(project))?);
+            writes.push(self.buildable_check(integration_pk(&delivery.integration_id), repository_sk(project))?);
         }
         for attempt in 0..=TRANSACTION_RETRIES {
             let reasons = match self.transact(writes.clone()).await? {

@@ -163,7 +163,6 @@ impl GitLabApi for HttpGitLab {
         let mut url = host.join("api/v4/projects");
         url.query_pairs_mut()
             .append_pair("membership", "true")
-            .append_pair("archived", "false")
             // A stable order keeps offset pages from shifting while they are fetched side by side.
             .append_pair("order_by", "id")
             .append_pair("sort", "asc")
@@ -190,7 +189,6 @@ impl GitLabApi for HttpGitLab {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("membership", "true")
-                .append_pair("archived", "false")
                 .append_pair("pagination", "keyset")
                 .append_pair("order_by", "id")
                 .append_pair("sort", if range.descending { "desc" } else { "asc" })

@@ -117,12 +117,19 @@ impl RepositoryStore for MemoryStore {
         let Tables {
             repositories,
             repository_index,
+            hooks,
             ..
         } = &mut *t;
         let repos = repositories.entry(integration_id.clone()).or_default();
         for repo in removals {
             repos.remove(&repo.external_id);
             repository_index.remove(&repo.id);
+        }
+        // A removed repository's hook record goes with it.
+        if let Some(hooks) = hooks.get_mut(integration_id) {
+            for repo in removals {
+                hooks.remove(&repo.external_id);
+            }
         }
         for repo in upserts {
             repos.insert(repo.external_id, repo.clone());

@@ -80,11 +80,14 @@ impl WebhookStore for MemoryStore {
         {
             return Ok(Recorded::Duplicate);
         }
-        if let Some(project) = repository
-            && !t
-                .repositories
+        let buildable = |project: ProjectId| {
+            t.repositories
                 .get(&delivery.integration_id)
-                .is_some_and(|repos| repos.contains_key(&project))
+                .and_then(|repos| repos.get(&project))
+                .is_some_and(|r| !r.archived)
+        };
+        if let Some(project) = repository
+            && !buildable(project)
         {
             return Ok(Recorded::RepositoryMissing);
         }
