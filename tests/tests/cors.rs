@@ -49,7 +49,7 @@ async fn the_ui_origin_may_call_the_ui_routes_and_nothing_else() {
             "/v1/integrations/gitlab/callback",
             "nor is the OAuth callback",
         ),
-        (ui, "PATCH", "/v1/integrations/abc", "a method the route does not have"),
+        (ui, "PUT", "/v1/integrations/abc", "a method the route does not have"),
         (ui, "GET", "/v1/nothing/here", "a path that is no route"),
     ] {
         let (status, answer, _) = h.send(Method::OPTIONS, path, &preflight(origin, method), None).await;

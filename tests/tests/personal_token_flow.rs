@@ -458,7 +458,7 @@ async fn bad_input_gets_a_clear_4xx_in_the_envelope() {
         .call(Method::GET, "/v1/integrations/x/repositories?limit=101", OWNER, None)
         .await;
     assert_eq!(status, 400);
-    let (status, err) = h.call(Method::PATCH, "/v1/integrations/x", OWNER, None).await;
+    let (status, err) = h.call(Method::PUT, "/v1/integrations/x", OWNER, None).await;
     assert_eq!((status, err["code"].as_str()), (405, Some("method_not_allowed")));
     let (status, _) = h.call(Method::GET, "/v1/integrations/unknown", OWNER, None).await;
     assert_eq!(status, 404);

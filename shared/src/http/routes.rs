@@ -455,7 +455,7 @@ mod tests {
             _ => panic!("repositories route not found"),
         }
         assert!(matches!(
-            find(&Method::PATCH, "/v1/integrations/abc"),
+            find(&Method::PUT, "/v1/integrations/abc"),
             Lookup::MethodNotAllowed
         ));
         match find(&Method::OPTIONS, "/v1/integrations/abc/repositories") {
