@@ -1,5 +1,5 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
-//! version, project listings with GitLab's paging headers, single projects, project hooks,
+//! version, project listings with GitLab's paging headers, single projects, project hooks (`fake_hooks`),
 //! avatars, GitLab's error shapes, an OAuth provider (`fake_oauth`), and commit statuses and
 //! deploy tokens (`fake_builds`).
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -99,8 +99,10 @@ pub struct FakeState {
     pub max_in_flight: AtomicUsize,
     base_url: Mutex<String>,
     /// Project id → its hooks (as GitLab answers them, plus the `token` GitLab never shows).
-    hooks: Mutex<HashMap<u64, Vec<Value>>>,
-    next_hook_id: AtomicU64,
+    pub(crate) hooks: Mutex<HashMap<u64, Vec<Value>>>,
+    pub(crate) next_hook_id: AtomicU64,
+    /// The status the hooks' URL answers GitLab's test deliveries with (a 2xx re-enables).
+    pub hook_test_answer: std::sync::atomic::AtomicU16,
     /// `GET /projects/:id` requests served.
     pub project_lookups: AtomicU64,
     /// The OAuth provider (`/oauth/…`).
@@ -162,6 +164,11 @@ impl FakeState {
     }
 
     /// The hooks of a project, with the secret each was given.
+    /// Removes every hook of a project, as someone deleting them at GitLab would.
+    pub fn hooks_clear(&self, project_id: u64) {
+        self.hooks.lock().unwrap().remove(&project_id);
+    }
+
     pub fn hooks(&self, project_id: u64) -> Vec<Value> {
         self.hooks.lock().unwrap().get(&project_id).cloned().unwrap_or_default()
     }
@@ -384,112 +391,6 @@ async fn project(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(i
 }
 
 /// The hook as GitLab shows it: every field but the token.
-fn shown(hook: &Value) -> Value {
-    let mut hook = hook.clone();
-    if let Some(map) = hook.as_object_mut() {
-        map.remove("token");
-    }
-    hook
-}
-
-/// Hooks need the api scope (and Maintainer, which the fake's user always is).
-async fn admit_hooks(state: &FakeState, headers: &HeaderMap, project_id: u64) -> Result<(), Response> {
-    let token = admit(state, headers).await?;
-    if !has_any(&token, &["api"]) {
-        return Err(insufficient_scope("api"));
-    }
-    if find_project(state, project_id).is_none() {
-        return Err(not_found());
-    }
-    Ok(())
-}
-
-async fn list_hooks(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
-    if let Err(r) = admit_hooks(&state, &headers, id).await {
-        return r;
-    }
-    Json(state.hooks(id).iter().map(shown).collect::<Vec<_>>()).into_response()
-}
-
-fn hook_from(id: u64, project_id: u64, body: &Value) -> Value {
-    json!({
-        "id": id,
-        "url": body["url"],
-        "project_id": project_id,
-        "push_events": body["push_events"].as_bool().unwrap_or(true),
-        "tag_push_events": body["tag_push_events"].as_bool().unwrap_or(false),
-        "merge_requests_events": body["merge_requests_events"].as_bool().unwrap_or(false),
-        "enable_ssl_verification": body["enable_ssl_verification"].as_bool().unwrap_or(true),
-        "created_at": "2026-11-26T00:00:00.000Z",
-        "token": body["token"],
-    })
-}
-
-async fn create_hook(
-    State(state): State<Arc<FakeState>>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-    Json(body): Json<Value>,
-) -> Response {
-    if let Err(r) = admit_hooks(&state, &headers, id).await {
-        return r;
-    }
-    if body["url"].as_str().is_none_or(str::is_empty) {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "url is missing"}))).into_response();
-    }
-    let hook = hook_from(state.next_hook_id.fetch_add(1, Ordering::SeqCst), id, &body);
-    state.hooks.lock().unwrap().entry(id).or_default().push(hook.clone());
-    (StatusCode::CREATED, Json(shown(&hook))).into_response()
-}
-
-async fn update_hook(
-    State(state): State<Arc<FakeState>>,
-    headers: HeaderMap,
-    Path((id, hook_id)): Path<(u64, u64)>,
-    Json(body): Json<Value>,
-) -> Response {
-    if let Err(r) = admit_hooks(&state, &headers, id).await {
-        return r;
-    }
-    let mut hooks = state.hooks.lock().unwrap();
-    let Some(slot) = hooks
-        .get_mut(&id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    else {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
-    };
-    *slot = hook_from(hook_id, id, &body);
-    Json(shown(slot)).into_response()
-}
-
-async fn delete_hook(
-    State(state): State<Arc<FakeState>>,
-    headers: HeaderMap,
-    Path((id, hook_id)): Path<(u64, u64)>,
-) -> Response {
-    if let Err(r) = admit_hooks(&state, &headers, id).await {
-        return r;
-    }
-    let mut hooks = state.hooks.lock().unwrap();
-    let Some(list) = hooks.get_mut(&id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
-    };
-    let before = list.len();
-    list.retain(|h| h["id"].as_u64() != Some(hook_id));
-    if list.len() == before {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
-    }
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// Adds a hook someone else made (not through us), as GitLab would list it.
-pub fn add_foreign_hook(state: &FakeState, project_id: u64, url: &str) -> u64 {
-    let id = state.next_hook_id.fetch_add(1, Ordering::SeqCst);
-    let hook = hook_from(id, project_id, &json!({"url": url, "token": "someone-elses"}));
-    state.hooks.lock().unwrap().entry(project_id).or_default().push(hook);
-    id
-}
-
 async fn avatar(State(state): State<Arc<FakeState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     if let Err(r) = admit(&state, &headers).await {
         return r;
@@ -520,6 +421,7 @@ impl FakeGitLab {
             base_url: Mutex::new(base_url.clone()),
             hooks: Mutex::new(HashMap::new()),
             next_hook_id: AtomicU64::new(1),
+            hook_test_answer: std::sync::atomic::AtomicU16::new(200),
             project_lookups: AtomicU64::new(0),
             oauth: Default::default(),
             builds: Default::default(),
@@ -531,10 +433,19 @@ impl FakeGitLab {
             .route("/api/v4/version", get(version))
             .route("/api/v4/projects", get(projects))
             .route("/api/v4/projects/{id}", get(project))
-            .route("/api/v4/projects/{id}/hooks", get(list_hooks).post(create_hook))
+            .route(
+                "/api/v4/projects/{id}/hooks",
+                get(crate::fake_hooks::list_hooks).post(crate::fake_hooks::create_hook),
+            )
             .route(
                 "/api/v4/projects/{id}/hooks/{hook_id}",
-                put(update_hook).delete(delete_hook),
+                get(crate::fake_hooks::get_hook)
+                    .put(crate::fake_hooks::update_hook)
+                    .delete(crate::fake_hooks::delete_hook),
+            )
+            .route(
+                "/api/v4/projects/{id}/hooks/{hook_id}/test/{trigger}",
+                post(crate::fake_hooks::test_hook),
             )
             .route("/uploads/-/system/project/avatar/{id}/avatar.png", get(avatar))
             .route(

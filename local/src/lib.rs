@@ -3,6 +3,7 @@
 pub mod aws_setup;
 pub mod fake_builds;
 pub mod fake_gitlab;
+pub mod fake_hooks;
 pub mod fake_oauth;
 pub mod fake_projects;
 pub mod server;

@@ -23,7 +23,7 @@ use crate::http::App;
 use crate::http::auth::Authenticator;
 use crate::http::routes::RouteId;
 use crate::ports::{
-    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SyncQueue, SyncStore,
+    Clock, GitLabApi, HookStore, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, SyncQueue, SyncStore,
     SystemClock, TriggerHandoff, TriggerStore, WebhookStore,
 };
 
@@ -50,7 +50,14 @@ fn assemble<S>(
     clock: Arc<dyn Clock>,
 ) -> App
 where
-    S: IntegrationStore + RepositoryStore + WebhookStore + OAuthStateStore + TriggerStore + SyncStore + 'static,
+    S: IntegrationStore
+        + RepositoryStore
+        + HookStore
+        + WebhookStore
+        + OAuthStateStore
+        + TriggerStore
+        + SyncStore
+        + 'static,
 {
     let auth = Authenticator::new(
         vault.clone(),
@@ -77,6 +84,7 @@ where
     let services = Services {
         integrations: store.clone(),
         repositories: store.clone(),
+        hooks: store.clone(),
         webhooks: store.clone(),
         oauth_states: store.clone(),
         triggers: store.clone(),

@@ -1164,7 +1164,7 @@ async fn projects_that_change_at_gitlab() {
         )
         .await;
     assert_eq!(status, 200);
-    let hooks = h.app.services.repositories.list_hooks(&integration).await.unwrap();
+    let hooks = h.app.services.hooks.list_hooks(&integration).await.unwrap();
     assert_eq!(hooks.len(), 1);
 
     h.gitlab.state.modify_project(FIXTURE_PROJECT, |p| {
@@ -1191,13 +1191,114 @@ async fn projects_that_change_at_gitlab() {
     h.gitlab.state.remove_projects(&[FIXTURE_PROJECT]);
     assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
     h.sync_settled(integration.as_str()).await;
+    assert!(h.app.services.hooks.list_hooks(&integration).await.unwrap().is_empty());
+}
+
+/// The hook we registered shows its health in the listing, refreshed by a sync and by
+/// registering again, which re-enables a hook GitLab disabled.
+async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
+    let (h, started) = connected(backend).await;
+    let integration = id_of(&started);
+    let secret = secret_of(&started);
+    let repository = repository_of(&h, &integration, FIXTURE_PROJECT).await;
+    let register = format!("/v1/integration-repositories/{repository}/gitlab-webhook");
+    let sync = format!("/v1/integrations/{integration}/installations");
+    let others: Vec<Value> = {
+        let (_, list) = h
+            .call(
+                Method::GET,
+                &format!("/v1/integrations/{integration}/repositories?limit=100"),
+                OWNER,
+                None,
+            )
+            .await;
+        list["repositories"].as_array().unwrap().clone()
+    };
     assert!(
-        h.app
-            .services
-            .repositories
-            .list_hooks(&integration)
-            .await
-            .unwrap()
-            .is_empty()
+        others.iter().all(|r| r.get("webhook") == Some(&Value::Null)),
+        "no hook registered yet: {others:?}"
     );
+
+    let (status, registered) = h.call(Method::POST, &register, OWNER, Some("{}")).await;
+    assert_eq!(
+        (status, registered["alert_status"].as_str()),
+        (200, Some("executable")),
+        "{registered}"
+    );
+    let hook_id = registered["hook_id"].as_u64().unwrap();
+    let hook = &h.gitlab.state.hooks(FIXTURE_PROJECT)[0];
+    assert_eq!(
+        hook["resource_access_token_events"], true,
+        "subscribed to token expiry events"
+    );
+    let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(
+        listed["webhook"],
+        json!({"hook_id": hook_id, "alert_status": "executable", "disabled_until": null, "last_delivery_at": null})
+    );
+    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
+    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
+    let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(listed["webhook"]["last_delivery_at"], START_TIME);
+
+    // GitLab disables it after failed deliveries; the next sync shows it.
+    let until = "2026-11-27T12:00:00.000Z";
+    oore_local::fake_hooks::set_hook_alert(
+        &h.gitlab.state,
+        FIXTURE_PROJECT,
+        hook_id,
+        "temporarily_disabled",
+        Some(until),
+    );
+    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
+    h.sync_settled(integration.as_str()).await;
+    let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(
+        (&listed["webhook"]["alert_status"], &listed["webhook"]["disabled_until"]),
+        (&json!("temporarily_disabled"), &json!(until))
+    );
+
+    // Registering again tests the hook: a test GitLab's delivery fails leaves it disabled…
+    oore_local::fake_hooks::set_hook_alert(&h.gitlab.state, FIXTURE_PROJECT, hook_id, "disabled", None);
+    h.gitlab
+        .state
+        .hook_test_answer
+        .store(500, std::sync::atomic::Ordering::SeqCst);
+    let (status, answer) = h.call(Method::POST, &register, OWNER, Some("{}")).await;
+    assert_eq!(
+        (status, answer["alert_status"].as_str()),
+        (200, Some("disabled")),
+        "{answer}"
+    );
+    // …one our service answers 2xx re-enables it.
+    h.gitlab
+        .state
+        .hook_test_answer
+        .store(200, std::sync::atomic::Ordering::SeqCst);
+    let (status, answer) = h.call(Method::POST, &register, OWNER, Some("{}")).await;
+    assert_eq!(
+        (status, answer["alert_status"].as_str()),
+        (200, Some("executable")),
+        "{answer}"
+    );
+    assert_eq!(answer["hook_id"], hook_id, "the same hook, not a second one");
+    let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(listed["webhook"]["alert_status"], "executable");
+
+    // Someone deleted our hook at GitLab: the next sync forgets it.
+    h.gitlab.state.hooks_clear(FIXTURE_PROJECT);
+    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
+    h.sync_settled(integration.as_str()).await;
+    let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+    assert_eq!(listed["webhook"], Value::Null);
+}
+
+#[tokio::test]
+async fn hook_health_embedded() {
+    hook_health_is_shown_and_a_disabled_hook_reenabled(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn hook_health_on_moto() {
+    hook_health_is_shown_and_a_disabled_hook_reenabled(Backend::Moto).await;
 }

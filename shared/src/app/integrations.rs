@@ -208,7 +208,7 @@ async fn enqueue_purge(services: &Services, id: &IntegrationId) {
 /// make), while the token still works. A hook GitLab no longer has counts as deleted; GitLab
 /// unreachable leaves the rest, and the log says so.
 async fn delete_registered_hooks(services: &Services, record: &IntegrationRecord) {
-    let hooks = match services.repositories.list_hooks(&record.id).await {
+    let hooks = match services.hooks.list_hooks(&record.id).await {
         Ok(hooks) if !hooks.is_empty() => hooks,
         Ok(_) => return,
         Err(err) => {
@@ -223,7 +223,8 @@ async fn delete_registered_hooks(services: &Services, record: &IntegrationRecord
             return;
         }
     };
-    for (project, hook_id) in hooks {
+    let registered = hooks.iter().filter_map(|h| h.hook_id.map(|id| (h.project_id, id)));
+    for (project, hook_id) in registered {
         match services
             .gitlab
             .delete_project_hook(&record.host_url, &token, project, hook_id)

@@ -12,6 +12,7 @@ pub mod cursors;
 pub mod deadline;
 pub mod deliveries;
 pub mod handoff;
+pub mod hook_health;
 pub mod installations;
 pub mod integration_settings;
 pub mod integrations;
@@ -30,8 +31,8 @@ use crate::config::Config;
 use crate::domain::ids::{IntegrationId, RepositoryId};
 use crate::domain::integration::{IntegrationRecord, Repository};
 use crate::ports::{
-    Clock, GitLabApi, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError, SyncQueue,
-    SyncStore, TriggerHandoff, TriggerStore, WebhookStore,
+    Clock, GitLabApi, HookStore, IntegrationStore, OAuthStateStore, RepositoryStore, SecretVault, StoreError,
+    SyncQueue, SyncStore, TriggerHandoff, TriggerStore, WebhookStore,
 };
 
 /// The ports and settings the use cases run on, built once per container.
@@ -39,6 +40,7 @@ use crate::ports::{
 pub struct Services {
     pub integrations: Arc<dyn IntegrationStore>,
     pub repositories: Arc<dyn RepositoryStore>,
+    pub hooks: Arc<dyn HookStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub oauth_states: Arc<dyn OAuthStateStore>,
     pub triggers: Arc<dyn TriggerStore>,

@@ -4,6 +4,7 @@ use url::Url;
 
 use super::credentials::{CredentialsError, with_token};
 use super::{LookupError, Services};
+use crate::domain::hooks::HookRecord;
 use crate::domain::host::HostUrl;
 use std::collections::HashMap;
 
@@ -76,8 +77,15 @@ async fn repositories_of(
     Ok(projects.iter().filter_map(|p| found.remove(p)).collect())
 }
 
+/// A listed repository with the record of the hook we registered on it, if any.
+pub struct ListedRepository {
+    pub repository: Repository,
+    pub webhook: Option<HookRecord>,
+}
+
 /// One page of an integration's repositories. Without a search, only the index chunks the
-/// page falls in are read; a search reads the index; either way only the page's repositories.
+/// page falls in are read; a search reads the index; either way only the page's repositories
+/// and their hook records.
 ///
 /// # Errors
 /// The integration does not exist, or storage failed.
@@ -85,7 +93,7 @@ pub async fn list_repositories(
     services: &Services,
     id: &IntegrationId,
     query: &RepositoryQuery,
-) -> Result<RepositoryPage<Repository>, LookupError> {
+) -> Result<RepositoryPage<ListedRepository>, LookupError> {
     let record = services.integration(id).await?;
     let indexed = match query.q {
         None => {
@@ -100,8 +108,20 @@ pub async fn list_repositories(
         Some(slice) => (slice.entries, slice.total),
         None => page_of(all_entries(services, &record.id).await?, query),
     };
+    let projects: Vec<ProjectId> = entries.iter().map(IndexEntry::project).collect();
+    let (repositories, hooks) = futures::try_join!(
+        repositories_of(services, &record.id, &entries),
+        services.hooks.get_hooks(&record.id, &projects)
+    )?;
+    let mut hooks: HashMap<ProjectId, HookRecord> = hooks.into_iter().map(|h| (h.project_id, h)).collect();
     Ok(RepositoryPage {
-        repositories: repositories_of(services, &record.id, &entries).await?,
+        repositories: repositories
+            .into_iter()
+            .map(|repository| ListedRepository {
+                webhook: hooks.remove(&repository.external_id),
+                repository,
+            })
+            .collect(),
         total,
     })
 }

@@ -5,6 +5,7 @@
 use secrecy::SecretString;
 
 use super::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
+use super::hook_health::reenable_if_disabled;
 use super::{LookupError, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::IntegrationRecord;
@@ -176,10 +177,14 @@ pub struct RegisteredHook {
     /// Whether the hook was made now (else ours was updated).
     pub created: bool,
     pub rotated_at: i64,
+    /// GitLab's `alert_status` after the registration (and, for a disabled hook, the test
+    /// delivery that re-enables it); `None` where GitLab does not report it.
+    pub alert_status: Option<String>,
 }
 
 /// Creates the project hook at GitLab posting to `webhook_url`, or updates ours if it is there
-/// already (matched on its URL), with a fresh secret.
+/// already (matched on its URL), with a fresh secret. A hook GitLab disabled is re-enabled with a
+/// test delivery, and its health recorded.
 pub async fn register_webhook(
     services: &Services,
     id: &RepositoryId,
@@ -205,6 +210,7 @@ pub async fn register_webhook(
         tag_push_events: true,
         merge_requests_events: true,
         enable_ssl_verification: true,
+        resource_access_token_events: true,
     };
     let settings = &settings;
     let hook = with_token(services, &integration, |token| async move {
@@ -215,15 +221,24 @@ pub async fn register_webhook(
     .await??;
     // Kept so a delete of the integration removes the hooks we made, and only those.
     services
-        .repositories
+        .hooks
         .put_hook(&integration.id, project_id, hook.id)
         .await
         .map_err(RotateError::Store)?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, hook_id = hook.id, created = existing.is_none(), "project hook registered");
+    let alert_status = match reenable_if_disabled(services, &integration, project_id, hook.id).await? {
+        Ok(health) => health.and_then(|h| h.alert_status),
+        // The hook is registered; its health is read again by the next sync.
+        Err(err) => {
+            tracing::warn!(integration_id = %integration.id, %project_id, error = %err, "hook health not read after registering");
+            hook.alert_status.clone()
+        }
+    };
     Ok(RegisteredHook {
         repository_id: repository.id,
         hook_id: hook.id,
         created: existing.is_none(),
         rotated_at: rotated.rotated_at,
+        alert_status,
     })
 }

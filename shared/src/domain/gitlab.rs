@@ -53,6 +53,12 @@ pub struct ProjectHook {
     pub tag_push_events: bool,
     #[serde(default)]
     pub merge_requests_events: bool,
+    /// `executable`, `temporarily_disabled` or `disabled` (GitLab 15.x and later).
+    #[serde(default)]
+    pub alert_status: Option<String>,
+    /// When a temporarily disabled hook delivers again.
+    #[serde(default)]
+    pub disabled_until: Option<String>,
 }
 
 /// One project of `GET /api/v4/projects` (full, not `simple=true`, so `visibility` is present).

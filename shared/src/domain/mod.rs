@@ -3,6 +3,7 @@
 pub mod build_rules;
 pub mod delivery;
 pub mod gitlab;
+pub mod hooks;
 pub mod host;
 pub mod ids;
 pub mod integration;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::build_triggers::TriggerView;
 use crate::app::commit_status::StatusReporting;
+use crate::app::repositories::ListedRepository;
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::gitlab::CredentialStatus;
 use crate::domain::host::HostUrl;
@@ -178,6 +179,40 @@ impl From<&Repository> for RepositoryView {
     }
 }
 
+/// The health of the hook we registered on a repository, as GitLab last reported it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WebhookView {
+    pub hook_id: u64,
+    pub alert_status: Option<String>,
+    pub disabled_until: Option<String>,
+    pub last_delivery_at: Option<i64>,
+}
+
+/// A repository of one integration as its listing shows it: the contract's
+/// `IntegrationRepository` and the hook we registered on it (`null` when none).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IntegrationRepositoryView {
+    #[serde(flatten)]
+    pub repository: RepositoryView,
+    pub webhook: Option<WebhookView>,
+}
+
+impl From<&ListedRepository> for IntegrationRepositoryView {
+    fn from(listed: &ListedRepository) -> Self {
+        IntegrationRepositoryView {
+            repository: (&listed.repository).into(),
+            webhook: listed.webhook.as_ref().and_then(|hook| {
+                Some(WebhookView {
+                    hook_id: hook.hook_id?,
+                    alert_status: hook.alert_status.clone(),
+                    disabled_until: hook.disabled_until.clone(),
+                    last_delivery_at: hook.last_delivery_at,
+                })
+            }),
+        }
+    }
+}
+
 /// The contract's `SourceRepository`: a repository with the integration it belongs to.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SourceRepositoryView {
@@ -307,6 +342,8 @@ pub struct RegisteredHookResponse {
     pub hook_id: u64,
     pub created: bool,
     pub webhook_url: String,
+    /// GitLab's `alert_status` after registering (`executable` once delivering).
+    pub alert_status: Option<String>,
     pub rotated_at: i64,
 }
 

@@ -134,6 +134,24 @@ pub trait GitLabApi: Send + Sync {
         hook: &HookSettings,
     ) -> Result<ProjectHook, GitLabError>;
     /// `DELETE /projects/:id/hooks/:hook_id`.
+    /// `GET /projects/:id/hooks/:hook_id`: one hook, with its `alert_status`.
+    async fn project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<ProjectHook, GitLabError>;
+    /// `POST /projects/:id/hooks/:hook_id/test/:trigger`: a test delivery, which re-enables a
+    /// disabled hook when the hook answers 2xx (GitLab then answers 201, else 422).
+    async fn test_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+        trigger: &str,
+    ) -> Result<(), GitLabError>;
     async fn delete_project_hook(
         &self,
         host: &HostUrl,
@@ -219,4 +237,6 @@ pub struct HookSettings {
     pub tag_push_events: bool,
     pub merge_requests_events: bool,
     pub enable_ssl_verification: bool,
+    /// Project and group access token expiry events (GitLab versions without them ignore it).
+    pub resource_access_token_events: bool,
 }

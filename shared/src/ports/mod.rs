@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use crate::domain::delivery::DeliveryRecord;
+use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, IntegrationStatus, Repository};
 use crate::domain::name_index::{IndexEntry, IndexSlice};
@@ -125,14 +126,6 @@ pub trait RepositoryStore: Send + Sync {
     /// Replaces the integration's name index with `entries` (sorted).
     async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError>;
     /// Records the project hook we registered for a project (one per project; replaces).
-    async fn put_hook(
-        &self,
-        integration_id: &IntegrationId,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), StoreError>;
-    /// The project hooks we registered: project and hook id.
-    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError>;
     /// Writes `upserts` and removes the repositories with ids in `removals`.
     /// Writes `upserts` and removes `removals` (with their hook records).
     async fn write_repositories(
@@ -141,6 +134,35 @@ pub trait RepositoryStore: Send + Sync {
         upserts: &[Repository],
         removals: &[Repository],
     ) -> Result<(), StoreError>;
+}
+
+/// The records of the project hooks we registered (`HOOK#{project}` items).
+#[async_trait]
+pub trait HookStore: Send + Sync {
+    /// Records that we registered `hook_id` on the project (keeping what else is known of it).
+    async fn put_hook(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), StoreError>;
+    /// Records GitLab's word on a registered hook's health; nothing if the record is gone.
+    async fn set_hook_health(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        health: &HookHealth,
+    ) -> Result<(), StoreError>;
+    /// Forgets the hook we registered on the project (GitLab no longer has it).
+    async fn remove_hook(&self, integration_id: &IntegrationId, project_id: ProjectId) -> Result<(), StoreError>;
+    /// The hooks we registered on the integration's projects.
+    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<HookRecord>, StoreError>;
+    /// The hook records of these projects (registered hooks only).
+    async fn get_hooks(
+        &self,
+        integration_id: &IntegrationId,
+        projects: &[ProjectId],
+    ) -> Result<Vec<HookRecord>, StoreError>;
 }
 
 /// What became of an attempt to record a delivery.
@@ -173,8 +195,9 @@ pub trait WebhookStore: Send + Sync {
     /// Sets whether deliveries must be signed on every key the integration has.
     async fn set_signature_requirement(&self, integration_id: &IntegrationId, required: bool)
     -> Result<(), StoreError>;
-    /// Records a delivery, its dedupe marker and its trigger, all or nothing. `repository` is the
-    /// GitLab project whose repository must be stored for the trigger to be written.
+    /// Records a delivery, its dedupe marker and its trigger, all or nothing, and the time on
+    /// its project's hook record. `repository` is the GitLab project whose repository must be
+    /// stored (and not archived) for the trigger to be written.
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,

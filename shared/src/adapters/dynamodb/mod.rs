@@ -46,6 +46,7 @@
 //! beside them. One module per port: `integrations`, `repositories`, `webhooks`, `triggers`,
 //! `oauth_states`.
 
+mod hooks;
 mod integrations;
 pub mod keys;
 mod name_index;
@@ -60,7 +61,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -199,6 +200,53 @@ impl DynamoStore {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// The items of these keys that exist (BatchGetItem, 100 keys a call, unprocessed keys
+    /// retried), consistent reads.
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|(pk, sk)| HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk.clone()))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            );
+            for attempt in 0u32.. {
+                let Some(request) = pending.take() else { break };
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    if attempt >= 8 {
+                        return Err(StoreError::Unavailable(
+                            "DynamoDB kept keys unprocessed after retries".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {

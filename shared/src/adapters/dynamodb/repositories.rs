@@ -1,13 +1,8 @@
 //! The repository store on DynamoDB: an integration's repositories, and one found by its id.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 
-use super::keys::{
-    HOOK_PREFIX, REPOSITORY_GSI1SK, REPOSITORY_PREFIX, hook_sk, integration_pk, repository_gsi1pk, repository_sk,
-};
+use super::keys::{REPOSITORY_GSI1SK, REPOSITORY_PREFIX, hook_sk, integration_pk, repository_gsi1pk, repository_sk};
 use super::{DynamoStore, Item, delete_request, from_item, number, put_request, s, to_item, unavailable};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
@@ -49,56 +44,8 @@ impl RepositoryStore for DynamoStore {
         projects: &[ProjectId],
     ) -> Result<Vec<Repository>, StoreError> {
         let pk = integration_pk(integration_id);
-        let mut found = Vec::with_capacity(projects.len());
-        // BatchGetItem takes at most 100 keys and may hand some back unprocessed.
-        for chunk in projects.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|p| {
-                    HashMap::from([
-                        ("pk".to_string(), s(pk.clone())),
-                        ("sk".to_string(), s(repository_sk(*p))),
-                    ])
-                })
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-            );
-            for attempt in 0u32.. {
-                let Some(request) = pending.take() else { break };
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    found.push(from_item(item)?);
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if pending.is_some() {
-                    if attempt >= 8 {
-                        return Err(StoreError::Unavailable(
-                            "DynamoDB kept keys unprocessed after retries".into(),
-                        ));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
-                }
-            }
-        }
-        Ok(found)
+        let keys = projects.iter().map(|p| (pk.clone(), repository_sk(*p))).collect();
+        self.batch_get(keys).await?.into_iter().map(from_item).collect()
     }
 
     async fn stale_repositories(
@@ -136,42 +83,6 @@ impl RepositoryStore for DynamoStore {
 
     async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
         self.write_index(integration_id, entries).await
-    }
-
-    async fn put_hook(
-        &self,
-        integration_id: &IntegrationId,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), StoreError> {
-        let item: Item = HashMap::from([
-            ("pk".to_string(), s(integration_pk(integration_id))),
-            ("sk".to_string(), s(hook_sk(project_id))),
-            ("project_id".to_string(), s(project_id.to_string())),
-            ("hook_id".to_string(), number(hook_id as i64)),
-        ]);
-        // One item: PutItem, which the registering function's role allows (not BatchWriteItem).
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct Hook {
-            project_id: ProjectId,
-            hook_id: u64,
-        }
-        let items = self.query_prefix(&integration_pk(integration_id), HOOK_PREFIX).await?;
-        items
-            .into_iter()
-            .map(|item| from_item::<Hook>(item).map(|h| (h.project_id, h.hook_id)))
-            .collect()
     }
 
     async fn write_repositories(

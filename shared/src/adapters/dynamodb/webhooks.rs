@@ -194,6 +194,10 @@ impl WebhookStore for DynamoStore {
         if let Some(trigger) = trigger {
             writes.push(self.put(Self::trigger_item(trigger)?, None)?);
         }
+        if let Some(project) = delivery.project_id {
+            writes.push(self.delivery_noted(&delivery.integration_id, project, delivery.received_at)?);
+        }
+        // The repository check goes last: a failure there is told by its position.
         if let Some(project) = repository {
             writes.push(self.buildable_check(integration_pk(&delivery.integration_id), repository_sk(project))?);
         }

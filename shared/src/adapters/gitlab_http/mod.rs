@@ -18,6 +18,7 @@ use crate::domain::host::{HostUrl, is_forbidden_ip};
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
 mod answers;
+mod hooks;
 
 use crate::ports::{
     Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
@@ -263,22 +264,49 @@ impl GitLabApi for HttpGitLab {
         token: &SecretString,
         project_id: ProjectId,
     ) -> Result<Vec<ProjectHook>, GitLabError> {
-        let mut hooks = Vec::new();
-        let mut page = 1;
-        loop {
-            let mut url = host.join(&format!("api/v4/projects/{project_id}/hooks"));
-            url.query_pairs_mut()
-                .append_pair("per_page", "100")
-                .append_pair("page", &page.to_string());
-            let response = self.send(self.get(url, Some(token))).await?;
-            let next = header_u32(response.headers(), "x-next-page").or_else(|| link_next_page(response.headers()));
-            let batch: Vec<ProjectHook> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
-            hooks.extend(batch);
-            match next {
-                Some(n) if n > page => page = n,
-                _ => return Ok(hooks),
-            }
-        }
+        self.list_hooks(host, token, project_id).await
+    }
+
+    async fn project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<ProjectHook, GitLabError> {
+        self.get_hook(host, token, project_id, hook_id).await
+    }
+
+    async fn test_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+        trigger: &str,
+    ) -> Result<(), GitLabError> {
+        self.test_hook(host, token, project_id, hook_id, trigger).await
+    }
+
+    async fn delete_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), GitLabError> {
+        self.delete_hook(host, token, project_id, hook_id).await
+    }
+
+    async fn save_project_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        hook_id: Option<u64>,
+        hook: &HookSettings,
+    ) -> Result<ProjectHook, GitLabError> {
+        self.save_hook(host, token, project_id, hook_id, hook).await
     }
 
     async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError> {
@@ -349,47 +377,6 @@ impl GitLabApi for HttpGitLab {
         )
         .await?;
         Ok(())
-    }
-
-    async fn delete_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), GitLabError> {
-        let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}"));
-        self.send(self.with_token(self.client().delete(url), Some(token)))
-            .await?;
-        Ok(())
-    }
-
-    async fn save_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        hook_id: Option<u64>,
-        hook: &HookSettings,
-    ) -> Result<ProjectHook, GitLabError> {
-        let body = serde_json::json!({
-            "url": hook.url,
-            "token": hook.token.expose_secret(),
-            "push_events": hook.push_events,
-            "tag_push_events": hook.tag_push_events,
-            "merge_requests_events": hook.merge_requests_events,
-            "enable_ssl_verification": hook.enable_ssl_verification,
-        });
-        let request = match hook_id {
-            Some(id) => self
-                .client()
-                .put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
-            None => self
-                .client()
-                .post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
-        };
-        let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
-        response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
     }
 
     async fn create_deploy_token(

@@ -2,6 +2,7 @@
 //! set of tables behind one lock; the store's ports are split by file (`repositories`,
 //! `webhooks`: deliveries, triggers and syncs), the vault is in `vault`.
 
+mod hooks;
 mod repositories;
 mod vault;
 mod webhooks;
@@ -14,6 +15,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::delivery::DeliveryRecord;
+use crate::domain::hooks::HookRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
 use crate::domain::name_index::IndexEntry;
@@ -40,7 +42,7 @@ pub(super) struct Tables {
     /// trigger id → trigger.
     triggers: HashMap<TriggerId, Trigger>,
     /// integration id → project → the hook we registered.
-    hooks: HashMap<IntegrationId, BTreeMap<ProjectId, u64>>,
+    hooks: HashMap<IntegrationId, BTreeMap<ProjectId, HookRecord>>,
     /// integration id → its name index.
     name_indexes: HashMap<IntegrationId, Vec<IndexEntry>>,
     /// integration id → its sync record.

@@ -84,29 +84,6 @@ impl RepositoryStore for MemoryStore {
         Ok(())
     }
 
-    async fn put_hook(
-        &self,
-        integration_id: &IntegrationId,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), StoreError> {
-        self.lock()
-            .hooks
-            .entry(integration_id.clone())
-            .or_default()
-            .insert(project_id, hook_id);
-        Ok(())
-    }
-
-    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<(ProjectId, u64)>, StoreError> {
-        Ok(self
-            .lock()
-            .hooks
-            .get(integration_id)
-            .map(|h| h.iter().map(|(p, id)| (*p, *id)).collect())
-            .unwrap_or_default())
-    }
-
     async fn write_repositories(
         &self,
         integration_id: &IntegrationId,

@@ -102,6 +102,10 @@ impl WebhookStore for MemoryStore {
         if let Some(trigger) = trigger {
             t.triggers.insert(trigger.id.clone(), trigger.clone());
         }
+        if let Some(project) = delivery.project_id {
+            MemoryStore::hook_entry(&mut t.hooks, &delivery.integration_id, project).last_delivery_at =
+                Some(delivery.received_at);
+        }
         Ok(Recorded::New)
     }
 

@@ -3,7 +3,7 @@
 use http::StatusCode;
 use lambda_http::{Body, Response};
 
-use super::super::bodies::{RepositoryListResponse, RepositoryView};
+use super::super::bodies::{IntegrationRepositoryView, RepositoryListResponse};
 use super::super::envelope::ApiError;
 use super::super::{App, Ctx, json};
 use super::repository_query;
@@ -12,7 +12,7 @@ use crate::app::repositories;
 pub(super) async fn list_repositories(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let query = repository_query(&ctx)?;
     let page = repositories::list_repositories(&app.services, &ctx.path_id()?, &query).await?;
-    let repositories: Vec<RepositoryView> = page.repositories.iter().map(Into::into).collect();
+    let repositories: Vec<IntegrationRepositoryView> = page.repositories.iter().map(Into::into).collect();
     Ok(json(
         StatusCode::OK,
         &RepositoryListResponse {

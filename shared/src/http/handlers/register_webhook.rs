@@ -20,6 +20,7 @@ pub(super) async fn register_webhook(app: &App, ctx: Ctx) -> Result<Response<Bod
             created: hook.created,
             webhook_url,
             rotated_at: hook.rotated_at,
+            alert_status: hook.alert_status,
         },
     ))
 }

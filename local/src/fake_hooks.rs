@@ -1,0 +1,208 @@
+//! The fake GitLab's project hooks: list, read one, create, update, delete; GitLab's health
+//! fields (`alert_status`, `disabled_until`), which tests set; and the test delivery, which
+//! re-enables a hook when the hook's URL answers it with a 2xx (the fake takes that answer from
+//! `FakeState::hook_test_answer`, as it cannot reach the URL).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::fake_gitlab::{FakeState, admit, find_project, has_any, insufficient_scope, not_found};
+
+fn shown(hook: &Value) -> Value {
+    let mut hook = hook.clone();
+    if let Some(map) = hook.as_object_mut() {
+        map.remove("token");
+    }
+    hook
+}
+
+/// Hooks need the api scope (and Maintainer, which the fake's user always is).
+async fn admit_hooks(state: &FakeState, headers: &HeaderMap, project_id: u64) -> Result<(), Response> {
+    let token = admit(state, headers).await?;
+    if !has_any(&token, &["api"]) {
+        return Err(insufficient_scope("api"));
+    }
+    if find_project(state, project_id).is_none() {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+pub(crate) async fn list_hooks(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    Json(state.hooks(id).iter().map(shown).collect::<Vec<_>>()).into_response()
+}
+
+fn hook_from(id: u64, project_id: u64, body: &Value) -> Value {
+    json!({
+        "id": id,
+        "url": body["url"],
+        "project_id": project_id,
+        "push_events": body["push_events"].as_bool().unwrap_or(true),
+        "tag_push_events": body["tag_push_events"].as_bool().unwrap_or(false),
+        "merge_requests_events": body["merge_requests_events"].as_bool().unwrap_or(false),
+        "enable_ssl_verification": body["enable_ssl_verification"].as_bool().unwrap_or(true),
+        "resource_access_token_events": body["resource_access_token_events"].as_bool().unwrap_or(false),
+        "alert_status": "executable",
+        "disabled_until": null,
+        "created_at": "2026-11-26T00:00:00.000Z",
+        "token": body["token"],
+    })
+}
+
+pub(crate) async fn create_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    if body["url"].as_str().is_none_or(str::is_empty) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "url is missing"}))).into_response();
+    }
+    let hook = hook_from(state.next_hook_id.fetch_add(1, Ordering::SeqCst), id, &body);
+    state.hooks.lock().unwrap().entry(id).or_default().push(hook.clone());
+    (StatusCode::CREATED, Json(shown(&hook))).into_response()
+}
+
+pub(crate) async fn update_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path((id, hook_id)): Path<(u64, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    let mut hooks = state.hooks.lock().unwrap();
+    let Some(slot) = hooks
+        .get_mut(&id)
+        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
+    else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+    };
+    // Editing a hook's settings leaves its health as it was.
+    let mut updated = hook_from(hook_id, id, &body);
+    updated["alert_status"] = slot["alert_status"].clone();
+    updated["disabled_until"] = slot["disabled_until"].clone();
+    *slot = updated;
+    Json(shown(slot)).into_response()
+}
+
+pub(crate) async fn delete_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path((id, hook_id)): Path<(u64, u64)>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    let mut hooks = state.hooks.lock().unwrap();
+    let Some(list) = hooks.get_mut(&id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+    };
+    let before = list.len();
+    list.retain(|h| h["id"].as_u64() != Some(hook_id));
+    if list.len() == before {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Adds a hook someone else made (not through us), as GitLab would list it.
+pub fn add_foreign_hook(state: &FakeState, project_id: u64, url: &str) -> u64 {
+    let id = state.next_hook_id.fetch_add(1, Ordering::SeqCst);
+    let hook = hook_from(id, project_id, &json!({"url": url, "token": "someone-elses"}));
+    state.hooks.lock().unwrap().entry(project_id).or_default().push(hook);
+    id
+}
+
+fn hook_not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response()
+}
+
+pub(crate) async fn get_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path((id, hook_id)): Path<(u64, u64)>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    let hooks = state.hooks.lock().unwrap();
+    match hooks
+        .get(&id)
+        .and_then(|list| list.iter().find(|h| h["id"].as_u64() == Some(hook_id)))
+    {
+        Some(hook) => Json(shown(hook)).into_response(),
+        None => hook_not_found(),
+    }
+}
+
+/// GitLab's test delivery: the hook's URL answers (here: `hook_test_answer`); a 2xx re-enables
+/// a disabled hook and answers 201, anything else answers 422 and leaves it as it was.
+pub(crate) async fn test_hook(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Path((id, hook_id, trigger)): Path<(u64, u64, String)>,
+) -> Response {
+    if let Err(r) = admit_hooks(&state, &headers, id).await {
+        return r;
+    }
+    if !matches!(
+        trigger.as_str(),
+        "push_events" | "tag_push_events" | "merge_requests_events" | "resource_access_token_events"
+    ) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "trigger does not have a valid value"})),
+        )
+            .into_response();
+    }
+    let mut hooks = state.hooks.lock().unwrap();
+    let Some(hook) = hooks
+        .get_mut(&id)
+        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
+    else {
+        return hook_not_found();
+    };
+    let answered = state.hook_test_answer.load(Ordering::SeqCst);
+    if (200..300).contains(&answered) {
+        hook["alert_status"] = json!("executable");
+        hook["disabled_until"] = Value::Null;
+        (StatusCode::CREATED, Json(json!({"message": "201 Created"}))).into_response()
+    } else {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"message": format!("[{answered}] the hook answered the test with {answered}")})),
+        )
+            .into_response()
+    }
+}
+
+/// Sets a hook's health as GitLab would after failed deliveries: `temporarily_disabled` with a
+/// `disabled_until`, or `disabled`.
+pub fn set_hook_alert(state: &FakeState, project_id: u64, hook_id: u64, status: &str, until: Option<&str>) {
+    let mut hooks = state.hooks.lock().unwrap();
+    if let Some(hook) = hooks
+        .get_mut(&project_id)
+        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
+    {
+        hook["alert_status"] = json!(status);
+        hook["disabled_until"] = json!(until);
+    }
+}

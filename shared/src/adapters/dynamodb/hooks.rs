@@ -1,0 +1,132 @@
+//! The hook store on DynamoDB: one `HOOK#{project}` item per project under the integration,
+//! written field by field (registration, health, last delivery) so no writer undoes another.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::keys::{HOOK_PREFIX, hook_sk, integration_pk};
+use super::{DynamoStore, Item, condition_held, from_item, number, s, unavailable};
+use crate::domain::hooks::{HookHealth, HookRecord};
+use crate::domain::ids::{IntegrationId, ProjectId};
+use crate::ports::{HookStore, StoreError};
+
+fn registered(items: Vec<Item>) -> Result<Vec<HookRecord>, StoreError> {
+    let records: Vec<HookRecord> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok(records.into_iter().filter(|r| r.hook_id.is_some()).collect())
+}
+
+#[async_trait]
+impl HookStore for DynamoStore {
+    async fn put_hook(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(hook_sk(project_id)))
+            .update_expression("SET project_id = :project, hook_id = :hook")
+            .expression_attribute_values(":project", s(project_id.to_string()))
+            .expression_attribute_values(":hook", number(hook_id as i64))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn set_hook_health(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        health: &HookHealth,
+    ) -> Result<(), StoreError> {
+        let mut set = vec!["checked_at = :checked"];
+        let mut remove = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(hook_sk(project_id)))
+            .condition_expression("attribute_exists(hook_id)")
+            .expression_attribute_values(":checked", number(health.checked_at));
+        match &health.alert_status {
+            Some(status) => {
+                set.push("alert_status = :status");
+                update = update.expression_attribute_values(":status", s(status.clone()));
+            }
+            None => remove.push("alert_status"),
+        }
+        match &health.disabled_until {
+            Some(until) => {
+                set.push("disabled_until = :until");
+                update = update.expression_attribute_values(":until", s(until.clone()));
+            }
+            None => remove.push("disabled_until"),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        // A record removed meanwhile (the repository vanished) is not brought back.
+        condition_held(update.update_expression(expression).send().await)?;
+        Ok(())
+    }
+
+    async fn remove_hook(&self, integration_id: &IntegrationId, project_id: ProjectId) -> Result<(), StoreError> {
+        // Only what the registration brought: the time of the last delivery stays. A record
+        // that is gone stays gone.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(hook_sk(project_id)))
+            .update_expression("REMOVE hook_id, alert_status, disabled_until, checked_at")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        condition_held(result)?;
+        Ok(())
+    }
+
+    async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<HookRecord>, StoreError> {
+        registered(self.query_prefix(&integration_pk(integration_id), HOOK_PREFIX).await?)
+    }
+
+    async fn get_hooks(
+        &self,
+        integration_id: &IntegrationId,
+        projects: &[ProjectId],
+    ) -> Result<Vec<HookRecord>, StoreError> {
+        let pk = integration_pk(integration_id);
+        let keys = projects.iter().map(|p| (pk.clone(), hook_sk(*p))).collect();
+        registered(self.batch_get(keys).await?)
+    }
+}
+
+impl DynamoStore {
+    /// The transaction write that notes a delivery's time on its project's hook record.
+    pub(super) fn delivery_noted(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        at: i64,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(hook_sk(project_id)))
+            .update_expression("SET project_id = :project, last_delivery_at = :at")
+            .expression_attribute_values(":project", s(project_id.to_string()))
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
+    }
+}
