@@ -139,6 +139,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), Arc::new(SystemClock), &key).await
     };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
+    tokio::spawn(shared::runtime::run_daily_token_check(app.services.clone()));
     let token = issue_token(
         &key,
         "local-owner",

@@ -262,6 +262,58 @@ pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
     .await
 }
 
+/// The entry point of the daily token check, on an EventBridge schedule: every integration's
+/// token is checked and `Token Expiring` published for what expires within 30 days.
+pub async fn serve_token_check() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_json_logs();
+    let config = Config::from_env()?;
+    crate::telemetry::install(&config.metrics_namespace);
+    let bus = config
+        .build_event_bus
+        .clone()
+        .ok_or("BUILD_EVENT_BUS_NAME is required for the token check")?;
+    let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
+    let events = EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
+    let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
+    let (services, events) = (&app.services, &events);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
+            let deadline = crate::sync_worker::deadline_of(&event.context);
+            let outcome = crate::app::deadline::within(deadline, check_tokens(services, events)).await;
+            crate::telemetry::flush_to_stdout();
+            outcome
+        },
+    ))
+    .await
+}
+
+/// One scheduled check; a failure to list the integrations fails the invocation (EventBridge
+/// retries it).
+pub async fn check_tokens(
+    services: &crate::app::Services,
+    events: &dyn crate::ports::BuildEvents,
+) -> Result<serde_json::Value, lambda_http::Error> {
+    let summary = crate::app::token_expiry::check_all_tokens(services, Some(events)).await?;
+    Ok(serde_json::json!({
+        "checked": summary.checked,
+        "expiring": summary.expiring,
+        "failed": summary.failed,
+    }))
+}
+
+/// The local runner's daily token check: at start, then once a day (no bus: what expires is
+/// logged and shown in the integration's detail).
+pub async fn run_daily_token_check(services: crate::app::Services) {
+    let mut daily = tokio::time::interval(Duration::from_secs(24 * 3600));
+    loop {
+        daily.tick().await;
+        if let Err(err) = crate::app::token_expiry::check_all_tokens(&services, None).await {
+            tracing::warn!(error = %err, "the daily token check could not list the integrations");
+        }
+    }
+}
+
 /// The entry point of the sync worker, fed by the sync queue: each message is one job, run
 /// until the invocation's deadline nears; a job that fails is reported for SQS to retry (and,
 /// after its retries, to set aside in the dead-letter queue).

@@ -108,7 +108,7 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
     if backend == Backend::Moto {
         // In AWS the table's stream hands the trigger to its own function.
         assert!(states(&s).is_empty(), "nothing is posted inside the webhook's answer");
-        let (bus, _) = bus_to_queue().await;
+        let (bus, _) = oore_gitlab_tests::bus_to_queue("Build Triggered").await;
         let sdk = oore_gitlab_tests::moto_sdk().await;
         let events =
             shared::adapters::eventbridge::EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), &bus);
@@ -712,83 +712,6 @@ async fn stream_event(table: &str) -> aws_lambda_events::event::dynamodb::Event 
     serde_json::from_value(json!({ "Records": records })).expect("GetRecords output reads as the Lambda event")
 }
 
-/// A bus whose rule sends `Build Triggered` events to a new SQS queue; returns the bus and queue URL.
-async fn bus_to_queue() -> (String, String) {
-    let sdk = oore_gitlab_tests::moto_sdk().await;
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let name = format!("builds-{}", uuid::Uuid::new_v4().simple());
-    events.create_event_bus().name(&name).send().await.unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    events
-        .put_rule()
-        .event_bus_name(&name)
-        .name("build-triggered")
-        .event_pattern(r#"{"source": ["oore.gitlab"], "detail-type": ["Build Triggered"]}"#)
-        .send()
-        .await
-        .unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("queue")
-        .arn(queue_arn)
-        .build()
-        .unwrap();
-    events
-        .put_targets()
-        .event_bus_name(&name)
-        .rule("build-triggered")
-        .targets(target)
-        .send()
-        .await
-        .unwrap();
-    (name, queue_url)
-}
-
-/// Every message the queue holds, read until it is empty.
-async fn drain(queue_url: &str) -> Vec<Value> {
-    let sqs = aws_sdk_sqs::Client::new(&oore_gitlab_tests::moto_sdk().await);
-    let mut bodies = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for message in messages {
-            bodies.push(serde_json::from_str(message.body().unwrap()).unwrap());
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigger() {
     let s = setup(Backend::Moto).await;
@@ -815,13 +738,13 @@ async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigg
         "the stream carries every write, triggers among them"
     );
 
-    let (bus, queue) = bus_to_queue().await;
+    let (bus, queue) = oore_gitlab_tests::bus_to_queue("Build Triggered").await;
     let sdk = oore_gitlab_tests::moto_sdk().await;
     let events = shared::adapters::eventbridge::EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), &bus);
     let response = shared::stream::hand_off_records(&s.h.app.services, &events, event).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
-    let published = drain(&queue).await;
+    let published = oore_gitlab_tests::drain(&queue).await;
     let mut published_ids: Vec<String> = published
         .iter()
         .map(|e| e["detail"]["id"].as_str().unwrap().to_string())

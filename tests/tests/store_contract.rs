@@ -41,6 +41,7 @@ fn record(id: &IntegrationId) -> IntegrationRecord {
         record_version: 0,
         credentials_version: 0,
         require_webhook_signature: false,
+        gitlab_token_id: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `Build Triggered` events on an EventBridge bus (source `oore.gitlab`).
+//! `Build Triggered` and `Token Expiring` events on an EventBridge bus (source `oore.gitlab`).
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
@@ -10,6 +10,7 @@ use crate::ports::{BuildEvents, EventsError};
 /// The events' source and detail type, what bus rules match on.
 pub const SOURCE: &str = "oore.gitlab";
 pub const BUILD_TRIGGERED: &str = "Build Triggered";
+pub const TOKEN_EXPIRING: &str = "Token Expiring";
 
 /// Publishes to one bus.
 pub struct EventBridgeEvents {
@@ -29,10 +30,20 @@ impl EventBridgeEvents {
 #[async_trait]
 impl BuildEvents for EventBridgeEvents {
     async fn publish_build_triggered(&self, detail: &serde_json::Value) -> Result<(), EventsError> {
+        self.publish(BUILD_TRIGGERED, detail).await
+    }
+
+    async fn publish_token_expiring(&self, detail: &serde_json::Value) -> Result<(), EventsError> {
+        self.publish(TOKEN_EXPIRING, detail).await
+    }
+}
+
+impl EventBridgeEvents {
+    async fn publish(&self, detail_type: &str, detail: &serde_json::Value) -> Result<(), EventsError> {
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)
-            .detail_type(BUILD_TRIGGERED)
+            .detail_type(detail_type)
             .detail(detail.to_string())
             .build();
         let out = self

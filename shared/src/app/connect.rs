@@ -96,6 +96,7 @@ async fn connect_personal_token(
     record.gitlab_user_id = Some(user.id);
     record.token_expires_at = expiry_from_date(info.expires_at.as_deref());
     record.gitlab_scopes = Some(info.scopes.clone());
+    record.gitlab_token_id = info.id;
     let webhook = WebhookKey::issue(&record.id, None, now);
     let installation = Installation::for_user(&record.id, &user.username, now);
 

@@ -6,6 +6,7 @@ use super::build_triggers::has_active_builds;
 use super::commit_status::{StatusReporting, status_reporting};
 use super::credentials::{access_token, oauth_client, read_credentials};
 use super::{LookupError, Services};
+use crate::domain::gitlab::CredentialStatus;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::sync::SyncRecord;
@@ -102,6 +103,9 @@ pub struct IntegrationDetail {
     pub status_reporting: StatusReporting,
     /// The latest sync pass, if any ran.
     pub sync: Option<SyncRecord>,
+    /// What the token is worth now, and when it expires.
+    pub token_status: CredentialStatus,
+    pub token_expires_at: Option<i64>,
 }
 
 /// The integration `id` in detail.
@@ -125,7 +129,10 @@ pub async fn get_integration(services: &Services, id: &IntegrationId) -> Result<
             .await?
             .map_or(0, |index| index.total),
     };
+    let (token_status, token_expires_at) = integration.token_status(services.clock.now());
     Ok(IntegrationDetail {
+        token_status,
+        token_expires_at,
         status_reporting: status_reporting(&integration),
         installation_count: installations.len(),
         repository_count,

@@ -21,6 +21,7 @@ pub mod project_walk;
 pub mod repositories;
 pub mod sync_jobs;
 mod sync_pass;
+pub mod token_expiry;
 pub mod tokens;
 pub mod webhook_admin;
 pub mod webhooks;

@@ -184,6 +184,7 @@ pub async fn replace_gitlab_token(
             record.gitlab_user_id = Some(user.id);
             record.token_expires_at = expires_at;
             record.gitlab_scopes = Some(info.scopes.clone());
+            record.gitlab_token_id = info.id;
             record.credentials_version = record.credentials_version.max(version);
             record.updated_at = now;
         })

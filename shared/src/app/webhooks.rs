@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Services;
 use super::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
+use super::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::name_index::{IndexEntry, merge};
@@ -49,6 +50,8 @@ pub enum WebhookOutcome {
     Triggered(TriggerId),
     /// The same delivery was recorded before; nothing new was written.
     Duplicate,
+    /// GitLab's warning that the integration's own token expires soon: its expiry is recorded.
+    TokenExpiryRecorded,
 }
 
 /// Why a delivery was refused. GitLab resends on any answer but 2xx, so only the retryable
@@ -218,6 +221,9 @@ pub async fn gitlab_webhook(
             .refuse(services, "no object_kind or X-Gitlab-Event", refusal)
             .await);
     };
+    if event == "access_token" {
+        return token_event(services, &verified, &payload).await;
+    }
     let policy = BuildPolicy {
         build_drafts: services.config.build_draft_merge_requests,
     };
@@ -279,6 +285,24 @@ pub async fn gitlab_webhook(
                 Recorded::RepositoryMissing => Err(WebhookError::RepositoryNotRecorded),
             }
         }
+    }
+}
+
+/// An `access_token` event: the expiry is recorded when it names the integration's token; any
+/// other answers `ignored`. Either way the delivery is logged (and a repeat is a duplicate).
+async fn token_event(
+    services: &Services,
+    verified: &Verified,
+    payload: &Value,
+) -> Result<WebhookOutcome, WebhookError> {
+    let outcome = record_token_event(services, &verified.key.integration_id, payload).await?;
+    let reason = match &outcome {
+        TokenEventOutcome::Recorded => "the integration's token expiry was recorded".to_string(),
+        TokenEventOutcome::Ignored(reason) => reason.clone(),
+    };
+    match (ignore(services, verified, reason).await?, outcome) {
+        (WebhookOutcome::Ignored(_), TokenEventOutcome::Recorded) => Ok(WebhookOutcome::TokenExpiryRecorded),
+        (answer, _) => Ok(answer),
     }
 }
 

@@ -28,6 +28,9 @@ impl GitLabUser {
 /// `GET /api/v4/personal_access_tokens/self`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct TokenInfo {
+    /// The token's id at GitLab (what access token expiry events name).
+    #[serde(default)]
+    pub id: Option<u64>,
     #[serde(default)]
     pub scopes: Vec<String>,
     /// `YYYY-MM-DD` or null.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::gitlab::{CredentialStatus, status_from_expiry};
 use super::host::HostUrl;
 use super::ids::{IntegrationId, ProjectId, RepositoryId};
 
@@ -89,6 +90,9 @@ pub struct IntegrationRecord {
     /// Deliveries must carry a valid Standard Webhooks signature; unsigned ones are refused.
     #[serde(default)]
     pub require_webhook_signature: bool,
+    /// The personal, project or group token's id at GitLab (its expiry events name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab_token_id: Option<u64>,
 }
 
 impl IntegrationRecord {
@@ -120,6 +124,26 @@ impl IntegrationRecord {
             record_version: 0,
             credentials_version: 0,
             require_webhook_signature: false,
+            gitlab_token_id: None,
+        }
+    }
+}
+
+impl IntegrationRecord {
+    /// What the integration's token is worth at `now`, and when it expires (Unix seconds).
+    /// An OAuth connection is `valid` unless GitLab refused its refresh: its stored expiry is the
+    /// 2-hour access token's, which says nothing of the connection. A personal, project or group
+    /// token (any other mode) is `rejected` once GitLab refused it, else judged by its expiry.
+    pub fn token_status(&self, now: i64) -> (CredentialStatus, Option<i64>) {
+        match (self.auth_mode, self.status) {
+            (AuthMode::OauthApp, IntegrationStatus::Error) => (CredentialStatus::Rejected, None),
+            (AuthMode::OauthApp, IntegrationStatus::Inactive) => (CredentialStatus::Unknown, None),
+            (AuthMode::OauthApp, IntegrationStatus::Active) => (CredentialStatus::Valid, None),
+            (_, status) => match status_from_expiry(self.token_expires_at, now) {
+                CredentialStatus::Expired => (CredentialStatus::Expired, self.token_expires_at),
+                _ if status == IntegrationStatus::Error => (CredentialStatus::Rejected, self.token_expires_at),
+                judged => (judged, self.token_expires_at),
+            },
         }
     }
 }

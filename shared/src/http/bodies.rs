@@ -115,6 +115,10 @@ pub struct IntegrationDetailResponse {
     pub sync: Option<SyncView>,
     /// Deliveries without a valid Standard Webhooks signature are refused.
     pub require_webhook_signature: bool,
+    /// The contract's `GitLabCredentialStatus` of the integration's token, now.
+    pub token_status: CredentialStatus,
+    /// When the token expires (Unix seconds); `null` for OAuth and tokens without an expiry.
+    pub token_expires_at: Option<i64>,
 }
 
 /// The latest repository sync of an integration.

@@ -40,6 +40,8 @@ pub trait TriggerHandoff: Send + Sync {
 pub trait BuildEvents: Send + Sync {
     /// Publishes one event whose detail is `detail` (a trigger as the API shows it).
     async fn publish_build_triggered(&self, detail: &serde_json::Value) -> Result<(), EventsError>;
+    /// Publishes that an integration's token expires soon or has expired.
+    async fn publish_token_expiring(&self, detail: &serde_json::Value) -> Result<(), EventsError>;
 }
 
 /// An event could not be published.

@@ -20,6 +20,8 @@ pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body
             status_reporting: detail.status_reporting,
             sync: detail.sync.as_ref().map(Into::into),
             require_webhook_signature: detail.integration.require_webhook_signature,
+            token_status: detail.token_status,
+            token_expires_at: detail.token_expires_at,
         },
     ))
 }

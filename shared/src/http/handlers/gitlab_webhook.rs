@@ -47,9 +47,14 @@ pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>
             ok: true,
             duplicate: true,
         },
+        WebhookOutcome::TokenExpiryRecorded => WebhookResponse::Ignored {
+            ok: true,
+            outcome: "recorded",
+            reason: "the integration's token expiry was recorded".into(),
+        },
     };
     count_delivery(match answer {
-        WebhookResponse::Ignored { .. } => "ignored",
+        WebhookResponse::Ignored { outcome, .. } => outcome,
         WebhookResponse::Triggered { .. } => "triggered",
         WebhookResponse::Duplicate { .. } => "duplicate",
     });
