@@ -206,3 +206,21 @@ pub fn set_hook_alert(state: &FakeState, project_id: u64, hook_id: u64, status: 
         hook["disabled_until"] = json!(until);
     }
 }
+
+/// The delivery GitLab sends a project's hooks 7 days before a project access token expires
+/// (`object_kind: access_token`, `event_name: expiring_access_token`; header
+/// `X-Gitlab-Event: Resource Access Token Hook`).
+pub fn access_token_event(project_id: u64, token_id: u64, expires_at: &str) -> Value {
+    json!({
+        "object_kind": "access_token",
+        "project": {"id": project_id},
+        "object_attributes": {
+            "user_id": 1,
+            "created_at": "2026-10-01 09:00:00 UTC",
+            "id": token_id,
+            "name": "ci",
+            "expires_at": expires_at
+        },
+        "event_name": "expiring_access_token"
+    })
+}

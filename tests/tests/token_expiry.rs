@@ -139,13 +139,7 @@ async fn an_access_token_event_for_our_token_is_recorded() {
         .parse()
         .unwrap();
     let warning = |token_id: u64, key: &str| {
-        let body = json!({
-            "object_kind": "access_token",
-            "project": {"id": project},
-            "object_attributes": {"user_id": 1, "created_at": "2026-10-01 09:00:00 UTC", "id": token_id,
-                                  "name": "ci", "expires_at": "2026-12-03"},
-            "event_name": "expiring_access_token"
-        });
+        let body = oore_local::fake_hooks::access_token_event(project, token_id, "2026-12-03");
         let headers = vec![
             ("x-gitlab-token".to_string(), secret.to_string()),
             ("x-gitlab-event".to_string(), "Resource Access Token Hook".to_string()),
