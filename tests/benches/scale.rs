@@ -2,7 +2,9 @@
 //! GitLab answering each page in 100 ms. How soon connect answers, how soon every project is
 //! listed (sync concurrency 8), the p95 of a page, a deep page (offset 99,000) and a search on
 //! the embedded store, the peak RSS; and, with moto running, the bytes DynamoDB answers per
-//! listing request, counted in the SDK client.
+//! listing request, counted in the SDK client. Then the sync worker's memory: a process of its
+//! own runs the sync of every project against the fake GitLab (served by this process) and
+//! reports its peak RSS.
 //!
 //! Run: `scripts/bench.sh --bench scale` (starts moto). `SCALE_PROJECTS` and
 //! `SCALE_MOTO_PROJECTS` change the counts.
@@ -160,8 +162,113 @@ async fn moto_bytes() {
     }
 }
 
+/// This bench's own binary, run again as a process that only syncs (see [`worker_only`]).
+const WORKER_GITLAB: &str = "SCALE_WORKER_GITLAB";
+
+/// Serves the fake GitLab here and runs the sync in a child process, whose peak RSS is then the
+/// service's and the sync's alone: the upper bound of a sync worker's, since this one also keeps
+/// every repository and the name index in its own memory (a worker on DynamoDB keeps neither).
+async fn worker_memory() {
+    let projects = count("SCALE_PROJECTS", 100_000);
+    let gitlab = oore_local::fake_gitlab::FakeGitLab::start(
+        FakeOptions {
+            prefix: String::new(),
+            projects,
+            delay: Duration::from_millis(100),
+        },
+        0,
+    )
+    .await
+    .expect("the fake GitLab starts");
+    gitlab
+        .state
+        .add_token(PAT, oore_local::fake_gitlab::FakeToken::live(&["api"]));
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let url = gitlab.base_url.clone();
+    // Waited for on a blocking thread: this process's runtime keeps serving the fake GitLab.
+    let child = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(exe)
+            .env(WORKER_GITLAB, url)
+            .env("SCALE_PROJECTS", projects.to_string())
+            .output()
+    })
+    .await
+    .expect("the wait ends")
+    .expect("the worker process runs");
+    print!("{}", String::from_utf8_lossy(&child.stdout));
+    assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
+}
+
+/// The child: the service on the embedded store, connected to the GitLab at `url`, syncing every
+/// project; prints its peak RSS.
+async fn worker_only(url: &str) {
+    let projects = count("SCALE_PROJECTS", 100_000);
+    let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
+    let app = shared::runtime::embedded_app(
+        oore_gitlab_tests::test_config("embedded"),
+        shared::runtime::gitlab_client(),
+        std::sync::Arc::new(shared::ports::SystemClock),
+        &key,
+    )
+    .await;
+    let config = &app.services.config;
+    let now = shared::ports::Clock::now(&shared::ports::SystemClock);
+    let token = shared::http::auth::issue_token(
+        &key,
+        "u",
+        Role::Owner,
+        &config.token_issuer,
+        &config.token_audience,
+        now,
+        3600,
+    )
+    .expect("the bench key is long enough");
+    let call = |method: Method, path: String, body: Option<String>| {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{path}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(body.map(lambda_http::Body::Text).unwrap_or(lambda_http::Body::Empty))
+            .expect("the request builds");
+        let app = &app;
+        async move {
+            let response = app.handle(request).await;
+            serde_json::from_slice::<serde_json::Value>(response.body().as_ref()).unwrap_or_default()
+        }
+    };
+    let body = serde_json::json!({"host_url": url, "auth_mode": "personal_token", "access_token": PAT});
+    let started = Instant::now();
+    let connected = call(
+        Method::POST,
+        "/v1/integrations/gitlab/start".into(),
+        Some(body.to_string()),
+    )
+    .await;
+    let id = connected["integration"]["id"].as_str().expect("connected").to_string();
+    let detail = loop {
+        let detail = call(Method::GET, format!("/v1/integrations/{id}"), None).await;
+        if detail["sync"]["state"] != "running" {
+            break detail;
+        }
+        assert!(started.elapsed() < Duration::from_secs(900), "the sync did not end");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
+    println!(
+        "scale, sync worker process ({projects} projects synced in {:.1} s, repository_count {}): peak RSS {:.0} MiB, with every repository and the name index held in its own memory (goal < 128 MiB for the worker)",
+        started.elapsed().as_secs_f64(),
+        detail["repository_count"],
+        peak_rss_mib()
+    );
+}
+
 #[tokio::main]
 async fn main() {
+    if let Ok(url) = std::env::var(WORKER_GITLAB) {
+        worker_only(&url).await;
+        return;
+    }
     embedded().await;
     moto_bytes().await;
+    worker_memory().await;
 }
