@@ -93,7 +93,7 @@ pub(crate) async fn update_hook(
         .get_mut(&id)
         .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
     else {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+        return hook_not_found();
     };
     // Editing a hook's settings leaves its health as it was.
     let mut updated = hook_from(hook_id, id, &body);
@@ -113,12 +113,12 @@ pub(crate) async fn delete_hook(
     }
     let mut hooks = state.hooks.lock().unwrap();
     let Some(list) = hooks.get_mut(&id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+        return hook_not_found();
     };
     let before = list.len();
     list.retain(|h| h["id"].as_u64() != Some(hook_id));
     if list.len() == before {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response();
+        return hook_not_found();
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -238,19 +238,28 @@ pub async fn serve_lambda(route: RouteId) -> Result<(), lambda_http::Error> {
     .await
 }
 
-/// The entry point of the hand-off function on the table's stream.
-pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
-    use lambda_http::lambda_runtime::{self, LambdaEvent};
+/// A Lambda's application and the bus it publishes on (`BUILD_EVENT_BUS_NAME`, required for
+/// `purpose`), with logs and metrics set up: what the functions that publish events start with.
+async fn app_with_bus(purpose: &str) -> Result<(App, EventBridgeEvents), lambda_http::Error> {
     init_json_logs();
     let config = Config::from_env()?;
     crate::telemetry::install(&config.metrics_namespace);
     let bus = config
         .build_event_bus
         .clone()
-        .ok_or("BUILD_EVENT_BUS_NAME is required for the hand-off")?;
+        .ok_or_else(|| format!("BUILD_EVENT_BUS_NAME is required for {purpose}"))?;
     let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
     let events = EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
-    let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
+    Ok((
+        aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock)),
+        events,
+    ))
+}
+
+/// The entry point of the hand-off function on the table's stream.
+pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    let (app, events) = app_with_bus("the hand-off").await?;
     let (services, events) = (&app.services, &events);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
@@ -266,16 +275,7 @@ pub async fn serve_trigger_stream() -> Result<(), lambda_http::Error> {
 /// token is checked and `Token Expiring` published for what expires within 30 days.
 pub async fn serve_token_check() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
-    init_json_logs();
-    let config = Config::from_env()?;
-    crate::telemetry::install(&config.metrics_namespace);
-    let bus = config
-        .build_event_bus
-        .clone()
-        .ok_or("BUILD_EVENT_BUS_NAME is required for the token check")?;
-    let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
-    let events = EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
-    let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
+    let (app, events) = app_with_bus("the token check").await?;
     let (services, events) = (&app.services, &events);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
