@@ -325,8 +325,8 @@ async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
 }
 
 /// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
-/// dropping the build. A project the integration cannot see is refused like a wrong token.
-/// Whether the project is archived.
+/// dropping the build; answers whether the project is archived. A project the integration cannot
+/// see is refused like a wrong token.
 async fn adopt_repository(
     services: &Services,
     verified: &Verified,
