@@ -312,6 +312,21 @@ impl Harness {
         }
     }
 
+    /// `POST /v1/integrations/{id}/installations` as the owner, which must answer 200, then waits
+    /// until the pass it started or joined has ended.
+    pub async fn sync_and_settle(&self, integration_id: &str) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/v1/integrations/{integration_id}/installations"),
+                Some(Role::Owner),
+                Some("{}"),
+            )
+            .await;
+        assert_eq!(status, 200, "the sync call failed: {body}");
+        self.sync_settled(integration_id).await;
+    }
+
     /// Connects the fake GitLab with [`PAT`]; returns the start response once the first sync
     /// pass that a worker took up has ended (connect itself waits only two seconds, which a
     /// loaded machine running moto may not meet).

@@ -130,16 +130,7 @@ async fn deliveries_refreshes_and_gitlab_answers_are_counted_as_emf() {
     // GitLab rate limits a sync's project pages for a while.
     h.gitlab.state.rate_limit_next(2);
     let personal = started["integration"]["id"].as_str().unwrap();
-    let (status, _) = h
-        .call(
-            Method::POST,
-            &format!("/v1/integrations/{personal}/installations"),
-            OWNER,
-            Some("{}"),
-        )
-        .await;
-    assert_eq!(status, 200);
-    h.sync_settled(personal).await;
+    h.sync_and_settle(personal).await;
 
     let counts = flushed();
     let deliveries = telemetry::DELIVERIES;

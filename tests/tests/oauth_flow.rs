@@ -426,16 +426,7 @@ async fn a_token_refused_before_its_expiry_is_refreshed_once_for_thirty_requests
     // A sync that meets the refusal mid-walk renews the same way and completes.
     let newer = stored_access_token(&h, &id).await;
     h.gitlab.state.expire_token(&newer);
-    let (status, body) = h
-        .call(
-            Method::POST,
-            &format!("/v1/integrations/{id}/installations"),
-            OWNER,
-            Some("{}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    h.sync_settled(&id).await;
+    h.sync_and_settle(&id).await;
     let detail = integration(&h, &id).await;
     assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
     assert_eq!(detail["integration"]["status"], "active");

@@ -432,16 +432,7 @@ async fn an_expired_sync_record_loses_neither_the_count_nor_removals_on_moto() {
         shared::domain::sync::FINISHED_SYNC_RETENTION_SECS + 3600,
         std::sync::atomic::Ordering::SeqCst,
     );
-    let (status, body) = h
-        .call(
-            Method::POST,
-            &format!("/v1/integrations/{id}/installations"),
-            OWNER,
-            Some("{}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    h.sync_settled(&id).await;
+    h.sync_and_settle(&id).await;
     let (_, detail) = h
         .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
         .await;

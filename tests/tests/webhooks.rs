@@ -1171,9 +1171,7 @@ async fn projects_that_change_at_gitlab() {
         p["archived"] = json!(true);
         p["path_with_namespace"] = json!("new-group/renamed");
     });
-    let sync = format!("/v1/integrations/{integration}/installations");
-    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
-    h.sync_settled(integration.as_str()).await;
+    h.sync_and_settle(integration.as_str()).await;
     let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
     assert_eq!(listed["id"], json!(before), "the same repository");
     assert_eq!(listed["full_name"], "new-group/renamed");
@@ -1189,8 +1187,7 @@ async fn projects_that_change_at_gitlab() {
 
     // Gone from GitLab: the repository and its hook record go with the next complete pass.
     h.gitlab.state.remove_projects(&[FIXTURE_PROJECT]);
-    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
-    h.sync_settled(integration.as_str()).await;
+    h.sync_and_settle(integration.as_str()).await;
     assert!(h.app.services.hooks.list_hooks(&integration).await.unwrap().is_empty());
 }
 
@@ -1202,7 +1199,6 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
     let secret = secret_of(&started);
     let repository = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     let register = format!("/v1/integration-repositories/{repository}/gitlab-webhook");
-    let sync = format!("/v1/integrations/{integration}/installations");
     let others: Vec<Value> = {
         let (_, list) = h
             .call(
@@ -1250,8 +1246,7 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
         "temporarily_disabled",
         Some(until),
     );
-    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
-    h.sync_settled(integration.as_str()).await;
+    h.sync_and_settle(integration.as_str()).await;
     let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
     assert_eq!(
         (&listed["webhook"]["alert_status"], &listed["webhook"]["disabled_until"]),
@@ -1287,8 +1282,7 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
 
     // Someone deleted our hook at GitLab: the next sync forgets it.
     h.gitlab.state.hooks_clear(FIXTURE_PROJECT);
-    assert_eq!(h.call(Method::POST, &sync, OWNER, Some("{}")).await.0, 200);
-    h.sync_settled(integration.as_str()).await;
+    h.sync_and_settle(integration.as_str()).await;
     let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
     assert_eq!(listed["webhook"], Value::Null);
 }

@@ -125,29 +125,25 @@ impl<'a> Pass<'a> {
         Fut: Future<Output = Result<T, GitLabError>>,
     {
         let (token, version) = self.token_copy().await?;
+        let used = TokenInUse {
+            token: copy_secret(&token),
+            version,
+        };
         match call(token).await {
             Err(GitLabError::Unauthorized(description)) => {
                 let mut held = self.token.lock().await;
                 let newer = match held.as_ref() {
                     // Another walker renewed it meanwhile.
-                    Some(current) if current.version > version => Some(copy_secret(&current.token)),
-                    _ => {
-                        let refused = TokenInUse {
-                            token: held.as_ref().map(|t| copy_secret(&t.token)).unwrap_or_default(),
-                            version,
-                        };
-                        match renew_refused(self.services, &self.integration.id, &refused).await? {
-                            Some(next)
-                                if next.version > version
-                                    || next.token.expose_secret() != refused.token.expose_secret() =>
-                            {
-                                let token = copy_secret(&next.token);
-                                *held = Some(next);
-                                Some(token)
-                            }
-                            _ => None,
-                        }
+                    Some(current) if current.token.expose_secret() != used.token.expose_secret() => {
+                        Some(copy_secret(&current.token))
                     }
+                    _ => renew_refused(self.services, &self.integration.id, &used)
+                        .await?
+                        .map(|next| {
+                            let token = copy_secret(&next.token);
+                            *held = Some(next);
+                            token
+                        }),
                 };
                 drop(held);
                 match newer {

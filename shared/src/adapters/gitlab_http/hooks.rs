@@ -70,9 +70,7 @@ impl HttpGitLab {
         hook_id: u64,
     ) -> Result<(), GitLabError> {
         let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}"));
-        self.send(self.with_token(self.client().delete(url), Some(token)))
-            .await?;
-        Ok(())
+        self.delete_with(url, token).await
     }
 
     pub(super) async fn save_hook(

@@ -78,6 +78,13 @@ impl HttpGitLab {
         self.with_token(self.client().get(url), token)
     }
 
+    /// `DELETE url` with the token; any 2xx is done.
+    async fn delete_with(&self, url: Url, token: &SecretString) -> Result<(), GitLabError> {
+        self.send(self.with_token(self.client().delete(url), Some(token)))
+            .await?;
+        Ok(())
+    }
+
     fn with_token(&self, request: RequestBuilder, token: Option<&SecretString>) -> RequestBuilder {
         match token {
             // GitLab takes personal and OAuth tokens alike as a Bearer token.
@@ -422,9 +429,7 @@ impl GitLabApi for HttpGitLab {
         token_id: u64,
     ) -> Result<(), GitLabError> {
         let url = host.join(&format!("api/v4/projects/{project_id}/deploy_tokens/{token_id}"));
-        self.send(self.with_token(self.client().delete(url), Some(token)))
-            .await?;
-        Ok(())
+        self.delete_with(url, token).await
     }
 
     async fn post_commit_status(
