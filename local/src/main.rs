@@ -22,8 +22,8 @@ const USAGE: &str = "usage:
 Settings (environment): TABLE_NAME switches from the embedded store to DynamoDB and Secrets
 Manager (with AWS_REGION, credentials, and AWS_ENDPOINT_URL for an emulator);
 CALLER_KEY_SECRET_ID, MASTER_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
-GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, CLAIM_TIMEOUT_SECONDS, STATUS_NAME, BUILD_DRAFT_MERGE_REQUESTS, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (where the
-embedded caller key is kept, default ./.oore-local), RUST_LOG.";
+GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, CLAIM_TIMEOUT_SECONDS, STATUS_NAME, BUILD_DRAFT_MERGE_REQUESTS, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (the data
+folder: the embedded store, its vault key and the caller key; default ./.oore-local), RUST_LOG.";
 
 fn flag(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -56,29 +56,54 @@ fn local_config() -> Result<Config, shared::config::ConfigError> {
     })
 }
 
-/// The embedded caller key, made on first use and kept so tokens survive restarts.
-fn local_key() -> Result<SecretString, Box<dyn std::error::Error>> {
-    local_key_in(&PathBuf::from(
-        env("OORE_LOCAL_DIR").unwrap_or_else(|| ".oore-local".into()),
-    ))
+/// The data folder: `OORE_LOCAL_DIR`, or `.oore-local` in the working directory.
+fn data_dir() -> PathBuf {
+    PathBuf::from(env("OORE_LOCAL_DIR").unwrap_or_else(|| ".oore-local".into()))
 }
 
-/// The caller key kept in `dir`, made there if absent. A key file someone shortened is refused,
-/// not used: an empty key would sign tokens anyone could forge.
+/// The embedded caller key, made on first use and kept so tokens survive restarts.
+fn local_key() -> Result<SecretString, Box<dyn std::error::Error>> {
+    local_key_in(&data_dir())
+}
+
+/// The caller key kept in `dir`, made there if absent (readable by this user only). A key file
+/// someone shortened is refused, not used: an empty key would sign tokens anyone could forge.
 fn local_key_in(dir: &std::path::Path) -> Result<SecretString, Box<dyn std::error::Error>> {
     let path = dir.join("caller-key");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let key = SecretString::from(existing.trim().to_string());
         shared::domain::secrets::require_strong_key("caller-token signing key", &key)
             .map_err(|err| format!("{err} ({}); remove the file to make a new one", path.display()))?;
+        keep_private(&path)?;
         return Ok(key);
     }
     std::fs::create_dir_all(dir)?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let key = hex::encode(bytes);
-    std::fs::write(&path, &key)?;
-    Ok(SecretString::from(key))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, key.as_bytes())?;
+            file.sync_all()?;
+            Ok(SecretString::from(key))
+        }
+        // Another runner sharing the folder made it first: use that one.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => local_key_in(dir),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Narrows a key file that others could read to this user (files copied by hand often are).
+fn keep_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "the caller key was readable by others; its mode is now 0600");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 async fn aws_vault() -> shared::adapters::secrets_manager::SecretsManagerVault {
@@ -136,7 +161,17 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         }
         shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
     } else {
-        shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), Arc::new(SystemClock), &key).await
+        // Only the embedded store is opened (and locked); AWS mode never touches it.
+        let data = shared::adapters::embedded::LocalData::open(&data_dir())?;
+        shared::runtime::local_app(
+            config,
+            shared::runtime::gitlab_client(),
+            Arc::new(SystemClock),
+            &key,
+            data,
+        )
+        .await
+        .map_err(|err| err.to_string())?
     };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tokio::spawn(shared::runtime::run_daily_token_check(app.services.clone()));
@@ -149,10 +184,12 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         SystemClock.now(),
         12 * 3600,
     )?;
-    println!(
-        "Oore GitLab integration listening on http://{listen} ({} store)",
-        if aws_mode() { "DynamoDB" } else { "embedded" }
-    );
+    let store = if aws_mode() {
+        format!("DynamoDB table {}", app.services.config.table_name)
+    } else {
+        format!("embedded store in {}", data_dir().display())
+    };
+    println!("Oore GitLab integration listening on http://{listen} ({store})");
     println!("Owner token (12 hours; `oore-local token --role developer` makes others):\n  export OORE_TOKEN={token}");
     oore_local::server::serve(listener, app).await?;
     Ok(())

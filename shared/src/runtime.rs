@@ -170,9 +170,10 @@ fn aws_app_from(
     assemble(config, store, handoff, sync_queue, vault, gitlab, clock)
 }
 
-/// The application on the embedded store and vault, with the caller-token key placed in the
-/// vault and a webhook master key made for this process. Triggers are handed off in process.
-pub async fn embedded_app(
+/// The application on the in-memory store and vault (tests and benches), with the caller-token
+/// key placed in the vault and a webhook master key made for this process. Triggers are handed
+/// off in process.
+pub async fn memory_app(
     config: Config,
     gitlab: Arc<dyn GitLabApi>,
     clock: Arc<dyn Clock>,
@@ -182,14 +183,14 @@ pub async fn embedded_app(
     vault
         .create_secret(&config.caller_key_secret_id, signing_key)
         .await
-        .expect("a fresh embedded vault accepts the signing key");
+        .expect("a fresh memory vault accepts the signing key");
     vault
         .create_secret(
             &config.master_key_secret_id,
             &crate::domain::secrets::generate_master_key(),
         )
         .await
-        .expect("a fresh embedded vault accepts the webhook master key");
+        .expect("a fresh memory vault accepts the webhook master key");
     assemble(
         config,
         Arc::new(MemoryStore::default()),
@@ -199,6 +200,92 @@ pub async fn embedded_app(
         gitlab,
         clock,
     )
+}
+
+/// How often the local runner removes expired deliveries, dedupe markers, OAuth states,
+/// finished triggers and sync records (DynamoDB's TTL does it on AWS).
+#[cfg(feature = "embedded")]
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The local runner's application on its data folder's durable store and sealed vault. The
+/// caller-token key is placed in the vault; the webhook master key is made on first start and
+/// kept. Work the previous process left queued is queued again, and expired items are swept
+/// at start and every [`SWEEP_INTERVAL`].
+///
+/// # Errors
+/// When the vault cannot be read or written, or holds a master key too short to use.
+#[cfg(feature = "embedded")]
+pub async fn local_app(
+    config: Config,
+    gitlab: Arc<dyn GitLabApi>,
+    clock: Arc<dyn Clock>,
+    signing_key: &SecretString,
+    data: crate::adapters::embedded::LocalData,
+) -> Result<App, Box<dyn std::error::Error + Send + Sync>> {
+    let crate::adapters::embedded::LocalData { store, vault } = data;
+    match vault.put_secret(&config.caller_key_secret_id, signing_key).await {
+        Err(crate::ports::VaultError::NotFound) => {
+            vault.create_secret(&config.caller_key_secret_id, signing_key).await?
+        }
+        other => other?,
+    }
+    match vault.get_secret(&config.master_key_secret_id).await? {
+        Some(master) => crate::domain::secrets::require_strong_key("webhook master key", &master)?,
+        None => {
+            vault
+                .create_secret(
+                    &config.master_key_secret_id,
+                    &crate::domain::secrets::generate_master_key(),
+                )
+                .await?
+        }
+    }
+    let app = assemble(
+        config,
+        Arc::new(store.clone()),
+        Handoff::InProcess,
+        None,
+        Arc::new(vault),
+        gitlab,
+        clock.clone(),
+    );
+    let services = app.services.clone();
+    tokio::spawn(async move {
+        match crate::app::resume::resume_unfinished_work(&services).await {
+            Ok(resumed) if resumed != Default::default() => tracing::info!(
+                sync_passes = resumed.sync_passes,
+                purges = resumed.purges,
+                handoffs = resumed.handoffs,
+                "work left by the previous run queued again"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "work left by the previous run could not be read"),
+        }
+    });
+    tokio::spawn(sweep_periodically(store, clock));
+    Ok(app)
+}
+
+/// Sweeps expired items now and every [`SWEEP_INTERVAL`], logging what went.
+#[cfg(feature = "embedded")]
+async fn sweep_periodically(store: crate::adapters::embedded::EmbeddedStore, clock: Arc<dyn Clock>) {
+    let mut every = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        every.tick().await;
+        match store.sweep_expired(clock.now()).await {
+            Ok(swept) if swept.total() > 0 => tracing::info!(
+                deliveries = swept.deliveries,
+                dedupe_markers = swept.dedupe_markers,
+                oauth_states = swept.oauth_states,
+                triggers = swept.triggers,
+                syncs = swept.syncs,
+                webhook_keys = swept.webhook_keys,
+                "expired items removed"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "the expiry sweep failed; it runs again later"),
+        }
+    }
 }
 
 /// The GitLab client, one per container (its HTTP client is made on first use).

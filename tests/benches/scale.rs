@@ -204,7 +204,7 @@ async fn worker_memory() {
 async fn worker_only(url: &str) {
     let projects = count("SCALE_PROJECTS", 100_000);
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
-    let app = shared::runtime::embedded_app(
+    let app = shared::runtime::memory_app(
         oore_gitlab_tests::test_config("embedded"),
         shared::runtime::gitlab_client(),
         std::sync::Arc::new(shared::ports::SystemClock),

@@ -81,6 +81,14 @@ pub fn test_config(table: &str) -> Config {
     .expect("test settings are complete")
 }
 
+/// A fresh data folder and the local runner's durable store and vault opened on it; the folder
+/// is removed when the first value is dropped.
+pub fn local_data() -> (tempfile::TempDir, shared::adapters::embedded::LocalData) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = shared::adapters::embedded::LocalData::open(dir.path()).expect("the data folder opens");
+    (dir, data)
+}
+
 /// Which adapters an app runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -133,7 +141,7 @@ impl Harness {
         let mut aws_calls = None;
         let app = match backend {
             Backend::Embedded => {
-                shared::runtime::embedded_app(test_config("embedded"), client, clock.clone(), &key).await
+                shared::runtime::memory_app(test_config("embedded"), client, clock.clone(), &key).await
             }
             Backend::Moto => {
                 let sdk = moto_sdk_at(&endpoint.map_or_else(moto_endpoint, str::to_string)).await;

@@ -179,7 +179,7 @@ async fn without_a_public_base_url_links_use_the_apis_own_domain_not_client_head
         oore_gitlab_tests::START_TIME,
     )));
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
-    let app = shared::runtime::embedded_app(config, shared::runtime::gitlab_client(), clock, &key).await;
+    let app = shared::runtime::memory_app(config, shared::runtime::gitlab_client(), clock, &key).await;
     let token = shared::http::auth::issue_token(
         &key,
         "user-1",

@@ -1,9 +1,9 @@
-//! One contract for every store and vault adapter, run against the embedded ones and against
-//! the real AWS SDK talking to moto.
+//! One contract for every store and vault adapter, run against the in-memory ones, the local
+//! runner's durable ones (on a data folder of their own) and the real AWS SDK talking to moto.
 
 use std::time::Duration;
 
-use oore_gitlab_tests::{moto_sdk, moto_table};
+use oore_gitlab_tests::{local_data, moto_sdk, moto_table};
 use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::memory::{MemoryStore, MemoryVault};
@@ -583,8 +583,14 @@ async fn sync_contract<S: IntegrationStore + SyncStore>(store: &S) {
 }
 
 #[tokio::test]
-async fn embedded_sync_store_keeps_the_contract() {
+async fn memory_sync_store_keeps_the_contract() {
     sync_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn embedded_sync_store_keeps_the_contract() {
+    let (_dir, data) = local_data();
+    sync_contract(&data.store).await;
 }
 
 #[tokio::test]
@@ -620,8 +626,14 @@ async fn vault_contract<V: SecretVault>(vault: &V) {
 }
 
 #[tokio::test]
-async fn embedded_store_keeps_the_contract() {
+async fn memory_store_keeps_the_contract() {
     store_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn embedded_store_keeps_the_contract() {
+    let (_dir, data) = local_data();
+    store_contract(&data.store).await;
 }
 
 #[tokio::test]
@@ -632,8 +644,14 @@ async fn dynamodb_store_keeps_the_contract_on_moto() {
 }
 
 #[tokio::test]
-async fn embedded_webhook_store_keeps_the_contract() {
+async fn memory_webhook_store_keeps_the_contract() {
     webhook_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn embedded_webhook_store_keeps_the_contract() {
+    let (_dir, data) = local_data();
+    webhook_contract(&data.store).await;
 }
 
 #[tokio::test]
@@ -644,8 +662,14 @@ async fn dynamodb_webhook_store_keeps_the_contract_on_moto() {
 }
 
 #[tokio::test]
-async fn embedded_trigger_store_keeps_the_contract() {
+async fn memory_trigger_store_keeps_the_contract() {
     trigger_contract(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn embedded_trigger_store_keeps_the_contract() {
+    let (_dir, data) = local_data();
+    trigger_contract(&data.store).await;
 }
 
 #[tokio::test]
@@ -656,8 +680,14 @@ async fn dynamodb_trigger_store_keeps_the_contract_on_moto() {
 }
 
 #[tokio::test]
-async fn embedded_vault_keeps_the_contract() {
+async fn memory_vault_keeps_the_contract() {
     vault_contract(&MemoryVault::default()).await;
+}
+
+#[tokio::test]
+async fn embedded_vault_keeps_the_contract() {
+    let (_dir, data) = local_data();
+    vault_contract(&data.vault).await;
 }
 
 #[tokio::test]

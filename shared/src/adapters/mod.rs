@@ -3,6 +3,8 @@
 
 pub mod aws_calls;
 pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
 pub mod eventbridge;
 pub mod gitlab_http;
 pub mod memory;

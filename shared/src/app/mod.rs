@@ -19,6 +19,7 @@ pub mod integrations;
 pub mod oauth;
 pub mod project_walk;
 pub mod repositories;
+pub mod resume;
 pub mod sync_jobs;
 mod sync_pass;
 pub mod token_expiry;

@@ -1,0 +1,195 @@
+//! Webhook keys and the delivery log with its dedupe markers; a new delivery's trigger is
+//! written in the same transaction.
+
+use async_trait::async_trait;
+use redb::{ReadableTable, WriteTransaction};
+
+use super::expiry::{Kind, schedule};
+use super::integrations::put_key;
+use super::repositories::change_hook;
+use super::triggers::put_trigger;
+use super::{
+    DEDUPE, DELIVERIES, EmbeddedStore, INTEGRATIONS, KEYS_BY_INTEGRATION, REPOSITORIES, WEBHOOK_KEYS, decode, exists,
+    get, project_key, put, range_of, remove, scan_keys, unavailable, under,
+};
+use crate::domain::delivery::DeliveryRecord;
+use crate::domain::ids::{IntegrationId, ProjectId};
+use crate::domain::integration::Repository;
+use crate::domain::trigger::Trigger;
+use crate::domain::webhook_keys::WebhookKey;
+use crate::ports::{Recorded, StoreError, WebhookStore};
+
+/// Every key the integration has.
+fn keys_of(
+    by_integration: &impl ReadableTable<&'static str, &'static [u8]>,
+    keys: &impl ReadableTable<&'static str, &'static [u8]>,
+    integration: &IntegrationId,
+) -> Result<Vec<WebhookKey>, StoreError> {
+    let mut found = Vec::new();
+    for digest in scan_keys(by_integration, integration.as_str())? {
+        if let Some(key) = get(keys, &digest)? {
+            found.push(key);
+        }
+    }
+    Ok(found)
+}
+
+/// Writes a log entry and schedules its expiry.
+fn put_delivery(txn: &WriteTransaction, delivery: &DeliveryRecord) -> Result<(), StoreError> {
+    let key = under(&delivery.integration_id, &delivery.sort_key());
+    put(&mut txn.open_table(DELIVERIES).map_err(unavailable)?, &key, delivery)?;
+    schedule(txn, delivery.expires_at, Kind::Delivery, &key)
+}
+
+#[async_trait]
+impl WebhookStore for EmbeddedStore {
+    async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
+        self.read(|txn| get(&txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?, digest))
+    }
+
+    async fn webhook_keys(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: Option<ProjectId>,
+    ) -> Result<Vec<WebhookKey>, StoreError> {
+        self.read(|txn| {
+            let by_integration = txn.open_table(KEYS_BY_INTEGRATION).map_err(unavailable)?;
+            let keys = txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?;
+            Ok(keys_of(&by_integration, &keys, integration_id)?
+                .into_iter()
+                .filter(|k| k.project_id == project_id)
+                .collect())
+        })
+    }
+
+    async fn rotate_webhook_key(
+        &self,
+        new: &WebhookKey,
+        previous_valid_until: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let new = new.clone();
+        self.write(move |txn| {
+            if !exists(
+                &txn.open_table(INTEGRATIONS).map_err(unavailable)?,
+                new.integration_id.as_str(),
+            )? {
+                return Err(StoreError::Conflict);
+            }
+            let scope: Vec<WebhookKey> = {
+                let by_integration = txn.open_table(KEYS_BY_INTEGRATION).map_err(unavailable)?;
+                let keys = txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?;
+                keys_of(&by_integration, &keys, &new.integration_id)?
+                    .into_iter()
+                    .filter(|k| k.project_id == new.project_id)
+                    .collect()
+            };
+            for mut key in scope {
+                match key.valid_until {
+                    Some(until) if until <= now => {
+                        remove(&mut txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?, &key.digest)?;
+                        remove(
+                            &mut txn.open_table(KEYS_BY_INTEGRATION).map_err(unavailable)?,
+                            &under(&key.integration_id, &key.digest),
+                        )?;
+                    }
+                    Some(_) => {}
+                    None => {
+                        key.valid_until = Some(previous_valid_until);
+                        put_key(txn, &key)?;
+                    }
+                }
+            }
+            put_key(txn, &new)
+        })
+        .await
+    }
+
+    async fn set_signature_requirement(
+        &self,
+        integration_id: &IntegrationId,
+        required: bool,
+    ) -> Result<(), StoreError> {
+        let integration = integration_id.clone();
+        self.write(move |txn| {
+            let mut keys = txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?;
+            let by_integration = txn.open_table(KEYS_BY_INTEGRATION).map_err(unavailable)?;
+            for mut key in keys_of(&by_integration, &keys, &integration)? {
+                key.require_signature = required;
+                put(&mut keys, &key.digest.clone(), &key)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        trigger: Option<&Trigger>,
+        repository: Option<ProjectId>,
+    ) -> Result<Recorded, StoreError> {
+        let (delivery, trigger) = (delivery.clone(), trigger.cloned());
+        // One writer at a time: the marker checked here cannot be written by another delivery
+        // before this transaction commits.
+        self.write(move |txn| {
+            let marker = under(&delivery.integration_id, &delivery.dedupe_key());
+            let mut dedupe = txn.open_table(DEDUPE).map_err(unavailable)?;
+            if exists(&dedupe, &marker)? {
+                return Ok(Recorded::Duplicate);
+            }
+            if let Some(project) = repository {
+                let repositories = txn.open_table(REPOSITORIES).map_err(unavailable)?;
+                let buildable = get::<Repository>(&repositories, &project_key(&delivery.integration_id, project))?
+                    .is_some_and(|r| !r.archived);
+                if !buildable {
+                    return Ok(Recorded::RepositoryMissing);
+                }
+            }
+            put(&mut dedupe, &marker, &delivery.expires_at)?;
+            schedule(txn, delivery.expires_at, Kind::Dedupe, &marker)?;
+            put_delivery(txn, &delivery)?;
+            if let Some(trigger) = &trigger {
+                put_trigger(txn, trigger)?;
+            }
+            if let Some(project) = delivery.project_id {
+                change_hook(txn, &delivery.integration_id, project, |r| {
+                    r.last_delivery_at = Some(delivery.received_at)
+                })?;
+            }
+            Ok(Recorded::New)
+        })
+        .await
+    }
+
+    async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
+        let delivery = delivery.clone();
+        self.write(move |txn| put_delivery(txn, &delivery)).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        integration_id: &IntegrationId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
+        self.read(|txn| {
+            let log = txn.open_table(DELIVERIES).map_err(unavailable)?;
+            let (start, end) = range_of(integration_id.as_str());
+            let end = cursor.map_or(end, |c| under(integration_id, c));
+            let mut newest_first = log.range(start.as_str()..end.as_str()).map_err(unavailable)?.rev();
+            let mut page = Vec::new();
+            for entry in newest_first.by_ref().take(limit) {
+                let (_, value) = entry.map_err(unavailable)?;
+                page.push(decode::<DeliveryRecord>(value.value())?);
+            }
+            let more = newest_first.next().is_some();
+            let next = if more {
+                page.last().map(DeliveryRecord::sort_key)
+            } else {
+                None
+            };
+            Ok((page, next))
+        })
+    }
+}
