@@ -21,7 +21,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn list_latency() {
     let h = Harness::new(
-        Backend::Embedded,
+        Backend::Memory,
         FakeOptions {
             prefix: String::new(),
             projects: 1_000,
@@ -59,7 +59,7 @@ async fn list_latency() {
 
 async fn sync_time() {
     let h = Harness::new(
-        Backend::Embedded,
+        Backend::Memory,
         FakeOptions {
             prefix: String::new(),
             projects: 5_000,

@@ -86,7 +86,7 @@ fn requests(id: &str, projects: usize) -> [(&'static str, String); 3] {
 async fn embedded() {
     let projects = count("SCALE_PROJECTS", 100_000);
     let h = Harness::new(
-        Backend::Embedded,
+        Backend::Memory,
         FakeOptions {
             prefix: String::new(),
             projects,

@@ -72,7 +72,7 @@ async fn time_deliveries(
 }
 
 async fn embedded_latency() {
-    let (h, secret) = connected(Backend::Embedded).await;
+    let (h, secret) = connected(Backend::Memory).await;
     time_deliveries(
         &h,
         "push (triggers a build)",
@@ -102,7 +102,7 @@ async fn embedded_latency() {
 /// Delivery to `pending` at GitLab, on the local runner's in-process hand-off: each delivery
 /// carries its own commit, and the fake GitLab is watched for that commit's status.
 async fn pending_status_latency() {
-    let (h, secret) = connected(Backend::Embedded).await;
+    let (h, secret) = connected(Backend::Memory).await;
     let template: Value = serde_json::from_str(PUSH).unwrap();
     let count = 100;
     let mut samples = Vec::with_capacity(count);

@@ -92,6 +92,9 @@ pub fn local_data() -> (tempfile::TempDir, shared::adapters::embedded::LocalData
 /// Which adapters an app runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// The in-memory adapters.
+    Memory,
+    /// The local runner's durable store and sealed vault, on a data folder of the harness's own.
     Embedded,
     Moto,
 }
@@ -104,6 +107,8 @@ pub struct Harness {
     pub backend: Backend,
     /// The AWS calls the app's clients made (moto only).
     pub aws_calls: Option<shared::adapters::aws_calls::AwsCallCounter>,
+    /// The data folder of the embedded backend, removed with the harness.
+    pub data_dir: Option<tempfile::TempDir>,
 }
 
 /// The token every test connects with: the fixture user, api scope.
@@ -139,10 +144,16 @@ impl Harness {
         let clock = Arc::new(TestClock(AtomicI64::new(START_TIME)));
         let key = SecretString::from(SIGNING_KEY.to_string());
         let mut aws_calls = None;
+        let mut data_dir = None;
         let app = match backend {
             Backend::Embedded => {
-                shared::runtime::memory_app(test_config("embedded"), client, clock.clone(), &key).await
+                let (dir, data) = local_data();
+                data_dir = Some(dir);
+                shared::runtime::local_app(test_config("embedded"), client, clock.clone(), &key, data)
+                    .await
+                    .expect("the embedded app starts")
             }
+            Backend::Memory => shared::runtime::memory_app(test_config("embedded"), client, clock.clone(), &key).await,
             Backend::Moto => {
                 let sdk = moto_sdk_at(&endpoint.map_or_else(moto_endpoint, str::to_string)).await;
                 let config = test_config(&moto_table(&sdk).await);
@@ -170,6 +181,7 @@ impl Harness {
             clock,
             backend,
             aws_calls,
+            data_dir,
         }
     }
 

@@ -204,6 +204,11 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
 }
 
 #[tokio::test]
+async fn a_build_runs_end_to_end_in_memory() {
+    a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(Backend::Memory).await;
+}
+
+#[tokio::test]
 async fn a_build_runs_end_to_end_embedded() {
     a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(Backend::Embedded).await;
 }
@@ -238,6 +243,11 @@ async fn one_claim_of_twenty_wins(backend: Backend) {
 }
 
 #[tokio::test]
+async fn one_claim_of_twenty_wins_in_memory() {
+    one_claim_of_twenty_wins(Backend::Memory).await;
+}
+
+#[tokio::test]
 async fn one_claim_of_twenty_wins_embedded() {
     one_claim_of_twenty_wins(Backend::Embedded).await;
 }
@@ -249,7 +259,7 @@ async fn one_claim_of_twenty_wins_on_moto() {
 
 #[tokio::test]
 async fn roles_decide_who_reads_claims_and_reports() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     let id = new_trigger(&s).await;
     let get = format!("/v1/build-triggers/{id}");
     for role in [Role::Owner, Role::Admin, Role::Developer, Role::QaViewer, Role::Runner] {
@@ -320,7 +330,7 @@ async fn roles_decide_who_reads_claims_and_reports() {
 
 #[tokio::test]
 async fn reports_are_checked_before_anything_changes() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     let id = new_trigger(&s).await;
     let runner = s.h.token_for(Role::Runner, "runner-1");
     let (status, err) =
@@ -372,7 +382,7 @@ async fn reports_are_checked_before_anything_changes() {
 
 #[tokio::test]
 async fn a_claim_without_reports_runs_out_and_its_credential_is_revoked() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     let id = new_trigger(&s).await;
     let runner = s.h.token_for(Role::Runner, "runner-1");
     assert_eq!(
@@ -414,7 +424,7 @@ async fn a_claim_without_reports_runs_out_and_its_credential_is_revoked() {
 
 #[tokio::test]
 async fn a_refused_clone_credential_puts_the_trigger_back() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     s.h.gitlab.state.builds.make_developer_only(PROJECT);
     let id = new_trigger(&s).await;
     let runner = s.h.token_for(Role::Runner, "runner-1");
@@ -436,7 +446,7 @@ async fn a_refused_clone_credential_puts_the_trigger_back() {
 
 #[tokio::test]
 async fn skip_markers_and_bad_commits_do_not_queue_builds() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     for message in ["Fix the docs [skip ci]", "[CI SKIP] tidy"] {
         let (status, answer) = deliver(&s, &push(message, "diaspora/project-00000")).await;
         assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")), "{answer}");
@@ -461,7 +471,7 @@ async fn skip_markers_and_bad_commits_do_not_queue_builds() {
 
 #[tokio::test]
 async fn the_stored_repository_names_the_trigger_not_the_payload() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     let (_, answer) = deliver(&s, &push("feature", "victim-group/other-repository")).await;
     let id = answer["trigger_id"].as_str().unwrap();
     let runner = s.h.token_for(Role::Runner, "runner-1");
@@ -551,7 +561,7 @@ async fn the_queue_pages_oldest_first_and_filters() {
 
 #[tokio::test]
 async fn an_integration_with_running_builds_is_kept_and_a_deleted_one_takes_its_queue() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     let running = new_trigger(&s).await;
     let runner = s.h.token_for(Role::Runner, "runner-1");
     assert_eq!(
@@ -596,7 +606,7 @@ async fn an_integration_with_running_builds_is_kept_and_a_deleted_one_takes_its_
 
 #[tokio::test]
 async fn a_token_without_api_shows_why_statuses_are_unavailable() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     h.gitlab
         .state
         .add_token("glpat-read-only-api", FakeToken::live(&["read_api", "read_repository"]));
@@ -634,7 +644,7 @@ async fn a_token_without_api_shows_why_statuses_are_unavailable() {
 
 #[tokio::test]
 async fn gitlab_failing_to_take_a_status_does_not_fail_the_report() {
-    let s = setup(Backend::Embedded).await;
+    let s = setup(Backend::Memory).await;
     let id = new_trigger(&s).await;
     wait_for_states(&s, 1).await;
     let runner = s.h.token_for(Role::Runner, "runner-1");

@@ -12,7 +12,7 @@ fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_ui_origin_may_call_the_ui_routes_and_nothing_else() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let ui = "https://ui.example.com";
     let preflight = |origin: &str, method: &str| {
         headers(&[

@@ -13,7 +13,7 @@ const OWNER: Option<Role> = Some(Role::Owner);
 
 #[tokio::test]
 async fn a_short_caller_key_verifies_nothing() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let (status, _) = h.call(Method::GET, "/v1/integrations", OWNER, None).await;
     assert_eq!(status, 200);
     // An operator replaced the key with a short one: a token signed with it must not pass.
@@ -53,7 +53,7 @@ async fn a_short_caller_key_verifies_nothing() {
 
 #[tokio::test]
 async fn a_short_master_key_derives_nothing() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let config = &h.app.services.config;
     h.app
         .services
@@ -82,7 +82,7 @@ async fn a_short_master_key_derives_nothing() {
 
 #[tokio::test]
 async fn a_token_expiring_at_the_end_of_time_does_not_overflow() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let config = &h.app.services.config;
     let far = issue_token(
         &SecretString::from(SIGNING_KEY.to_string()),
@@ -100,7 +100,7 @@ async fn a_token_expiring_at_the_end_of_time_does_not_overflow() {
 
 #[tokio::test]
 async fn an_unreachable_gitlab_is_named_without_its_connection_details() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     // A closed loopback port: the connection is refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();

@@ -24,7 +24,7 @@ fn event(function: &str, token: &str, replacements: &[(&str, &str)]) -> lambda_h
 #[tokio::test]
 async fn every_function_has_an_event_its_handler_accepts() {
     let h = Harness::new(
-        Backend::Embedded,
+        Backend::Memory,
         FakeOptions {
             prefix: String::new(),
             projects: 30,
@@ -149,7 +149,7 @@ async fn every_function_has_an_event_its_handler_accepts() {
 
 #[tokio::test]
 async fn a_function_serves_only_its_own_route() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let token = h.token(Role::Owner);
     let request = event("list-integrations", &token, &[]);
     let response = h

@@ -47,7 +47,7 @@ fn key(metric: &str, dimension: &str, value: &str) -> (String, String, String) {
 #[tokio::test]
 async fn deliveries_refreshes_and_gitlab_answers_are_counted_as_emf() {
     telemetry::install(NAMESPACE);
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let started = h.connect().await;
     let secret = started["webhook_secret"].as_str().unwrap().to_string();
     let (_, list) = h

@@ -33,7 +33,7 @@ async fn logs_carry_requests_but_no_secret() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     h.gitlab.state.add_token(
         "glpat-revoked-secret",
         FakeToken {

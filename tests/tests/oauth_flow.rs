@@ -144,6 +144,11 @@ async fn whole_flow(backend: Backend) {
 }
 
 #[tokio::test]
+async fn whole_flow_in_memory() {
+    whole_flow(Backend::Memory).await;
+}
+
+#[tokio::test]
 async fn whole_flow_embedded() {
     whole_flow(Backend::Embedded).await;
 }
@@ -155,7 +160,7 @@ async fn whole_flow_on_moto() {
 
 #[tokio::test]
 async fn every_callback_failure_shows_a_page_and_changes_nothing() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let id = h.connect_oauth().await;
     let inactive = |detail: Value| detail["integration"]["status"] == "inactive";
 
@@ -253,7 +258,7 @@ async fn every_callback_failure_shows_a_page_and_changes_nothing() {
 
 #[tokio::test]
 async fn authorize_refuses_bad_input_in_the_envelope() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let id = h.connect_oauth().await;
     let pat = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
     let cases = [
@@ -440,7 +445,7 @@ async fn a_token_refused_before_its_expiry_is_refreshed_once_for_thirty_requests
 /// locks the integration out: with too little of the invocation left, none is started.
 #[tokio::test]
 async fn no_refresh_starts_too_close_to_the_invocations_deadline() {
-    let (h, id, old) = expired_integration(Backend::Embedded).await;
+    let (h, id, old) = expired_integration(Backend::Memory).await;
     let sync = format!("/v1/integrations/{id}/installations");
     let soon = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     let (status, err) = shared::app::deadline::within(soon, h.call(Method::POST, &sync, OWNER, Some("{}"))).await;
@@ -473,7 +478,7 @@ async fn no_refresh_starts_too_close_to_the_invocations_deadline() {
 
 #[tokio::test]
 async fn a_refused_refresh_asks_for_reconnection_and_authorize_reconnects() {
-    let (h, id, _) = expired_integration(Backend::Embedded).await;
+    let (h, id, _) = expired_integration(Backend::Memory).await;
     // Someone else used the refresh token (another copy of the integration, or a revocation).
     let refresh_gone = h.gitlab.state.oauth.live_refresh_tokens();
     assert_eq!(refresh_gone, 1);
@@ -528,7 +533,7 @@ async fn a_refused_refresh_asks_for_reconnection_and_authorize_reconnects() {
 
 #[tokio::test]
 async fn delete_goes_ahead_when_gitlab_cannot_revoke() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let id = h.connect_oauth().await;
     let back = h.authorize_at_gitlab(&id).await;
     assert_eq!(callback(&h, &back).await.0, 303);

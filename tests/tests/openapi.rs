@@ -163,7 +163,7 @@ fn conforms(method: &str, path: &str, status: u16, body: &Value) {
 
 #[tokio::test]
 async fn every_answer_has_the_documented_shape() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let owner = Some(Role::Owner);
     let call = |method: Method, path: String, body: Option<Value>| {
         let h = &h;

@@ -259,7 +259,7 @@ async fn whole_flow(backend: Backend) {
 
 #[tokio::test]
 async fn personal_token_flow_on_embedded_adapters() {
-    whole_flow(Backend::Embedded).await;
+    whole_flow(Backend::Memory).await;
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ fn start_body(host: &str, token: &str) -> String {
 
 #[tokio::test]
 async fn callers_are_authenticated_then_authorised() {
-    let h = Harness::new(Backend::Embedded, options(1)).await;
+    let h = Harness::new(Backend::Memory, options(1)).await;
     let (status, body) = h.call(Method::GET, "/v1/integrations", None, None).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("missing_auth")));
     assert_eq!(body["error"], "Authorization header required");
@@ -343,7 +343,7 @@ async fn callers_are_authenticated_then_authorised() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_in_the_envelope() {
-    let h = Harness::new(Backend::Embedded, options(1)).await;
+    let h = Harness::new(Backend::Memory, options(1)).await;
     let base = h.gitlab.base_url.clone();
     let big = format!(
         r#"{{"host_url":"{}","auth_mode":"personal_token","access_token":"{}"}}"#,
@@ -468,7 +468,7 @@ async fn bad_input_gets_a_clear_4xx_in_the_envelope() {
 
 #[tokio::test]
 async fn gitlab_refusals_and_outages_map_to_the_contract() {
-    let h = Harness::new(Backend::Embedded, options(1)).await;
+    let h = Harness::new(Backend::Memory, options(1)).await;
     let base = h.gitlab.base_url.clone();
     h.gitlab
         .state
@@ -614,6 +614,11 @@ async fn failed_write_leaves_nothing(backend: Backend) {
 }
 
 #[tokio::test]
+async fn a_failed_connect_leaves_nothing_behind_in_memory() {
+    failed_write_leaves_nothing(Backend::Memory).await;
+}
+
+#[tokio::test]
 async fn a_failed_connect_leaves_nothing_behind_embedded() {
     failed_write_leaves_nothing(Backend::Embedded).await;
 }
@@ -625,7 +630,7 @@ async fn a_failed_connect_leaves_nothing_behind_on_moto() {
 
 #[tokio::test]
 async fn replacing_the_token_keeps_the_same_gitlab_user() {
-    let h = Harness::new(Backend::Embedded, options(2)).await;
+    let h = Harness::new(Backend::Memory, options(2)).await;
     let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
     let path = format!("/v1/integrations/{id}/gitlab-token");
     h.gitlab.state.add_token(
@@ -703,7 +708,7 @@ async fn replacing_the_token_keeps_the_same_gitlab_user() {
 #[tokio::test]
 async fn sync_survives_rate_limits_and_bounds_its_concurrency() {
     let h = Harness::new(
-        Backend::Embedded,
+        Backend::Memory,
         FakeOptions {
             prefix: String::new(),
             projects: 2_500,
@@ -743,7 +748,7 @@ async fn sync_survives_rate_limits_and_bounds_its_concurrency() {
 
 #[tokio::test]
 async fn a_sync_that_fails_half_way_removes_nothing() {
-    let h = Harness::new(Backend::Embedded, options(300)).await;
+    let h = Harness::new(Backend::Memory, options(300)).await;
     let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
     h.gitlab.state.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     let (status, err) = h

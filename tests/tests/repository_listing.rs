@@ -140,6 +140,11 @@ async fn listing_keeps_its_meaning(backend: Backend) {
 }
 
 #[tokio::test]
+async fn listing_keeps_its_meaning_in_memory() {
+    listing_keeps_its_meaning(Backend::Memory).await;
+}
+
+#[tokio::test]
 async fn listing_keeps_its_meaning_embedded() {
     listing_keeps_its_meaning(Backend::Embedded).await;
 }

@@ -59,7 +59,7 @@ async fn stored(h: &Harness, id: &IntegrationId) -> usize {
 
 #[tokio::test]
 async fn a_job_near_its_deadline_hands_over_and_the_next_one_finishes() {
-    let (h, id, held) = connected_holding_jobs(Backend::Embedded, 1_200).await;
+    let (h, id, held) = connected_holding_jobs(Backend::Memory, 1_200).await;
     let jobs = held.take();
     assert_eq!(jobs.len(), 1, "connect queued the first pass");
     // 100 ms a page; the job must stop 20 s before its deadline: give it a quarter second more,
@@ -109,7 +109,7 @@ async fn a_job_near_its_deadline_hands_over_and_the_next_one_finishes() {
 
 #[tokio::test]
 async fn one_pass_at_a_time_later_requests_join_it() {
-    let (h, id, held) = connected_holding_jobs(Backend::Embedded, 30).await;
+    let (h, id, held) = connected_holding_jobs(Backend::Memory, 30).await;
     let first = h.app.services.syncs.get_sync(&id).await.unwrap().unwrap();
     let joined = start_sync(&h.app.services, &id).await.unwrap();
     assert_eq!(joined.generation, first.generation, "a running pass is joined");
@@ -153,7 +153,7 @@ async fn one_pass_at_a_time_later_requests_join_it() {
 
 #[tokio::test]
 async fn vanished_repositories_go_only_after_a_complete_pass() {
-    let (h, id, held) = connected_holding_jobs(Backend::Embedded, 600).await;
+    let (h, id, held) = connected_holding_jobs(Backend::Memory, 600).await;
     run_sync_job(&h.app.services, &held.take()[0], None).await.unwrap();
     assert_eq!(stored(&h, &id).await, 600);
     h.gitlab.state.remove_projects(&(1000..1100).collect::<Vec<u64>>());
@@ -179,7 +179,7 @@ async fn vanished_repositories_go_only_after_a_complete_pass() {
 
 #[tokio::test]
 async fn a_delete_answers_at_once_and_its_items_go_in_the_background() {
-    let (h, id, held) = connected_holding_jobs(Backend::Embedded, 50).await;
+    let (h, id, held) = connected_holding_jobs(Backend::Memory, 50).await;
     let sync = held.take();
     run_sync_job(&h.app.services, &sync[0], None).await.unwrap();
     assert_eq!(stored(&h, &id).await, 50);
@@ -343,7 +343,7 @@ async fn the_sync_worker_runs_the_jobs_moto_queued() {
 #[tokio::test]
 async fn a_delete_removes_the_hooks_we_registered_and_no_other() {
     let h = Harness::new(
-        Backend::Embedded,
+        Backend::Memory,
         FakeOptions {
             prefix: String::new(),
             projects: 5,

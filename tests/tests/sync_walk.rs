@@ -54,7 +54,7 @@ async fn resync(h: &Harness, id: &str) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn keyset_slices_read_past_the_offset_ceiling() {
-    let h = Harness::new(Backend::Embedded, options(1_500)).await;
+    let h = Harness::new(Backend::Memory, options(1_500)).await;
     // GitLab refuses offset pages of projects past an offset of 50,000; here past 1,000.
     h.gitlab.state.projects.set_max_offset(1_000);
     h.gitlab.state.set_delay(Duration::from_millis(20));
@@ -69,7 +69,7 @@ async fn keyset_slices_read_past_the_offset_ceiling() {
 
 #[tokio::test]
 async fn sparse_ids_are_all_found() {
-    let h = Harness::new(Backend::Embedded, options(20)).await;
+    let h = Harness::new(Backend::Memory, options(20)).await;
     for id in [3u64, 77_777, 4_000_000_001] {
         h.gitlab
             .state
@@ -90,7 +90,7 @@ async fn sparse_ids_are_all_found() {
 
 #[tokio::test]
 async fn a_rate_limit_in_the_middle_of_the_walk_pauses_and_goes_on() {
-    let h = Harness::new(Backend::Embedded, options(800)).await;
+    let h = Harness::new(Backend::Memory, options(800)).await;
     let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
     h.gitlab.state.set_projects(900);
     // More 429s in a row than the client waits out on its own: the walk's shared pause takes over.
@@ -105,7 +105,7 @@ async fn a_rate_limit_in_the_middle_of_the_walk_pauses_and_goes_on() {
 
 #[tokio::test]
 async fn without_keyset_pagination_offset_pages_are_read() {
-    let h = Harness::new(Backend::Embedded, options(1_234)).await;
+    let h = Harness::new(Backend::Memory, options(1_234)).await;
     h.gitlab.state.projects.set_keyset(false);
     let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
     assert_eq!(repository_count(&h, &id).await, 1_234);

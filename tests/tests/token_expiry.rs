@@ -32,7 +32,7 @@ async fn detail(h: &Harness, id: &str) -> Value {
 
 #[tokio::test]
 async fn the_detail_tells_what_the_token_is_worth() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let started = h.connect().await;
     let id = started["integration"]["id"].as_str().unwrap();
     let shown = detail(&h, id).await;
@@ -126,7 +126,7 @@ async fn the_daily_check_publishes_token_expiring_on_moto() {
 /// access_token`): ours records it when it is the integration's token, and ignores others.
 #[tokio::test]
 async fn an_access_token_event_for_our_token_is_recorded() {
-    let h = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let started = h.connect().await;
     let id = started["integration"]["id"].as_str().unwrap();
     let secret = started["webhook_secret"].as_str().unwrap();

@@ -317,6 +317,11 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
 }
 
 #[tokio::test]
+async fn every_fixture_has_its_outcome_in_memory() {
+    every_fixture_has_its_outcome(Backend::Memory).await;
+}
+
+#[tokio::test]
 async fn every_fixture_has_its_outcome_embedded() {
     every_fixture_has_its_outcome(Backend::Embedded).await;
 }
@@ -331,7 +336,7 @@ type Headers = Vec<(String, String)>;
 
 #[tokio::test]
 async fn strangers_get_a_4xx_in_the_envelope() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
@@ -454,7 +459,7 @@ async fn strangers_get_a_4xx_in_the_envelope() {
 
 #[tokio::test]
 async fn duplicates_answer_200_and_build_once() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
@@ -496,7 +501,16 @@ async fn duplicates_answer_200_and_build_once() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_copies_make_one_trigger_on_moto() {
-    let (h, started) = connected(Backend::Moto).await;
+    a_hundred_concurrent_copies_make_one_trigger(Backend::Moto).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_copies_make_one_trigger_embedded() {
+    a_hundred_concurrent_copies_make_one_trigger(Backend::Embedded).await;
+}
+
+async fn a_hundred_concurrent_copies_make_one_trigger(backend: Backend) {
+    let (h, started) = connected(backend).await;
     let integration = id_of(&started);
     let headers = gitlab_headers("Push Hook", &secret_of(&started));
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
@@ -520,7 +534,7 @@ async fn a_hundred_concurrent_copies_make_one_trigger_on_moto() {
 
 #[tokio::test]
 async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     let sibling = repository_of(&h, &integration, 1000).await;
@@ -592,7 +606,7 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
     );
 
     // Another integration's secret does not open this one's projects.
-    let other = Harness::new(Backend::Embedded, FakeOptions::default()).await;
+    let other = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let other_secret = secret_of(&other.connect().await);
     assert_eq!(
         deliver(&h, &gitlab_headers("Push Hook", &other_secret), &push).await.0,
@@ -602,7 +616,7 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
 
 #[tokio::test]
 async fn signed_deliveries_are_verified() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let secret = secret_of(&started);
     let key = signing_key_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
@@ -689,8 +703,8 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
 }
 
 #[tokio::test]
-async fn unsynced_repository_is_looked_up_once_embedded() {
-    unsynced_repository_is_looked_up_once(Backend::Embedded).await;
+async fn unsynced_repository_is_looked_up_once_in_memory() {
+    unsynced_repository_is_looked_up_once(Backend::Memory).await;
 }
 
 #[tokio::test]
@@ -700,7 +714,7 @@ async fn unsynced_repository_is_looked_up_once_on_moto() {
 
 #[tokio::test]
 async fn hook_registration_creates_once_then_updates() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     let path = format!("/v1/integration-repositories/{repo}/gitlab-webhook");
@@ -758,7 +772,7 @@ async fn hook_registration_creates_once_then_updates() {
 
 #[tokio::test]
 async fn the_delivery_log_pages_and_keeps_to_its_readers() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
@@ -903,7 +917,7 @@ async fn a_store_failure_answers_503_and_a_resend_then_builds() {
 /// for a grace window, or revoked at once; its new signing key signs deliveries.
 #[tokio::test]
 async fn the_integration_secret_rotates_with_a_grace_or_at_once() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let first = secret_of(&started);
     let path = format!("/v1/integrations/{integration}/gitlab-webhook-secret");
@@ -972,7 +986,7 @@ async fn the_integration_secret_rotates_with_a_grace_or_at_once() {
 /// `webhook-id` is covered by the signature, so it is the dedupe key.
 #[tokio::test]
 async fn a_signed_replay_under_a_new_idempotency_key_builds_once() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let secret = secret_of(&started);
     let key = signing_key_of(&started);
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
@@ -1000,7 +1014,7 @@ async fn a_signed_replay_under_a_new_idempotency_key_builds_once() {
 /// claim the key another project's delivery will carry and so suppress its build.
 #[tokio::test]
 async fn a_dedupe_key_claimed_for_one_project_does_not_suppress_another() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let (_, list) = h
         .call(
@@ -1062,7 +1076,7 @@ async fn a_dedupe_key_claimed_for_one_project_does_not_suppress_another() {
 /// Once GitLab signs an integration's hooks, the integration can refuse unsigned deliveries.
 #[tokio::test]
 async fn an_integration_can_require_signed_deliveries() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     let key = signing_key_of(&started);
@@ -1151,7 +1165,7 @@ async fn an_integration_can_require_signed_deliveries() {
 /// loses the record of the hook we registered on it.
 #[tokio::test]
 async fn projects_that_change_at_gitlab() {
-    let (h, started) = connected(Backend::Embedded).await;
+    let (h, started) = connected(Backend::Memory).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     let before = repository_of(&h, &integration, FIXTURE_PROJECT).await;
@@ -1285,6 +1299,11 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
     h.sync_and_settle(integration.as_str()).await;
     let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
     assert_eq!(listed["webhook"], Value::Null);
+}
+
+#[tokio::test]
+async fn hook_health_in_memory() {
+    hook_health_is_shown_and_a_disabled_hook_reenabled(Backend::Memory).await;
 }
 
 #[tokio::test]
