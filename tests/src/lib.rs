@@ -2,6 +2,7 @@
 //! sends requests through the handlers the way API Gateway hands them over.
 
 pub mod fault_proxy;
+pub mod records;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,59 +1,15 @@
 //! The contract of the hook store and of the OAuth state store, on the in-memory adapters, the
 //! local runner's durable ones and DynamoDB on moto.
 
+use oore_gitlab_tests::records::{record, repo};
 use oore_gitlab_tests::{local_data, moto_sdk, moto_table};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::adapters::memory::MemoryStore;
 use shared::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use shared::domain::hooks::HookHealth;
-use shared::domain::host::{HostPolicy, HostUrl};
 use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
-use shared::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus, Repository};
 use shared::domain::oauth::PendingAuthorization;
 use shared::ports::{HookStore, IntegrationStore, OAuthStateStore, RepositoryStore, StoreError, WebhookStore};
-
-fn record(id: &IntegrationId) -> IntegrationRecord {
-    IntegrationRecord {
-        id: id.clone(),
-        host_url: HostUrl::parse("https://gitlab.example.com", &HostPolicy::default()).unwrap(),
-        auth_mode: AuthMode::PersonalToken,
-        status: IntegrationStatus::Active,
-        display_name: None,
-        created_by: "user-1".into(),
-        created_at: 100,
-        updated_at: 100,
-        gitlab_user_id: Some(7),
-        token_expires_at: None,
-        oauth_client_id: None,
-        gitlab_scopes: None,
-        deleted_at: None,
-        refresh_lease_until: None,
-        refresh_lease_owner: None,
-        record_version: 0,
-        credentials_version: 0,
-        require_webhook_signature: false,
-        gitlab_token_id: None,
-    }
-}
-
-fn repo(integration: &IntegrationId, project: u64) -> Repository {
-    let external_id = ProjectId(project);
-    Repository {
-        archived: false,
-        id: RepositoryId::derive(integration, external_id),
-        integration_id: integration.clone(),
-        installation_id: "inst-1".into(),
-        external_id,
-        full_name: format!("group/project-{project}"),
-        default_branch: Some("main".into()),
-        is_private: false,
-        avatar_url: None,
-        clone_url: None,
-        sync_generation: 1,
-        created_at: 100,
-        updated_at: 100,
-    }
-}
 
 fn push(integration: &IntegrationId, project: u64, at: i64) -> DeliveryRecord {
     DeliveryRecord {

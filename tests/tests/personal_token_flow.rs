@@ -258,8 +258,13 @@ async fn whole_flow(backend: Backend) {
 }
 
 #[tokio::test]
-async fn personal_token_flow_on_embedded_adapters() {
+async fn personal_token_flow_on_memory_adapters() {
     whole_flow(Backend::Memory).await;
+}
+
+#[tokio::test]
+async fn personal_token_flow_on_the_durable_store() {
+    whole_flow(Backend::Embedded).await;
 }
 
 #[tokio::test]
