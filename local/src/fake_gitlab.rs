@@ -163,12 +163,12 @@ impl FakeState {
         self.projects.add(p);
     }
 
-    /// The hooks of a project, with the secret each was given.
     /// Removes every hook of a project, as someone deleting them at GitLab would.
     pub fn hooks_clear(&self, project_id: u64) {
         self.hooks.lock().unwrap().remove(&project_id);
     }
 
+    /// The hooks of a project, with the secret each was given.
     pub fn hooks(&self, project_id: u64) -> Vec<Value> {
         self.hooks.lock().unwrap().get(&project_id).cloned().unwrap_or_default()
     }

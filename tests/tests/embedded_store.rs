@@ -33,7 +33,10 @@ async fn data_outlives_the_process_that_wrote_it() {
     let key = WebhookKey::issue(&a, None, 100).key;
     {
         let data = LocalData::open(&dir).unwrap();
-        data.store.create_integration(&record(&a), None, Some(&key)).await.unwrap();
+        data.store
+            .create_integration(&record(&a), None, Some(&key))
+            .await
+            .unwrap();
         data.store
             .write_repositories(&a, &[repo(&a, 1), repo(&a, 2)], &[])
             .await
@@ -137,7 +140,10 @@ async fn expired_items_are_swept_at_their_time_and_not_before() {
     let built = trigger(&a, "built", 1000);
     let logged = delivery(&a, "built", 1000, DeliveryOutcome::Triggered);
     assert_eq!(
-        store.record_delivery(&logged, Some(&built), Some(ProjectId(1))).await.unwrap(),
+        store
+            .record_delivery(&logged, Some(&built), Some(ProjectId(1)))
+            .await
+            .unwrap(),
         Recorded::New
     );
     let claimed = built.claimed("runner", 5000, 1100);
@@ -197,14 +203,19 @@ async fn expired_items_are_swept_at_their_time_and_not_before() {
     );
     assert_eq!(store.take_oauth_state("state").await.unwrap(), None);
     assert_eq!(store.find_webhook_key(&first.digest).await.unwrap(), None);
-    assert_eq!(store.webhook_keys(&a, None).await.unwrap().len(), 1, "the current key stays");
-    let (log, _) = store.list_deliveries(&a, 10, None).await.unwrap();
-    assert_eq!(log.len(), 1, "the later delivery's entry stays until its own day is over");
-    // The marker went with the day: GitLab sending the first delivery again is a new delivery.
     assert_eq!(
-        store.record_delivery(&logged, None, None).await.unwrap(),
-        Recorded::New
+        store.webhook_keys(&a, None).await.unwrap().len(),
+        1,
+        "the current key stays"
     );
+    let (log, _) = store.list_deliveries(&a, 10, None).await.unwrap();
+    assert_eq!(
+        log.len(),
+        1,
+        "the later delivery's entry stays until its own day is over"
+    );
+    // The marker went with the day: GitLab sending the first delivery again is a new delivery.
+    assert_eq!(store.record_delivery(&logged, None, None).await.unwrap(), Recorded::New);
 
     let later = 1200 + FINAL_TRIGGER_RETENTION_SECS.max(FINISHED_SYNC_RETENTION_SECS) + 1;
     let swept = store.sweep_expired(later).await.unwrap();

@@ -3,10 +3,8 @@
 //! the store says. On AWS the queue and the table's stream keep that work; locally only the
 //! store outlives the process.
 
-use std::time::Duration;
-
 use super::Services;
-use crate::domain::sync::SyncRunState;
+use crate::domain::sync::{SyncRecord, SyncRunState};
 use crate::domain::trigger::TriggerStatus;
 use crate::ports::{StoreError, SyncJob, TriggerFilter};
 
@@ -23,13 +21,13 @@ const TRIGGER_PAGE: usize = 200;
 
 /// Queues again every pass left running, every purge of a deleted integration, and the hand-off
 /// of every trigger still queued (a second `pending` status for the same commit changes nothing
-/// at GitLab). A pass whose lease the previous process still held is queued once the lease ends.
+/// at GitLab). Only for a store this process holds alone (the local runner's data folder): the
+/// leases of passes found running are released as those of a process that ended.
 ///
 /// # Errors
 /// `StoreError` when the integrations, syncs or triggers cannot be read.
 pub async fn resume_unfinished_work(services: &Services) -> Result<Resumed, StoreError> {
     let mut resumed = Resumed::default();
-    let now = services.clock.now();
     for integration in services.integrations.list_integrations().await? {
         if integration.deleted_at.is_some() {
             enqueue(
@@ -39,7 +37,6 @@ pub async fn resume_unfinished_work(services: &Services) -> Result<Resumed, Stor
                     generation: 0,
                     purge: true,
                 },
-                0,
             );
             resumed.purges += 1;
             continue;
@@ -48,13 +45,27 @@ pub async fn resume_unfinished_work(services: &Services) -> Result<Resumed, Stor
             continue;
         };
         if sync.state == SyncRunState::Running {
-            let wait = sync.lease_until.map_or(0, |until| (until - now).max(0));
-            let job = SyncJob {
-                integration_id: integration.id.clone(),
-                generation: sync.generation,
-                purge: false,
-            };
-            enqueue(services, job, wait + 1);
+            // The data folder is this process's alone, so a lease found in it was held by the
+            // process that ended: the pass is taken over now rather than a minute later.
+            if sync.lease_owner.is_some() {
+                let released = SyncRecord {
+                    lease_owner: None,
+                    lease_until: None,
+                    ..sync.bumped()
+                };
+                match services.syncs.put_sync(&released).await {
+                    Ok(()) | Err(StoreError::Conflict) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+            enqueue(
+                services,
+                SyncJob {
+                    integration_id: integration.id.clone(),
+                    generation: sync.generation,
+                    purge: false,
+                },
+            );
             resumed.sync_passes += 1;
         }
     }
@@ -80,13 +91,10 @@ pub async fn resume_unfinished_work(services: &Services) -> Result<Resumed, Stor
     Ok(resumed)
 }
 
-/// Queues `job` after `delay_secs` (at once for 0), logging what cannot be queued.
-fn enqueue(services: &Services, job: SyncJob, delay_secs: i64) {
+/// Queues `job`, logging what cannot be queued.
+fn enqueue(services: &Services, job: SyncJob) {
     let queue = services.sync_queue.clone();
     tokio::spawn(async move {
-        if delay_secs > 0 {
-            tokio::time::sleep(Duration::from_secs(delay_secs as u64)).await;
-        }
         if let Err(err) = queue.enqueue(&job).await {
             tracing::warn!(integration_id = %job.integration_id, error = %err, "resumed work could not be queued");
         }
