@@ -8,4 +8,10 @@ ensure_tools
 . scripts/moto.sh
 start_moto
 
-cargo bench -p oore-gitlab-tests "$@"
+if [ "$#" -eq 0 ]; then
+  cargo bench -p oore-gitlab-tests
+  # The local runner's durable store (no AWS): its own package, for the runner binary it starts.
+  cargo bench -p oore-local --bench durable_store
+else
+  cargo bench -p oore-gitlab-tests "$@"
+fi

@@ -191,7 +191,10 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("Oore GitLab integration listening on http://{listen} ({store})");
     println!("Owner token (12 hours; `oore-local token --role developer` makes others):\n  export OORE_TOKEN={token}");
-    oore_local::server::serve(listener, app).await?;
+    oore_local::server::serve(listener, app, oore_local::server::stop_signal()).await?;
+    // The store closes as the runtime drops the tasks holding it: a clean close needs no
+    // repair at the next start.
+    eprintln!("oore-local: stopped");
     Ok(())
 }
 
@@ -331,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn a_short_caller_key_file_is_refused_and_a_missing_one_made_strong() {
+    fn a_short_caller_key_file_is_refused_and_a_missing_one_made_strong_and_private() {
         let dir = std::env::temp_dir().join(format!("oore-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("caller-key"), "short\n").unwrap();
@@ -343,7 +346,18 @@ mod tests {
         std::fs::remove_file(dir.join("caller-key")).unwrap();
         let made = local_key_in(&dir).unwrap();
         assert_eq!(made.expose_secret().len(), 64);
+        let mode = || {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join("caller-key")).unwrap().permissions().mode() & 0o777
+        };
+        assert_eq!(mode(), 0o600, "a made key is readable by its owner only");
+        std::fs::set_permissions(
+            dir.join("caller-key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
         assert_eq!(local_key_in(&dir).unwrap().expose_secret(), made.expose_secret());
+        assert_eq!(mode(), 0o600, "a key others could read is narrowed");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -51,7 +51,28 @@ pub fn router(app: App) -> Router {
     Router::new().fallback(forward).with_state(app)
 }
 
-/// Serves `app` on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, app: App) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).await
+/// Serves `app` on `listener` until `stop` completes; requests in flight are answered first.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app)).with_graceful_shutdown(stop).await
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `kill` and service managers send).
+pub async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            // Without the handler only Ctrl-C stops the runner cleanly.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }

@@ -1,185 +1,16 @@
-//! The runner killed with SIGKILL in the middle of deliveries, or of a sync pass, then started
-//! again on the same data folder: every delivery it had answered 200 is in the log exactly once
-//! with its trigger, the webhook secret and caller tokens still work, and the pass is finished.
+//! The runner as a process on its data folder. Killed with SIGKILL in the middle of deliveries,
+//! or of a sync pass, then started again: every delivery it had answered 200 is in the log
+//! exactly once with its trigger, the webhook secret and caller tokens still work, and the pass
+//! is finished. In AWS mode it leaves the folder's store alone.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken};
-use serde_json::Value;
-
-const PAT: &str = "glpat-crash-test";
-
-/// GitLab's push payload (tests/fixtures/gitlab/webhooks/push.json; see the NOTICE there).
-fn push_fixture() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/gitlab/webhooks/push.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `oore-local serve` and the owner token it printed.
-struct Runner {
-    child: Child,
-    base: String,
-    token: String,
-}
-
-impl Runner {
-    /// Starts the runner on `dir` and waits (bounded) for its ready lines.
-    fn start(dir: &std::path::Path) -> Runner {
-        let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oore-local"))
-            .arg("serve")
-            .env("OORE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("OORE_LOCAL_DIR", dir)
-            .env("RUST_LOG", "warn")
-            // Two pages at a time: a pass over the crash test's projects outlasts a checkpoint.
-            .env("SYNC_CONCURRENCY", "2")
-            .env_remove("TABLE_NAME")
-            .env_remove("AWS_ENDPOINT_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the runner starts");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let token = loop {
-            let line = ready
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("the runner prints its owner token");
-            if let Some(token) = line.trim().strip_prefix("export OORE_TOKEN=") {
-                break token.to_string();
-            }
-        };
-        Runner {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            token,
-        }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill(self) {
-        drop(self);
-    }
-
-    async fn get(&self, http: &reqwest::Client, path: &str, token: &str) -> Value {
-        let response = http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    /// Connects the fake GitLab; answers the integration id and its webhook secret.
-    async fn connect(&self, http: &reqwest::Client, gitlab: &FakeGitLab) -> (String, String) {
-        let started: Value = http
-            .post(format!("{}/v1/integrations/gitlab/start", self.base))
-            .bearer_auth(&self.token)
-            .json(&serde_json::json!({"host_url": gitlab.base_url, "auth_mode": "personal_token", "access_token": PAT}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            started["integration"]["id"].as_str().expect("connected").to_string(),
-            started["webhook_secret"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// Waits (bounded) until the integration's sync pass is no longer running; answers its view.
-    async fn settled_sync(&self, http: &reqwest::Client, integration: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let detail = self
-                .get(http, &format!("/v1/integrations/{integration}"), &self.token)
-                .await;
-            if detail["sync"]["state"] != "running" {
-                return detail["sync"].clone();
-            }
-            assert!(Instant::now() < deadline, "the pass did not end: {detail}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Every entry of a paged listing (`key` holds the page's items).
-    async fn all_pages(&self, http: &reqwest::Client, path: &str, key: &str) -> Vec<Value> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let separator = if path.contains('?') { '&' } else { '?' };
-            let page_path = match &cursor {
-                Some(c) => format!("{path}{separator}cursor={c}"),
-                None => path.to_string(),
-            };
-            let page = self.get(http, &page_path, &self.token).await;
-            items.extend(page[key].as_array().unwrap().iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_string()),
-                None => return items,
-            }
-        }
-    }
-}
-
-impl Drop for Runner {
-    /// A test that fails leaves no runner behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends one push delivery; answers its trigger id when the runner answered 200.
-async fn deliver(http: &reqwest::Client, base: &str, secret: &str, key: &str, body: &[u8]) -> Option<(u16, Value)> {
-    let response = http
-        .post(format!("{base}/v1/webhooks/gitlab"))
-        .header("content-type", "application/json")
-        .header("x-gitlab-event", "Push Hook")
-        .header("x-gitlab-token", secret)
-        .header("x-gitlab-event-uuid", key)
-        .header("idempotency-key", key)
-        .body(body.to_vec())
-        .send()
-        .await
-        .ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.json().await.ok()?))
-}
-
-async fn fake_gitlab(options: FakeOptions) -> FakeGitLab {
-    let gitlab = FakeGitLab::start(options, 0).await.unwrap();
-    gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
-    gitlab.state.add_project(&push_fixture()["project"]);
-    gitlab
-}
+use oore_local::fake_gitlab::FakeOptions;
+use support::{Runner, deliver, fake_gitlab, push_fixture};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_answered_before_a_kill_are_kept_exactly_once() {
@@ -313,4 +144,35 @@ async fn a_sync_pass_cut_by_a_kill_is_finished_after_the_restart() {
         .await;
     assert_eq!(listed["total"], 10_001, "every project is stored once");
     runner.kill();
+}
+
+/// With `TABLE_NAME` set the runner works on DynamoDB (moto here) and never opens the embedded
+/// store, so it starts beside an embedded runner holding the same folder, and a second one too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_mode_leaves_the_data_folder_alone() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .expect("AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh, which starts moto");
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Runner::start(dir.path());
+    assert!(
+        embedded.serving_from.starts_with("embedded store"),
+        "{}",
+        embedded.serving_from
+    );
+    let table = format!("t-{}", uuid::Uuid::new_v4().simple());
+    let aws = [("TABLE_NAME", table.as_str()), ("AWS_ENDPOINT_URL", endpoint.as_str())];
+    let first = Runner::start_with(dir.path(), &aws);
+    let second = Runner::start_with(dir.path(), &aws);
+    for runner in [&first, &second] {
+        assert_eq!(runner.serving_from, format!("DynamoDB table {table}"));
+        let http = reqwest::Client::new();
+        let listed = runner.get(&http, "/v1/integrations", &runner.token).await;
+        assert!(listed["integrations"].is_array(), "{listed}");
+    }
+    // The embedded runner still holds its store, and its caller key is the one they share.
+    let http = reqwest::Client::new();
+    let listed = embedded.get(&http, "/v1/integrations", &first.token).await;
+    assert!(listed["integrations"].is_array(), "{listed}");
 }

@@ -1,5 +1,5 @@
 //! Prints numbers, asserts nothing about speed: the in-process latency of
-//! `GET /v1/integrations/{id}/repositories` over 1,000 repositories (embedded store), and the
+//! `GET /v1/integrations/{id}/repositories` over 1,000 repositories (in-memory store), and the
 //! sync of 5,000 projects from a fake GitLab answering each page in 100 ms, side by side with
 //! walking the pages one by one.
 //!
@@ -112,7 +112,7 @@ async fn sync_time() {
         .await;
     assert_eq!(status, 200);
     println!(
-        "POST …/installations re-sync of 5,000 projects (100 ms per page, embedded store): {:>7.0} ms",
+        "POST …/installations re-sync of 5,000 projects (100 ms per page, in-memory store): {:>7.0} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
 }

@@ -1,7 +1,7 @@
 //! Prints numbers, asserts nothing about speed: 100,000 projects behind one token, from a fake
 //! GitLab answering each page in 100 ms. How soon connect answers, how soon every project is
 //! listed (sync concurrency 8), the p95 of a page, a deep page (offset 99,000) and a search on
-//! the embedded store, the peak RSS; and, with moto running, the bytes DynamoDB answers per
+//! the in-memory store, the peak RSS; and, with moto running, the bytes DynamoDB answers per
 //! listing request, counted in the SDK client. Then the sync worker's memory: a process of its
 //! own runs the sync of every project against the fake GitLab (served by this process) and
 //! reports its peak RSS.
@@ -83,7 +83,7 @@ fn requests(id: &str, projects: usize) -> [(&'static str, String); 3] {
     ]
 }
 
-async fn embedded() {
+async fn in_memory() {
     let projects = count("SCALE_PROJECTS", 100_000);
     let h = Harness::new(
         Backend::Memory,
@@ -115,7 +115,7 @@ async fn embedded() {
         }
         samples.sort();
         println!(
-            "scale, embedded store, {label:<10} p50 {:>7.2} ms  p95 {:>7.2} ms  (goal p95 <= 20 ms)",
+            "scale, in-memory store, {label:<10} p50 {:>7.2} ms  p95 {:>7.2} ms  (goal p95 <= 20 ms)",
             percentile(&samples, 0.5).as_secs_f64() * 1e3,
             percentile(&samples, 0.95).as_secs_f64() * 1e3
         );
@@ -199,7 +199,7 @@ async fn worker_memory() {
     assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
 }
 
-/// The child: the service on the embedded store, connected to the GitLab at `url`, syncing every
+/// The child: the service on the in-memory store, connected to the GitLab at `url`, syncing every
 /// project; prints its peak RSS.
 async fn worker_only(url: &str) {
     let projects = count("SCALE_PROJECTS", 100_000);
@@ -268,7 +268,7 @@ async fn main() {
         worker_only(&url).await;
         return;
     }
-    embedded().await;
+    in_memory().await;
     moto_bytes().await;
     worker_memory().await;
 }

@@ -1,10 +1,10 @@
 //! Prints numbers, asserts nothing about speed: the in-process time of one webhook delivery
-//! through the receiver (embedded store) for a push that builds, a repeat, and an ignored
+//! through the receiver (in-memory store) for a push that builds, a repeat, and an ignored
 //! event; how long after its delivery a build's `pending` status reaches GitLab on the local
 //! runner; and, with moto running, the AWS calls a warm delivery makes, counted in the SDK clients.
 //!
 //! Run: `scripts/bench.sh --bench webhooks` (starts moto), or
-//! `cargo bench -p oore-gitlab-tests --bench webhooks` (embedded numbers only).
+//! `cargo bench -p oore-gitlab-tests --bench webhooks` (in-memory numbers only).
 
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,7 @@ async fn time_deliveries(
     }
     samples.sort();
     println!(
-        "webhook delivery, embedded store, {label:<28} p50 {:>7.3} ms  p95 {:>7.3} ms  p99 {:>7.3} ms  ({count} deliveries)",
+        "webhook delivery, in-memory store, {label:<28} p50 {:>7.3} ms  p95 {:>7.3} ms  p99 {:>7.3} ms  ({count} deliveries)",
         percentile(&samples, 0.50).as_secs_f64() * 1e3,
         percentile(&samples, 0.95).as_secs_f64() * 1e3,
         percentile(&samples, 0.99).as_secs_f64() * 1e3,

@@ -1,4 +1,4 @@
-//! Test harness: apps on the embedded adapters or on moto, a fake GitLab, and a client that
+//! Test harness: apps in memory, on the local runner's durable store or on moto, a fake GitLab, and a client that
 //! sends requests through the handlers the way API Gateway hands them over.
 
 pub mod fault_proxy;
@@ -18,7 +18,7 @@ use shared::http::auth::{Role, issue_token};
 use shared::ports::{Clock, GitLabApi};
 
 pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
-/// The webhook master key of apps on moto (embedded apps make their own).
+/// The webhook master key of apps on moto (the other backends make their own).
 pub const MASTER_KEY: &str = "test-webhook-master-key-0123456789";
 /// 2026-11-26T00:00:00Z.
 pub const START_TIME: i64 = 1_795_651_200;
@@ -154,7 +154,7 @@ impl Harness {
                     .await
                     .expect("the embedded app starts")
             }
-            Backend::Memory => shared::runtime::memory_app(test_config("embedded"), client, clock.clone(), &key).await,
+            Backend::Memory => shared::runtime::memory_app(test_config("memory"), client, clock.clone(), &key).await,
             Backend::Moto => {
                 let sdk = moto_sdk_at(&endpoint.map_or_else(moto_endpoint, str::to_string)).await;
                 let config = test_config(&moto_table(&sdk).await);

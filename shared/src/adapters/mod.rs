@@ -1,5 +1,5 @@
-//! Adapters: the ports implemented for DynamoDB, Secrets Manager, GitLab over HTTPS and memory,
-//! and the settings the AWS SDK clients share.
+//! Adapters: the ports implemented for DynamoDB, Secrets Manager, GitLab over HTTPS, the local
+//! runner's durable store (feature `embedded`) and memory, and the settings the AWS SDK clients share.
 
 pub mod aws_calls;
 pub mod dynamodb;

@@ -72,11 +72,23 @@ impl TriggerHandoff for BackgroundHandoff {
     }
 }
 
+/// How many hand-offs run at once: enough to keep up with deliveries (each waits on GitLab), so
+/// triggers do not pile up in the channel under load.
+const HANDOFFS_AT_ONCE: usize = 16;
+
 /// Hands off every trigger the channel brings, until it closes.
 pub async fn run_worker(services: Services, mut receiver: mpsc::UnboundedReceiver<Trigger>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(HANDOFFS_AT_ONCE));
     while let Some(trigger) = receiver.recv().await {
-        if let Err(err) = hand_off_trigger(&services, None, &trigger).await {
-            tracing::warn!(trigger_id = %trigger.id, error = %err, "trigger hand-off failed");
-        }
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let services = services.clone();
+        tokio::spawn(async move {
+            if let Err(err) = hand_off_trigger(&services, None, &trigger).await {
+                tracing::warn!(trigger_id = %trigger.id, error = %err, "trigger hand-off failed");
+            }
+            drop(slot);
+        });
     }
 }

@@ -3,7 +3,7 @@
 //! (sync jobs, the trigger hand-off, build events) in `jobs`.
 //!
 //! Every store and vault adapter must pass the same contract tests (`tests/` runs them against
-//! the embedded adapters and against moto).
+//! the in-memory adapters, the local runner's durable ones and DynamoDB on moto).
 
 mod gitlab;
 mod jobs;

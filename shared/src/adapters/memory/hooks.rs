@@ -1,4 +1,4 @@
-//! The embedded hook store: the project hooks we registered, their health and last delivery.
+//! The in-memory hook store: the project hooks we registered, their health and last delivery.
 
 use async_trait::async_trait;
 

@@ -1,4 +1,4 @@
-//! The embedded store and vault: in-process maps for the local runner and unit tests. One
+//! The in-memory store and vault: in-process maps for tests and benches. One
 //! set of tables behind one lock; the store's ports are split by file (`repositories`,
 //! `webhooks`: deliveries, triggers and syncs), the vault is in `vault`.
 
@@ -31,7 +31,7 @@ pub(super) struct Tables {
     installations: BTreeMap<IntegrationId, BTreeMap<String, Installation>>,
     /// integration id → GitLab project id → repository.
     repositories: HashMap<IntegrationId, BTreeMap<ProjectId, Repository>>,
-    /// repository id → integration id, the embedded twin of the DynamoDB index.
+    /// repository id → integration id, the in-memory twin of the DynamoDB index.
     repository_index: HashMap<RepositoryId, IntegrationId>,
     /// digest → webhook key.
     webhook_keys: HashMap<String, WebhookKey>,

@@ -1,4 +1,4 @@
-//! The embedded repository store: repositories by integration and project, their name index and
+//! The in-memory repository store: repositories by integration and project, their name index and
 //! the project hooks we registered.
 
 use async_trait::async_trait;

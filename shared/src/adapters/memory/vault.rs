@@ -1,4 +1,4 @@
-//! The embedded vault: secret values in memory, kept as `SecretString` so they never print.
+//! The in-memory vault: secret values in memory, kept as `SecretString` so they never print.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

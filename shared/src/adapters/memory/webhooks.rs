@@ -1,4 +1,4 @@
-//! The embedded webhook, trigger and sync stores: keys, the delivery log with its dedupe
+//! The in-memory webhook, trigger and sync stores: keys, the delivery log with its dedupe
 //! markers, build triggers and sync records.
 
 use async_trait::async_trait;
