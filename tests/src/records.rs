@@ -10,27 +10,18 @@ use shared::domain::webhook::{BuildRequest, TriggerEvent};
 
 /// An active personal-token integration created at 100.
 pub fn record(id: &IntegrationId) -> IntegrationRecord {
-    IntegrationRecord {
-        id: id.clone(),
-        host_url: HostUrl::parse("https://gitlab.example.com/gitlab", &HostPolicy::default()).unwrap(),
-        auth_mode: AuthMode::PersonalToken,
-        status: IntegrationStatus::Active,
-        display_name: Some(format!("Integration {id}")),
-        created_by: "user-1".into(),
-        created_at: 100,
-        updated_at: 100,
-        gitlab_user_id: Some(7),
-        token_expires_at: None,
-        oauth_client_id: None,
-        gitlab_scopes: None,
-        deleted_at: None,
-        refresh_lease_until: None,
-        refresh_lease_owner: None,
-        record_version: 0,
-        credentials_version: 0,
-        require_webhook_signature: false,
-        gitlab_token_id: None,
-    }
+    let host = HostUrl::parse("https://gitlab.example.com/gitlab", &HostPolicy::default()).unwrap();
+    let mut record = IntegrationRecord::new(
+        host,
+        AuthMode::PersonalToken,
+        IntegrationStatus::Active,
+        format!("Integration {id}"),
+        "user-1".into(),
+        100,
+    );
+    record.id = id.clone();
+    record.gitlab_user_id = Some(7);
+    record
 }
 
 /// The fixture user's installation.

@@ -130,6 +130,28 @@ impl IntegrationRecord {
 }
 
 impl IntegrationRecord {
+    /// Takes the token-refresh lease for `owner` until `until`, unless an unexpired one is held
+    /// at `now`; a new version, so a whole-record write read before cannot drop it.
+    pub fn take_refresh_lease(&mut self, owner: &str, now: i64, until: i64) -> bool {
+        if self.refresh_lease_until.is_some_and(|held| held >= now) {
+            return false;
+        }
+        self.refresh_lease_until = Some(until);
+        self.refresh_lease_owner = Some(owner.to_string());
+        self.record_version += 1;
+        true
+    }
+
+    /// Drops the refresh lease if `owner` holds it; false if it was lost to another owner.
+    pub fn release_refresh_lease(&mut self, owner: &str) -> bool {
+        if self.refresh_lease_owner.as_deref() != Some(owner) {
+            return false;
+        }
+        self.refresh_lease_until = None;
+        self.refresh_lease_owner = None;
+        true
+    }
+
     /// What the integration's token is worth at `now`, and when it expires (Unix seconds).
     /// An OAuth connection is `valid` unless GitLab refused its refresh: its stored expiry is the
     /// 2-hour access token's, which says nothing of the connection. A personal, project or group

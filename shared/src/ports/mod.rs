@@ -42,6 +42,17 @@ pub struct RefreshOutcome {
     pub updated_at: i64,
 }
 
+impl RefreshOutcome {
+    /// Writes the outcome's fields, and only those, onto `record` as a new version.
+    pub fn apply_to(&self, record: &mut IntegrationRecord) {
+        record.status = self.status;
+        record.token_expires_at = self.token_expires_at;
+        record.credentials_version = self.credentials_version;
+        record.updated_at = self.updated_at;
+        record.record_version += 1;
+    }
+}
+
 /// Integrations and their installations.
 #[async_trait]
 pub trait IntegrationStore: Send + Sync {

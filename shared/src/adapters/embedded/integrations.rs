@@ -194,12 +194,9 @@ impl IntegrationStore for EmbeddedStore {
             let Some(mut record) = get::<IntegrationRecord>(&integrations, id.as_str())? else {
                 return Err(StoreError::Conflict);
             };
-            if record.refresh_lease_until.is_some_and(|held| held >= now) {
+            if !record.take_refresh_lease(&owner, now, until) {
                 return Ok(false);
             }
-            record.refresh_lease_until = Some(until);
-            record.refresh_lease_owner = Some(owner);
-            record.record_version += 1;
             put(&mut integrations, id.as_str(), &record)?;
             Ok(true)
         })
@@ -215,19 +212,14 @@ impl IntegrationStore for EmbeddedStore {
         let (id, owner, outcome) = (id.clone(), owner.to_string(), outcome.cloned());
         self.write(move |txn| {
             let mut integrations = txn.open_table(INTEGRATIONS).map_err(unavailable)?;
-            let Some(mut record) = get::<IntegrationRecord>(&integrations, id.as_str())?
-                .filter(|r| r.refresh_lease_owner.as_deref() == Some(owner.as_str()))
-            else {
+            let Some(mut record) = get::<IntegrationRecord>(&integrations, id.as_str())? else {
                 return Err(StoreError::Conflict);
             };
-            record.refresh_lease_until = None;
-            record.refresh_lease_owner = None;
+            if !record.release_refresh_lease(&owner) {
+                return Err(StoreError::Conflict);
+            }
             if let Some(outcome) = outcome {
-                record.status = outcome.status;
-                record.token_expires_at = outcome.token_expires_at;
-                record.credentials_version = outcome.credentials_version;
-                record.updated_at = outcome.updated_at;
-                record.record_version += 1;
+                outcome.apply_to(&mut record);
             }
             put(&mut integrations, id.as_str(), &record)
         })

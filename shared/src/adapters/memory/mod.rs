@@ -169,13 +169,7 @@ impl IntegrationStore for MemoryStore {
         let Some(record) = t.integrations.get_mut(id) else {
             return Err(StoreError::Conflict);
         };
-        if record.refresh_lease_until.is_some_and(|held| held >= now) {
-            return Ok(false);
-        }
-        record.refresh_lease_until = Some(until);
-        record.refresh_lease_owner = Some(owner.to_string());
-        record.record_version += 1;
-        Ok(true)
+        Ok(record.take_refresh_lease(owner, now, until))
     }
 
     async fn complete_refresh(
@@ -185,21 +179,16 @@ impl IntegrationStore for MemoryStore {
         outcome: Option<&RefreshOutcome>,
     ) -> Result<(), StoreError> {
         let mut t = self.lock();
-        match t.integrations.get_mut(id) {
-            Some(existing) if existing.refresh_lease_owner.as_deref() == Some(owner) => {
-                existing.refresh_lease_until = None;
-                existing.refresh_lease_owner = None;
-                if let Some(outcome) = outcome {
-                    existing.status = outcome.status;
-                    existing.token_expires_at = outcome.token_expires_at;
-                    existing.credentials_version = outcome.credentials_version;
-                    existing.updated_at = outcome.updated_at;
-                    existing.record_version += 1;
-                }
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
+        let Some(existing) = t.integrations.get_mut(id) else {
+            return Err(StoreError::Conflict);
+        };
+        if !existing.release_refresh_lease(owner) {
+            return Err(StoreError::Conflict);
         }
+        if let Some(outcome) = outcome {
+            outcome.apply_to(existing);
+        }
+        Ok(())
     }
 }
 
