@@ -77,7 +77,7 @@ fn local_key_in(dir: &std::path::Path) -> Result<SecretString, Box<dyn std::erro
         keep_private(&path)?;
         return Ok(key);
     }
-    std::fs::create_dir_all(dir)?;
+    shared::adapters::embedded::create_private_dir(dir)?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let key = hex::encode(bytes);
@@ -358,6 +358,13 @@ mod tests {
         .unwrap();
         assert_eq!(local_key_in(&dir).unwrap().expose_secret(), made.expose_secret());
         assert_eq!(mode(), 0o600, "a key others could read is narrowed");
+        let fresh = dir.join("fresh");
+        local_key_in(&fresh).unwrap();
+        let folder_mode = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777
+        };
+        assert_eq!(folder_mode, 0o700, "a data folder made for the key is private");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

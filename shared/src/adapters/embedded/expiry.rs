@@ -2,9 +2,10 @@
 //! by that time, and a periodic sweep removes those whose time has come.
 
 use redb::{ReadableTable, WriteTransaction};
+use serde::de::DeserializeOwned;
 
 use super::{
-    DEDUPE, DELIVERIES, EXPIRY, EmbeddedStore, KEYS_BY_INTEGRATION, NOTHING, OAUTH_STATES, SYNCS, TRIGGER_QUEUE,
+    DEDUPE, DELIVERIES, EXPIRY, EmbeddedStore, Items, KEYS_BY_INTEGRATION, NOTHING, OAUTH_STATES, SYNCS, TRIGGER_QUEUE,
     TRIGGERS, TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, get, remove, unavailable, under,
 };
 use crate::domain::delivery::DeliveryRecord;
@@ -147,39 +148,12 @@ fn sweep_batch(txn: &WriteTransaction, now: i64) -> Result<(Swept, bool), StoreE
 fn remove_if_expired(txn: &WriteTransaction, kind: Kind, key: &str, now: i64) -> Result<bool, StoreError> {
     let due = |end: Option<i64>| end.is_some_and(|at| at <= now);
     match kind {
-        Kind::Delivery => {
-            let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-            let end = get::<DeliveryRecord>(&table, key)?.map(|d| d.expires_at);
-            let expired = due(end);
-            if expired {
-                remove(&mut table, key)?;
-            }
-            Ok(expired)
-        }
-        Kind::Dedupe => {
-            let mut table = txn.open_table(DEDUPE).map_err(unavailable)?;
-            let expired = due(get::<i64>(&table, key)?);
-            if expired {
-                remove(&mut table, key)?;
-            }
-            Ok(expired)
-        }
-        Kind::OAuthState => {
-            let mut table = txn.open_table(OAUTH_STATES).map_err(unavailable)?;
-            let expired = due(get::<PendingAuthorization>(&table, key)?.map(|p| p.expires_at));
-            if expired {
-                remove(&mut table, key)?;
-            }
-            Ok(expired)
-        }
-        Kind::Sync => {
-            let mut table = txn.open_table(SYNCS).map_err(unavailable)?;
-            let expired = due(get::<SyncRecord>(&table, key)?.and_then(|s| s.expires_at()));
-            if expired {
-                remove(&mut table, key)?;
-            }
-            Ok(expired)
-        }
+        Kind::Delivery => remove_item_if(txn, DELIVERIES, key, |d: &DeliveryRecord| due(Some(d.expires_at))),
+        Kind::Dedupe => remove_item_if(txn, DEDUPE, key, |end: &i64| due(Some(*end))),
+        Kind::OAuthState => remove_item_if(txn, OAUTH_STATES, key, |p: &PendingAuthorization| {
+            due(Some(p.expires_at))
+        }),
+        Kind::Sync => remove_item_if(txn, SYNCS, key, |s: &SyncRecord| due(s.expires_at())),
         Kind::Trigger => {
             let mut triggers = txn.open_table(TRIGGERS).map_err(unavailable)?;
             let Some(trigger) = get::<Trigger>(&triggers, key)?.filter(|t| due(t.expires_at())) else {
@@ -209,4 +183,19 @@ fn remove_if_expired(txn: &WriteTransaction, kind: Kind, key: &str, now: i64) ->
             Ok(true)
         }
     }
+}
+
+/// Removes the item under `key` in `table` if `expired` says so of it; answers whether it did.
+fn remove_item_if<T: DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: Items,
+    key: &str,
+    expired: impl Fn(&T) -> bool,
+) -> Result<bool, StoreError> {
+    let mut table = txn.open_table(table).map_err(unavailable)?;
+    let gone = get::<T>(&table, key)?.is_some_and(|item| expired(&item));
+    if gone {
+        remove(&mut table, key)?;
+    }
+    Ok(gone)
 }

@@ -150,7 +150,10 @@ impl LocalData {
 }
 
 /// Makes `dir` (and its parents) if absent, readable by this user only when made here.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+///
+/// # Errors
+/// When the folder cannot be made.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }

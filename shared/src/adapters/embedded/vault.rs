@@ -2,7 +2,7 @@
 //! a key kept in a file of its own beside it, readable by this user only.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -79,13 +79,43 @@ impl EncryptedVault {
         }
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refused())?;
-        let mut buffer = sealed.to_vec();
+        // Wiped when dropped: after opening, it holds the secret in clear.
+        let mut buffer = secrecy::zeroize::Zeroizing::new(sealed.to_vec());
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(name.as_bytes()), &mut buffer)
             .map_err(|_| refused())?;
         let text = String::from_utf8(plain.to_vec()).map_err(|_| refused())?;
         Ok(SecretString::from(text))
+    }
+}
+
+impl EncryptedVault {
+    /// Seals `value` and stores it under `name`, which must already hold a secret when
+    /// `replace` is set and must not otherwise; `refused` when it does not hold.
+    async fn store_sealed(
+        &self,
+        name: &str,
+        value: &SecretString,
+        replace: bool,
+        refused: VaultError,
+    ) -> Result<(), VaultError> {
+        let sealed = self.seal(name, value)?;
+        let name = name.to_string();
+        self.store
+            .write(move |txn| {
+                let mut secrets = txn.open_table(SECRETS).map_err(unavailable)?;
+                if exists(&secrets, &name)? != replace {
+                    return Err(StoreError::Conflict);
+                }
+                secrets.insert(name.as_str(), sealed.as_slice()).map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict => refused,
+                other => vault_error(other),
+            })
     }
 }
 
@@ -114,7 +144,7 @@ fn read_key(path: &Path) -> Result<Vec<u8>, OpenError> {
 }
 
 /// Makes a new random key file, mode 0600 from its first byte on.
-fn make_key(path: &PathBuf) -> Result<Vec<u8>, OpenError> {
+fn make_key(path: &Path) -> Result<Vec<u8>, OpenError> {
     let mut bytes = vec![0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let mut options = std::fs::OpenOptions::new();
@@ -136,21 +166,7 @@ fn vault_error(err: StoreError) -> VaultError {
 #[async_trait]
 impl SecretVault for EncryptedVault {
     async fn create_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
-        let (name, sealed) = (name.to_string(), self.seal(name, value)?);
-        self.store
-            .write(move |txn| {
-                let mut secrets = txn.open_table(SECRETS).map_err(unavailable)?;
-                if exists(&secrets, &name)? {
-                    return Err(StoreError::Conflict);
-                }
-                secrets.insert(name.as_str(), sealed.as_slice()).map_err(unavailable)?;
-                Ok(())
-            })
-            .await
-            .map_err(|err| match err {
-                StoreError::Conflict => VaultError::Exists,
-                other => vault_error(other),
-            })
+        self.store_sealed(name, value, false, VaultError::Exists).await
     }
 
     async fn get_secret(&self, name: &str) -> Result<Option<SecretString>, VaultError> {
@@ -165,21 +181,7 @@ impl SecretVault for EncryptedVault {
     }
 
     async fn put_secret(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
-        let (name, sealed) = (name.to_string(), self.seal(name, value)?);
-        self.store
-            .write(move |txn| {
-                let mut secrets = txn.open_table(SECRETS).map_err(unavailable)?;
-                if !exists(&secrets, &name)? {
-                    return Err(StoreError::Conflict);
-                }
-                secrets.insert(name.as_str(), sealed.as_slice()).map_err(unavailable)?;
-                Ok(())
-            })
-            .await
-            .map_err(|err| match err {
-                StoreError::Conflict => VaultError::NotFound,
-                other => vault_error(other),
-            })
+        self.store_sealed(name, value, true, VaultError::NotFound).await
     }
 
     async fn delete_secret(&self, name: &str) -> Result<(), VaultError> {
