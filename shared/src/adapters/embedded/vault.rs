@@ -88,9 +88,7 @@ impl EncryptedVault {
         let text = String::from_utf8(plain.to_vec()).map_err(|_| refused())?;
         Ok(SecretString::from(text))
     }
-}
 
-impl EncryptedVault {
     /// Seals `value` and stores it under `name`, which must already hold a secret when
     /// `replace` is set and must not otherwise; `refused` when it does not hold.
     async fn store_sealed(
