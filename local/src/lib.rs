@@ -7,3 +7,4 @@ pub mod fake_hooks;
 pub mod fake_oauth;
 pub mod fake_projects;
 pub mod server;
+pub mod timers;

@@ -8,7 +8,7 @@ use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken, TokenState};
 use rand::RngCore;
 use secrecy::SecretString;
 use shared::config::Config;
-use shared::http::auth::{Role, issue_token};
+use shared::inbound::http::auth::{Role, issue_token};
 use shared::ports::{Clock, SecretVault, SystemClock};
 
 const USAGE: &str = "usage:
@@ -159,13 +159,17 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(master) = aws_vault().await.get_secret(&config.master_key_secret_id).await? {
             shared::domain::secrets::require_strong_key("master key", &master)?;
         }
-        shared::runtime::aws_app(config, shared::runtime::gitlab_client()).await
+        shared::wiring::aws_app(config, shared::wiring::gitlab_client()).await
     } else {
         // Only the embedded store is opened (and locked); AWS mode never touches it.
         let data = shared::adapters::embedded::LocalData::open(&data_dir())?;
-        shared::runtime::local_app(
+        tokio::spawn(oore_local::timers::sweep_periodically(
+            data.store.clone(),
+            Arc::new(SystemClock),
+        ));
+        shared::wiring::local_app(
             config,
-            shared::runtime::gitlab_client(),
+            shared::wiring::gitlab_client(),
             Arc::new(SystemClock),
             &key,
             data,
@@ -174,7 +178,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|err| err.to_string())?
     };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    tokio::spawn(shared::runtime::run_daily_token_check(app.services.clone()));
+    tokio::spawn(oore_local::timers::check_tokens_daily(app.services.clone()));
     let token = issue_token(
         &key,
         "local-owner",

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use shared::http::App;
+use shared::inbound::http::App;
 use tokio::net::TcpListener;
 
 /// The most a request body may be before the runner refuses to read it (API Gateway's own cap
@@ -18,7 +18,7 @@ async fn forward(State(app): State<App>, request: Request) -> Response {
         Ok(b) => b,
         Err(_) => {
             return into_axum(
-                shared::http::envelope::ApiError::new(
+                shared::inbound::http::envelope::ApiError::new(
                     http::StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
                     "the request body is too large",

@@ -282,10 +282,10 @@ async fn main() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let token = shared::http::auth::issue_token(
+    let token = shared::inbound::http::auth::issue_token(
         &caller_key,
         "bench",
-        shared::http::auth::Role::Owner,
+        shared::inbound::http::auth::Role::Owner,
         "oore",
         "oore-gitlab",
         now,

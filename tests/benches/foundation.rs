@@ -11,9 +11,9 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::FakeOptions;
 use secrecy::SecretString;
-use shared::app::project_walk::{DEFAULT_CONCURRENCY, fetch_all_projects};
+use shared::app::sync::walk::{DEFAULT_CONCURRENCY, fetch_all_projects};
 use shared::domain::host::{HostPolicy, HostUrl};
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -76,7 +76,7 @@ async fn sync_time() {
     )
     .unwrap();
     let token = SecretString::from(PAT.to_string());
-    let gitlab = shared::runtime::gitlab_client();
+    let gitlab = shared::wiring::gitlab_client();
     let mut results = Vec::new();
     for (label, concurrency) in [("one page at a time", 1), ("concurrent", DEFAULT_CONCURRENCY)] {
         let started = Instant::now();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::FakeOptions;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 const OWNER: Option<Role> = Some(Role::Owner);
 
@@ -204,16 +204,17 @@ async fn worker_memory() {
 async fn worker_only(url: &str) {
     let projects = count("SCALE_PROJECTS", 100_000);
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
-    let app = shared::runtime::memory_app(
+    let app = shared::wiring::memory_app(
         oore_gitlab_tests::test_config("embedded"),
-        shared::runtime::gitlab_client(),
+        shared::wiring::gitlab_client(),
         std::sync::Arc::new(shared::ports::SystemClock),
         &key,
     )
-    .await;
+    .await
+    .expect("a fresh memory vault takes the keys");
     let config = &app.services.config;
     let now = shared::ports::Clock::now(&shared::ports::SystemClock);
-    let token = shared::http::auth::issue_token(
+    let token = shared::inbound::http::auth::issue_token(
         &key,
         "u",
         Role::Owner,

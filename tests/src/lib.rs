@@ -13,8 +13,8 @@ use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken};
 use secrecy::SecretString;
 use serde_json::Value;
 use shared::config::Config;
-use shared::http::App;
-use shared::http::auth::{Role, issue_token};
+use shared::inbound::http::App;
+use shared::inbound::http::auth::{Role, issue_token};
 use shared::ports::{Clock, GitLabApi};
 
 pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
@@ -119,7 +119,7 @@ impl Harness {
     pub async fn new(backend: Backend, options: FakeOptions) -> Harness {
         let gitlab = FakeGitLab::start(options, 0).await.expect("fake GitLab starts");
         gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
-        let client: Arc<dyn GitLabApi> = shared::runtime::gitlab_client();
+        let client: Arc<dyn GitLabApi> = shared::wiring::gitlab_client();
         Self::with_gitlab(backend, gitlab, client).await
     }
 
@@ -133,7 +133,7 @@ impl Harness {
     pub async fn on_moto_via(endpoint: &str, options: FakeOptions) -> Harness {
         let gitlab = FakeGitLab::start(options, 0).await.expect("fake GitLab starts");
         gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
-        Self::with_gitlab_via(Backend::Moto, gitlab, shared::runtime::gitlab_client(), Some(endpoint)).await
+        Self::with_gitlab_via(Backend::Moto, gitlab, shared::wiring::gitlab_client(), Some(endpoint)).await
     }
 
     async fn with_gitlab_via(
@@ -150,15 +150,17 @@ impl Harness {
             Backend::Embedded => {
                 let (dir, data) = local_data();
                 data_dir = Some(dir);
-                shared::runtime::local_app(test_config("embedded"), client, clock.clone(), &key, data)
+                shared::wiring::local_app(test_config("embedded"), client, clock.clone(), &key, data)
                     .await
                     .expect("the embedded app starts")
             }
-            Backend::Memory => shared::runtime::memory_app(test_config("memory"), client, clock.clone(), &key).await,
+            Backend::Memory => shared::wiring::memory_app(test_config("memory"), client, clock.clone(), &key)
+                .await
+                .expect("a fresh memory vault takes the keys"),
             Backend::Moto => {
                 let sdk = moto_sdk_at(&endpoint.map_or_else(moto_endpoint, str::to_string)).await;
                 let config = test_config(&moto_table(&sdk).await);
-                let (app, counter) = shared::runtime::aws_app_counted(&sdk, config, client, clock.clone());
+                let (app, counter) = shared::wiring::aws_app_counted(&sdk, config, client, clock.clone());
                 app.services
                     .vault
                     .create_secret(&app.services.config.caller_key_secret_id, &key)
@@ -242,7 +244,7 @@ impl Harness {
         assert_eq!(self.backend, Backend::Moto, "only moto's table can be shared");
         let sdk = moto_sdk().await;
         let config = (*self.app.services.config).clone();
-        shared::runtime::aws_app_with(&sdk, config, shared::runtime::gitlab_client(), self.clock.clone())
+        shared::wiring::aws_app_with(&sdk, config, shared::wiring::gitlab_client(), self.clock.clone())
     }
 
     /// Sends a request as `role` to another application (see [`Harness::second_app`]).

@@ -12,7 +12,7 @@ use oore_gitlab_tests::fault_proxy::FaultProxy;
 use oore_gitlab_tests::{Harness, moto_endpoint};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::json;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 const DELIVERIES: usize = 200;
 /// GitLab keeps resending a failed delivery; the test gives up long before it would.

@@ -8,7 +8,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use serde_json::{Value, json};
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 /// The first project of the fake GitLab.
 const PROJECT: u64 = 1000;
@@ -113,7 +113,7 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
         let events =
             shared::adapters::eventbridge::EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), &bus);
         let event = stream_event(&s.h.app.services.config.table_name).await;
-        shared::stream::hand_off_records(&s.h.app.services, &events, event).await;
+        shared::inbound::dynamodb_stream::hand_off_records(&s.h.app.services, &events, event).await;
     }
     assert_eq!(
         wait_for_states(&s, 1).await,
@@ -751,7 +751,7 @@ async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigg
     let (bus, queue) = oore_gitlab_tests::bus_to_queue("Build Triggered").await;
     let sdk = oore_gitlab_tests::moto_sdk().await;
     let events = shared::adapters::eventbridge::EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), &bus);
-    let response = shared::stream::hand_off_records(&s.h.app.services, &events, event).await;
+    let response = shared::inbound::dynamodb_stream::hand_off_records(&s.h.app.services, &events, event).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     let published = oore_gitlab_tests::drain(&queue).await;
@@ -783,7 +783,7 @@ async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigg
 
     // Handed the same records again (a retried batch), nothing is posted twice at GitLab.
     let again = stream_event(&table).await;
-    let response = shared::stream::hand_off_records(&s.h.app.services, &events, again).await;
+    let response = shared::inbound::dynamodb_stream::hand_off_records(&s.h.app.services, &events, again).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         s.h.gitlab.state.builds.statuses().len(),
@@ -812,7 +812,7 @@ async fn a_failed_publish_is_reported_for_its_record_alone() {
     let sdk = oore_gitlab_tests::moto_sdk().await;
     let events =
         shared::adapters::eventbridge::EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), "no-such-bus");
-    let response = shared::stream::hand_off_records(&s.h.app.services, &events, event).await;
+    let response = shared::inbound::dynamodb_stream::hand_off_records(&s.h.app.services, &events, event).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()

@@ -4,7 +4,7 @@
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -6,7 +6,7 @@ use oore_gitlab_tests::{Backend, Harness, SIGNING_KEY};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use secrecy::SecretString;
 use serde_json::json;
-use shared::http::auth::{Role, issue_token};
+use shared::inbound::http::auth::{Role, issue_token};
 use shared::ports::Clock;
 
 const OWNER: Option<Role> = Some(Role::Owner);

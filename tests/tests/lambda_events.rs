@@ -6,8 +6,8 @@ use std::sync::Arc;
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::FakeOptions;
-use shared::http::auth::Role;
-use shared::http::routes::ROUTES;
+use shared::inbound::http::auth::Role;
+use shared::inbound::http::routes::ROUTES;
 
 /// The event file with `${OORE_TOKEN}` and `${WEBHOOK_SECRET}` set to `token` (the caller token,
 /// or for the webhook, the webhook secret).
@@ -131,7 +131,7 @@ async fn every_function_has_an_event_its_handler_accepts() {
     assert_eq!(status, 200);
     let response = app
         .handle_route(
-            shared::http::routes::RouteId::DeleteIntegration,
+            shared::inbound::http::routes::RouteId::DeleteIntegration,
             event(
                 "delete-integration",
                 &token,
@@ -154,7 +154,7 @@ async fn a_function_serves_only_its_own_route() {
     let request = event("list-integrations", &token, &[]);
     let response = h
         .app
-        .handle_route(shared::http::routes::RouteId::GetIntegration, request)
+        .handle_route(shared::inbound::http::routes::RouteId::GetIntegration, request)
         .await;
     assert_eq!(response.status().as_u16(), 404);
 }
@@ -179,8 +179,10 @@ async fn without_a_public_base_url_links_use_the_apis_own_domain_not_client_head
         oore_gitlab_tests::START_TIME,
     )));
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
-    let app = shared::runtime::memory_app(config, shared::runtime::gitlab_client(), clock, &key).await;
-    let token = shared::http::auth::issue_token(
+    let app = shared::wiring::memory_app(config, shared::wiring::gitlab_client(), clock, &key)
+        .await
+        .expect("a fresh memory vault takes the keys");
+    let token = shared::inbound::http::auth::issue_token(
         &key,
         "user-1",
         Role::Owner,
@@ -192,7 +194,7 @@ async fn without_a_public_base_url_links_use_the_apis_own_domain_not_client_head
     .expect("the test key is 32 bytes or more");
     let response = app
         .handle_route(
-            shared::http::routes::RouteId::GitLabStart,
+            shared::inbound::http::routes::RouteId::GitLabStart,
             event(
                 "gitlab-start",
                 &token,
@@ -227,7 +229,8 @@ fn the_hand_off_event_reads_as_a_trigger() {
     assert_eq!(event.records.len(), 1);
     let record = &event.records[0];
     assert_eq!(record.event_name, "INSERT");
-    let trigger = shared::stream::trigger_from_image(record.change.new_image.clone()).expect("the image is a trigger");
+    let trigger = shared::adapters::dynamodb::trigger_from_image(record.change.new_image.clone())
+        .expect("the image is a trigger");
     assert_eq!(trigger.status, shared::domain::trigger::TriggerStatus::Queued);
     assert_eq!(trigger.git_ref, "refs/heads/main");
 }

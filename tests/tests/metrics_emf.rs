@@ -9,7 +9,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::{Value, json};
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 use shared::telemetry;
 
 const NAMESPACE: &str = "OoreGitLab/test";

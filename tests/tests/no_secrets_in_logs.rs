@@ -7,7 +7,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken, TokenState};
 use serde_json::json;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -9,7 +9,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, CLIENT_ID, Harness, START_TIME, UI_REDIRECT};
 use oore_local::fake_gitlab::{FakeOptions, TokenState};
 use serde_json::{Value, json};
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 const OWNER: Option<Role> = Some(Role::Owner);
 

@@ -8,8 +8,8 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT, UI_REDIRECT};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::{Value, json};
-use shared::http::auth::Role;
-use shared::http::routes::{ROUTES, RouteId};
+use shared::inbound::http::auth::Role;
+use shared::inbound::http::routes::{ROUTES, RouteId};
 
 fn load(relative: &str) -> Value {
     let path = format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"));

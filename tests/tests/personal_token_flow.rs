@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use shared::domain::ids::IntegrationId;
 use shared::domain::integration::{Installation, IntegrationRecord};
 use shared::domain::webhook_keys::WebhookKey;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 use shared::ports::{IntegrationStore, StoreError};
 
 const OWNER: Option<Role> = Some(Role::Owner);
@@ -290,7 +290,7 @@ async fn callers_are_authenticated_then_authorised() {
     // Expired: a token issued an hour ago with a one-second lifetime.
     let c = &h.app.services.config;
     let key = secrecy::SecretString::from(oore_gitlab_tests::SIGNING_KEY.to_string());
-    let stale = shared::http::auth::issue_token(
+    let stale = shared::inbound::http::auth::issue_token(
         &key,
         "u",
         Role::Owner,
@@ -303,7 +303,7 @@ async fn callers_are_authenticated_then_authorised() {
     let (status, _, _) = h.raw(Method::GET, "/v1/integrations", Some(&stale), None).await;
     assert_eq!(status, 401);
     // Another audience is refused.
-    let foreign = shared::http::auth::issue_token(
+    let foreign = shared::inbound::http::auth::issue_token(
         &key,
         "u",
         Role::Owner,

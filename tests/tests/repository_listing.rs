@@ -8,7 +8,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::{Value, json};
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 const OWNER: Option<Role> = Some(Role::Owner);
 

@@ -10,10 +10,10 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::json;
-use shared::app::sync_jobs::{JobOutcome, run_job, run_sync_job, start_sync};
+use shared::app::sync::jobs::{JobOutcome, run_job, run_sync_job, start_sync};
 use shared::domain::ids::IntegrationId;
 use shared::domain::sync::SyncRunState;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 use shared::ports::{QueueError, SyncJob, SyncQueue};
 
 const OWNER: Option<Role> = Some(Role::Owner);
@@ -328,7 +328,7 @@ async fn the_sync_worker_runs_the_jobs_moto_queued() {
         .collect();
     assert_eq!(records.len(), 1);
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
-    let response = shared::sync_worker::run_messages(&h.app.services, event, None).await;
+    let response = shared::inbound::sync_queue::run_messages(&h.app.services, event, None).await;
     assert!(response.batch_item_failures.is_empty());
     let (_, detail) = h
         .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use shared::http::routes::ROUTES;
+use shared::inbound::http::routes::ROUTES;
 
 /// (binary, method, path) of every function in the template, read line by line: the template
 /// writes each function as `Binary:` … `Method:` … `Path:` in that order.
@@ -91,8 +91,8 @@ fn template_grants() -> std::collections::BTreeMap<String, BTreeSet<(String, Str
 }
 
 /// What the route table says a function needs, in the template's words.
-fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
-    use shared::http::routes::{CredentialUse, TableUse};
+fn needed(route: &shared::inbound::http::routes::Route) -> BTreeSet<(String, String)> {
+    use shared::inbound::http::routes::{CredentialUse, TableUse};
     let mut set = BTreeSet::new();
     let mut grant = |actions: &[&str], resource: &str| {
         for a in actions {
@@ -121,7 +121,7 @@ fn needed(route: &shared::http::routes::Route) -> BTreeSet<(String, String)> {
     if batch_writes {
         grant(&["dynamodb:BatchWriteItem"], table);
     }
-    if route.access != shared::http::auth::Access::Public {
+    if route.access != shared::inbound::http::auth::Access::Public {
         grant(&["secretsmanager:GetSecretValue"], "!Ref CallerKey");
     }
     if route.needs.sync_queue {
@@ -183,7 +183,7 @@ fn public_and_read_functions_cannot_remove_what_they_do_not_use() {
         let granted = actions(route.function);
         if matches!(
             route.access,
-            shared::http::auth::Access::Read | shared::http::auth::Access::TriggerRead
+            shared::inbound::http::auth::Access::Read | shared::inbound::http::auth::Access::TriggerRead
         ) {
             for action in ["DeleteItem", "BatchWriteItem"] {
                 assert!(

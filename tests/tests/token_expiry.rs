@@ -7,7 +7,7 @@ use oore_gitlab_tests::{Backend, Harness, PAT, START_TIME};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use serde_json::{Value, json};
 use shared::domain::gitlab::expiry_from_date;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 
 const OWNER: Option<Role> = Some(Role::Owner);
 /// Ten days after the tests' clock (2026-11-26): within the 30 days that count as expiring.
@@ -110,8 +110,17 @@ async fn the_daily_check_publishes_token_expiring_on_moto() {
         aws_sdk_eventbridge::Client::new(&oore_gitlab_tests::moto_sdk().await),
         bus,
     );
-    let summary = shared::runtime::check_tokens(&h.app.services, &events).await.unwrap();
-    assert_eq!(summary, json!({"checked": 2, "expiring": 1, "failed": 0}));
+    let summary = shared::inbound::schedule::check_tokens(&h.app.services, &events)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        shared::app::token_expiry::CheckSummary {
+            checked: 2,
+            expiring: 1,
+            failed: 0
+        }
+    );
     let published = oore_gitlab_tests::drain(&queue).await;
     assert_eq!(published.len(), 1, "{published:?}");
     assert_eq!(published[0]["detail-type"], "Token Expiring");

@@ -14,7 +14,7 @@ use shared::domain::ids::{IntegrationId, ProjectId};
 use shared::domain::trigger::Trigger;
 use shared::domain::webhook::sign;
 use shared::domain::webhook_keys::WebhookKey;
-use shared::http::auth::Role;
+use shared::inbound::http::auth::Role;
 use shared::ports::{Recorded, StoreError, WebhookStore};
 
 /// The project every fixture is about.
@@ -342,7 +342,7 @@ async fn strangers_get_a_4xx_in_the_envelope() {
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();
     let with = |token: &str| gitlab_headers("Push Hook", token);
 
-    let huge = vec![b' '; shared::http::handlers::MAX_WEBHOOK_BODY + 1];
+    let huge = vec![b' '; shared::inbound::http::handlers::MAX_WEBHOOK_BODY + 1];
     // (what, headers, body, status, code)
     let cases: Vec<(&str, Headers, Vec<u8>, u16, &str)> = vec![
         ("over 1 MiB", with(&secret), huge, 413, "payload_too_large"),

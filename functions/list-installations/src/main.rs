@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_lambda(shared::http::routes::RouteId::ListInstallations).await
+    shared::inbound::lambda::serve_lambda(shared::inbound::http::routes::RouteId::ListInstallations).await
 }

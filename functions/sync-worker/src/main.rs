@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_sync_worker().await
+    shared::inbound::lambda::serve_sync_worker().await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_token_check().await
+    shared::inbound::lambda::serve_token_check().await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_trigger_stream().await
+    shared::inbound::lambda::serve_trigger_stream().await
 }

@@ -7,6 +7,7 @@ pub mod dynamodb;
 pub mod embedded;
 pub mod eventbridge;
 pub mod gitlab_http;
+#[cfg(feature = "test-support")]
 pub mod memory;
 pub mod sdk_settings;
 pub mod secrets_manager;

@@ -6,9 +6,9 @@
 use secrecy::SecretString;
 use serde::Serialize;
 
-use super::commit_status::report_commit_status;
-use super::credentials::{self, CredentialsError, access_token};
-use super::{Missing, Services};
+use crate::app::commit_status::report_commit_status;
+use crate::app::credentials::{self, CredentialsError, access_token};
+use crate::app::{Missing, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::trigger::{ReportedState, TransitionError, Trigger, TriggerStatus};
 use crate::domain::webhook::{MergeRequestRef, TriggerEvent};
@@ -100,7 +100,7 @@ pub async fn list_build_triggers(
     let next_cursor = if more {
         triggers
             .last()
-            .map(|t| super::cursors::encode_cursor(&t.queue_position()))
+            .map(|t| crate::app::cursors::encode_cursor(&t.queue_position()))
     } else {
         None
     };
@@ -214,8 +214,8 @@ async fn issue_clone_credential(
         .integration(&claimed.integration_id)
         .await
         .map_err(|e| match e {
-            super::LookupError::Missing(m) => TriggerError::from(m),
-            super::LookupError::Store(s) => TriggerError::Store(s),
+            crate::app::LookupError::Missing(m) => TriggerError::from(m),
+            crate::app::LookupError::Store(s) => TriggerError::Store(s),
         })?;
     let view = trigger_view(services, claimed).await?;
     let url = view

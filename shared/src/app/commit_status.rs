@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Services;
-use super::credentials::with_token;
+use crate::app::Services;
+use crate::app::credentials::with_token;
 use crate::domain::integration::{AuthMode, IntegrationRecord};
 use crate::domain::trigger::Trigger;
 use crate::ports::{CommitStatus, GitLabError};

@@ -2,10 +2,10 @@
 
 use secrecy::SecretString;
 
-use super::Services;
-use super::credentials::{MasterKeyError, master_key};
-use super::sync_jobs::{CONNECT_WAIT, sync_and_wait};
-use super::tokens::{TokenVerificationError, verify_personal_token};
+use crate::app::Services;
+use crate::app::credentials::{MasterKeyError, master_key};
+use crate::app::sync::jobs::{CONNECT_WAIT, sync_and_wait};
+use crate::app::tokens::{TokenVerificationError, verify_personal_token};
 use crate::domain::gitlab::expiry_from_date;
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus};

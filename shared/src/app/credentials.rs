@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Services;
+use crate::app::Services;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::oauth::{OAuthClient, REFRESH_MARGIN_SECS};
@@ -261,7 +261,7 @@ async fn refresh_when(
         if !when.due(&record, now) {
             return stored_token(services, &record).await;
         }
-        if super::deadline::time_left().is_some_and(|left| left < REFRESH_NEEDS) {
+        if crate::app::deadline::time_left().is_some_and(|left| left < REFRESH_NEEDS) {
             tracing::warn!(integration_id = %record.id, "too little time left to refresh the GitLab token safely");
             return Err(CredentialsError::RefreshPending);
         }

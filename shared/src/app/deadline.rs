@@ -2,12 +2,21 @@
 //! work that must not be cut half-way (a token refresh) is not started too late.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
 tokio::task_local! {
     static DEADLINE: Instant;
+}
+
+/// The deadline of a Lambda invocation as an instant of this process's clock.
+pub fn deadline_of(context: &lambda_http::lambda_runtime::Context) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
 
 /// Runs `work` with `deadline` as the invocation's deadline.

@@ -1,6 +1,6 @@
 //! `list-deliveries`: an integration's webhook delivery log, newest first.
 
-use super::{LookupError, Services};
+use crate::app::{LookupError, Services};
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::IntegrationId;
 
@@ -11,7 +11,7 @@ pub struct DeliveryPage {
 }
 
 /// Up to `limit` deliveries of the integration, continuing after the log position `after`;
-/// the next page's cursor is opaque (see [`super::cursors`]).
+/// the next page's cursor is opaque (see [`crate::app::cursors`]).
 ///
 /// # Errors
 /// The integration does not exist, or storage failed.
@@ -25,6 +25,6 @@ pub async fn list_deliveries(
     let (deliveries, next_position) = services.webhooks.list_deliveries(&integration.id, limit, after).await?;
     Ok(DeliveryPage {
         deliveries,
-        next_cursor: next_position.as_deref().map(super::cursors::encode_cursor),
+        next_cursor: next_position.as_deref().map(crate::app::cursors::encode_cursor),
     })
 }

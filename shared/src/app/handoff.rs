@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::Services;
-use super::build_triggers::trigger_view;
-use super::commit_status::report_commit_status;
+use crate::app::Services;
+use crate::app::build_triggers::trigger_view;
+use crate::app::commit_status::report_commit_status;
 use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::ports::{BuildEvents, EventsError, StoreError, TriggerHandoff};
 

@@ -1,9 +1,9 @@
 //! `list-installations` and `sync-installations`: the GitLab accounts of an integration, and a
 //! fresh sync of their repositories.
 
-use super::credentials::{CredentialsError, access_token};
-use super::sync_jobs::{SYNC_WAIT, SyncJobError, sync_and_wait};
-use super::{LookupError, Missing, Services};
+use crate::app::credentials::{CredentialsError, access_token};
+use crate::app::sync::jobs::{SYNC_WAIT, SyncJobError, sync_and_wait};
+use crate::app::{LookupError, Missing, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{Installation, IntegrationStatus};
 use crate::domain::sync::{SyncFailureKind, SyncRunState};

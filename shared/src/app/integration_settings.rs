@@ -1,7 +1,7 @@
 //! `update-integration` (`PATCH /v1/integrations/{id}`): the integration's own settings; today
 //! whether its webhook deliveries must carry a Standard Webhooks signature.
 
-use super::{LookupError, Missing, Services};
+use crate::app::{LookupError, Missing, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::IntegrationRecord;
 

@@ -2,10 +2,10 @@
 
 use std::cmp::Ordering;
 
-use super::build_triggers::has_active_builds;
-use super::commit_status::{StatusReporting, status_reporting};
-use super::credentials::{access_token, oauth_client, read_credentials};
-use super::{LookupError, Services};
+use crate::app::build_triggers::has_active_builds;
+use crate::app::commit_status::{StatusReporting, status_reporting};
+use crate::app::credentials::{access_token, oauth_client, read_credentials};
+use crate::app::{LookupError, Services};
 use crate::domain::gitlab::CredentialStatus;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
@@ -173,9 +173,9 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
         Some(deleted) => {
             // Deleted already: queue its items' removal again (in case that was lost), and say so.
             enqueue_purge(services, &deleted.id).await;
-            return Err(LookupError::Missing(super::Missing::Integration).into());
+            return Err(LookupError::Missing(crate::app::Missing::Integration).into());
         }
-        None => return Err(LookupError::Missing(super::Missing::Integration).into()),
+        None => return Err(LookupError::Missing(crate::app::Missing::Integration).into()),
     };
     if has_active_builds(services, &record.id).await? {
         return Err(DeleteError::ActiveBuilds);

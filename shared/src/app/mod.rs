@@ -2,7 +2,7 @@
 //!
 //! Each use case is named after its endpoint (`check-gitlab-token` → [`tokens::check_gitlab_token`])
 //! and returns its own error enum, whose variants say what a caller can do about each failure;
-//! `http/errors.rs` maps every enum to the error envelope once.
+//! each HTTP handler maps its enum to the error envelope once.
 
 pub mod build_triggers;
 pub mod commit_status;
@@ -12,19 +12,16 @@ pub mod cursors;
 pub mod deadline;
 pub mod deliveries;
 pub mod handoff;
-pub mod hook_health;
+pub mod hooks;
 pub mod installations;
 pub mod integration_settings;
 pub mod integrations;
 pub mod oauth;
-pub mod project_walk;
 pub mod repositories;
 pub mod resume;
-pub mod sync_jobs;
-mod sync_pass;
+pub mod sync;
 pub mod token_expiry;
 pub mod tokens;
-pub mod webhook_admin;
 pub mod webhooks;
 
 use std::sync::Arc;

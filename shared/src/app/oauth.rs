@@ -3,11 +3,11 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::credentials::{
+use crate::app::credentials::{
     CredentialsError, MasterKeyError, master_key, oauth_client, read_credentials, write_credentials,
 };
-use super::sync_jobs::{SYNC_WAIT, sync_and_wait};
-use super::{LookupError, Services};
+use crate::app::sync::jobs::{SYNC_WAIT, sync_and_wait};
+use crate::app::{LookupError, Services};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus};
 use crate::domain::oauth::{
@@ -216,7 +216,7 @@ pub async fn gitlab_callback(
             record.updated_at = now;
         })
         .await?
-        .ok_or(LookupError::Missing(super::Missing::Integration))?;
+        .ok_or(LookupError::Missing(crate::app::Missing::Integration))?;
 
     let installations = services.integrations.list_installations(&integration.id).await?;
     let installation = match installations.into_iter().find(|i| i.external_id == user.username) {

@@ -2,8 +2,8 @@
 
 use url::Url;
 
-use super::credentials::{CredentialsError, with_token};
-use super::{LookupError, Services};
+use crate::app::credentials::{CredentialsError, with_token};
+use crate::app::{LookupError, Services};
 use crate::domain::hooks::HookRecord;
 use crate::domain::host::HostUrl;
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! the store says. On AWS the queue and the table's stream keep that work; locally only the
 //! store outlives the process.
 
-use super::Services;
+use crate::app::Services;
 use crate::domain::sync::{SyncRecord, SyncRunState};
 use crate::domain::trigger::TriggerStatus;
 use crate::ports::{StoreError, SyncJob, TriggerFilter};

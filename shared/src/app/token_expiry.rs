@@ -5,15 +5,15 @@
 
 use serde_json::{Value, json};
 
-use super::Services;
-use super::tokens::check_gitlab_token;
+use crate::app::Services;
+use crate::app::tokens::check_gitlab_token;
 use crate::domain::gitlab::{CredentialStatus, expiry_from_date};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::ports::{BuildEvents, StoreError};
 
-/// What one daily check did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// What one daily check did (the scheduled function's answer).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckSummary {
     pub checked: usize,
     /// `Token Expiring` events published (expiring or expired tokens).

@@ -3,8 +3,8 @@
 
 use secrecy::SecretString;
 
-use super::credentials::{CredentialsError, with_token};
-use super::{LookupError, Services};
+use crate::app::credentials::{CredentialsError, with_token};
+use crate::app::{LookupError, Services};
 use crate::domain::gitlab::{
     CredentialStatus, GitLabUser, TokenInfo, expiry_from_date, missing_scopes, status_from_expiry,
 };
@@ -189,7 +189,7 @@ pub async fn replace_gitlab_token(
             record.updated_at = now;
         })
         .await?
-        .ok_or(LookupError::Missing(super::Missing::Integration))?;
+        .ok_or(LookupError::Missing(crate::app::Missing::Integration))?;
     Ok(TokenHealth {
         status: status_from_expiry(expires_at, now),
         expires_at,

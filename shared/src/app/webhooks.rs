@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 
-use super::Services;
-use super::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
-use super::token_expiry::{TokenEventOutcome, record_token_event};
+use crate::app::Services;
+use crate::app::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
+use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::name_index::{IndexEntry, merge};

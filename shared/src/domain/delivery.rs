@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

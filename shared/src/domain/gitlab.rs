@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::ids::{IntegrationId, ProjectId, RepositoryId};
-use super::integration::Repository;
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::integration::Repository;
 
 /// `GET /api/v4/user`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

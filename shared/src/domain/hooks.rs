@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::ProjectId;
+use crate::domain::ids::ProjectId;
 
 /// GitLab's `alert_status` of a hook that delivers.
 pub const EXECUTABLE: &str = "executable";

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::gitlab::{CredentialStatus, status_from_expiry};
-use super::host::HostUrl;
-use super::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::gitlab::{CredentialStatus, status_from_expiry};
+use crate::domain::host::HostUrl;
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 
 /// How an integration authenticates at GitLab. Only the GitLab modes are served here; the
 /// others exist in the contract's enum and are refused with a clear message.

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{IntegrationId, ProjectId, RepositoryId};
-use super::integration::Repository;
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::integration::Repository;
 
 /// One repository in the index. Serialized as a short array: an index holds many.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::ids::IntegrationId;
+use crate::domain::ids::IntegrationId;
 
 /// How long an authorization may take, from authorize to callback.
 pub const STATE_TTL_SECS: i64 = 600;

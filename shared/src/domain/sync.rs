@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::IntegrationId;
+use crate::domain::ids::IntegrationId;
 
 /// Where the integration's latest pass is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
-use super::webhook::{BuildRequest, MergeRequestRef, TriggerEvent};
+use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::webhook::{BuildRequest, MergeRequestRef, TriggerEvent};
 
 /// Where a trigger is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

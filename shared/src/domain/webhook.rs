@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::build_rules::{check_commit, skip_reason};
-use super::ids::ProjectId;
+use crate::domain::build_rules::{check_commit, skip_reason};
+use crate::domain::ids::ProjectId;
 
 /// A git sha of zeros: `before` zero is a created ref, `after` zero a deleted one.
 pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::ids::{IntegrationId, ProjectId};
-use super::secrets::{generate_webhook_secret, webhook_secret_digest};
+use crate::domain::ids::{IntegrationId, ProjectId};
+use crate::domain::secrets::{generate_webhook_secret, webhook_secret_digest};
 
 /// One webhook secret's stored form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{HOOK_PREFIX, hook_sk, integration_pk};
-use super::{DynamoStore, Item, condition_held, from_item, number, s, unavailable};
+use crate::adapters::dynamodb::keys::{HOOK_PREFIX, hook_sk, integration_pk};
+use crate::adapters::dynamodb::{DynamoStore, Item, condition_held, from_item, number, s, unavailable};
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::ports::{HookStore, StoreError};

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{
+use crate::adapters::dynamodb::keys::{
     INSTALLATION_PREFIX, INTEGRATIONS, META, WEBHOOK_HEAD_ITEMS, WEBHOOK_KEY_ITEMS, installation_sk, integration_pk,
 };
-use super::{
+use crate::adapters::dynamodb::{
     DynamoStore, Item, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item, unavailable,
 };
 use crate::domain::ids::IntegrationId;

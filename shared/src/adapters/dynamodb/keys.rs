@@ -86,9 +86,12 @@ pub fn hook_sk(project_id: ProjectId) -> String {
     format!("{HOOK_PREFIX}{project_id}")
 }
 
+/// What every trigger's own partition key starts with (the hand-off filters the stream on it).
+pub const TRIGGER_PREFIX: &str = "TRIGGER#";
+
 /// A trigger's own partition: found by its id alone.
 pub fn trigger_pk(id: &TriggerId) -> String {
-    format!("TRIGGER#{id}")
+    format!("{TRIGGER_PREFIX}{id}")
 }
 
 /// The queue of triggers in one status, on `gsi1`; its sort key is the trigger's queue position.

@@ -54,6 +54,7 @@ mod oauth_states;
 mod repositories;
 mod syncs;
 mod triggers;
+pub use triggers::{is_trigger_item, trigger_from_image};
 mod webhooks;
 
 use std::collections::HashMap;

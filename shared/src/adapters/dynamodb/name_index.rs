@@ -11,8 +11,8 @@ use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{NAME_INDEX, integration_pk, name_index_chunk_sk};
-use super::{DynamoStore, Item, delete_request, from_item, put_request, to_item};
+use crate::adapters::dynamodb::keys::{NAME_INDEX, integration_pk, name_index_chunk_sk};
+use crate::adapters::dynamodb::{DynamoStore, Item, delete_request, from_item, put_request, to_item};
 use crate::domain::ids::IntegrationId;
 use crate::domain::name_index::{IndexEntry, IndexSlice};
 use crate::ports::StoreError;

@@ -3,8 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{META, oauth_state_pk};
-use super::{DynamoStore, TTL, condition_held, conflict_unless_held, from_item, s, to_item, unavailable};
+use crate::adapters::dynamodb::keys::{META, oauth_state_pk};
+use crate::adapters::dynamodb::{
+    DynamoStore, TTL, condition_held, conflict_unless_held, from_item, s, to_item, unavailable,
+};
 use crate::domain::oauth::PendingAuthorization;
 use crate::ports::{OAuthStateStore, StoreError};
 

@@ -2,8 +2,12 @@
 
 use async_trait::async_trait;
 
-use super::keys::{REPOSITORY_GSI1SK, REPOSITORY_PREFIX, hook_sk, integration_pk, repository_gsi1pk, repository_sk};
-use super::{DynamoStore, Item, delete_request, from_item, number, put_request, s, to_item, unavailable};
+use crate::adapters::dynamodb::keys::{
+    REPOSITORY_GSI1SK, REPOSITORY_PREFIX, hook_sk, integration_pk, repository_gsi1pk, repository_sk,
+};
+use crate::adapters::dynamodb::{
+    DynamoStore, Item, delete_request, from_item, number, put_request, s, to_item, unavailable,
+};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
 use crate::domain::name_index::{IndexEntry, IndexSlice};

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::keys::{SYNC, integration_pk};
-use super::{DynamoStore, TTL, condition_held, conflict_unless_held, from_item, number, to_item};
+use crate::adapters::dynamodb::keys::{SYNC, integration_pk};
+use crate::adapters::dynamodb::{DynamoStore, TTL, condition_held, conflict_unless_held, from_item, number, to_item};
 use crate::domain::ids::IntegrationId;
 use crate::domain::sync::SyncRecord;
 use crate::ports::{StoreError, SyncStore};

@@ -4,14 +4,28 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{META, trigger_pk, trigger_queue_gsi1pk};
-use super::{
+use crate::adapters::dynamodb::keys::{META, TRIGGER_PREFIX, trigger_pk, trigger_queue_gsi1pk};
+use crate::adapters::dynamodb::{
     DynamoStore, GSI1, Item, TTL, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item,
     unavailable,
 };
 use crate::domain::ids::{IntegrationId, TriggerId};
 use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::ports::{StoreError, TriggerFilter, TriggerStore};
+
+/// Whether a stream record's keys name a trigger's own item (the hand-off's records).
+pub fn is_trigger_item(keys: &serde_dynamo::Item) -> bool {
+    matches!(keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(TRIGGER_PREFIX))
+}
+
+/// The trigger a stream record's new image holds.
+///
+/// # Errors
+/// When the image is not a trigger's item.
+pub fn trigger_from_image(image: serde_dynamo::Item) -> Result<Trigger, StoreError> {
+    let item: Item = image.into();
+    from_item(item)
+}
 
 impl DynamoStore {
     pub(super) fn trigger_item(trigger: &Trigger) -> Result<Item, StoreError> {

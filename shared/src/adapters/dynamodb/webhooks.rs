@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::keys::{
+use crate::adapters::dynamodb::keys::{
     DELIVERY_PREFIX, WEBHOOK_KEY_GSI1SK, WEBHOOK_KEY_ITEMS, dedupe_sk, delivery_sk, integration_pk, repository_sk,
     webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
 };
-use super::{DynamoStore, Item, TTL, condition_held, from_item, number, s, to_item, unavailable};
+use crate::adapters::dynamodb::{DynamoStore, Item, TTL, condition_held, from_item, number, s, to_item, unavailable};
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::domain::trigger::Trigger;
@@ -98,7 +98,7 @@ impl WebhookStore for DynamoStore {
         let head = self.get(pk.clone(), webhook_head_sk(&scope)).await?;
         let keys = self.webhook_keys(&new.integration_id, new.project_id).await?;
 
-        let mut writes = vec![self.exists_check(pk.clone(), super::keys::META.into())?];
+        let mut writes = vec![self.exists_check(pk.clone(), crate::adapters::dynamodb::keys::META.into())?];
         // The head names the current key; moving it on the condition that it still names what
         // we saw makes a concurrent rotation fail instead of leaving two current keys.
         let head_put = Put::builder().table_name(&self.table).set_item(Some(Self::head_item(

@@ -4,7 +4,7 @@
 use redb::{ReadableTable, WriteTransaction};
 use serde::de::DeserializeOwned;
 
-use super::{
+use crate::adapters::embedded::{
     DEDUPE, DELIVERIES, EXPIRY, EmbeddedStore, Items, KEYS_BY_INTEGRATION, NOTHING, OAUTH_STATES, SYNCS, TRIGGER_QUEUE,
     TRIGGERS, TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, get, remove, unavailable, under,
 };

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
-use super::expiry::{Kind, schedule};
-use super::{
+use crate::adapters::embedded::expiry::{Kind, schedule};
+use crate::adapters::embedded::{
     DEDUPE, DELIVERIES, EmbeddedStore, HOOKS, INSTALLATIONS, INTEGRATIONS, KEYS_BY_INTEGRATION, NAME_INDEX,
     NAME_INDEX_SIZES, OAUTH_STATES, REPOSITORIES, REPOSITORY_IDS, SYNCS, TRIGGER_QUEUE, TRIGGERS,
     TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, decode, exists, get, put, remove, remove_range, scan, scan_keys,
@@ -50,7 +50,10 @@ pub(super) fn put_key(txn: &WriteTransaction, key: &WebhookKey) -> Result<(), St
     )?;
     txn.open_table(KEYS_BY_INTEGRATION)
         .map_err(unavailable)?
-        .insert(under(&key.integration_id, &key.digest).as_str(), super::NOTHING)
+        .insert(
+            under(&key.integration_id, &key.digest).as_str(),
+            crate::adapters::embedded::NOTHING,
+        )
         .map_err(unavailable)?;
     if let Some(until) = key.valid_until {
         schedule(txn, until, Kind::WebhookKey, &key.digest)?;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use redb::WriteTransaction;
 
-use super::{
+use crate::adapters::embedded::{
     EmbeddedStore, HOOKS, NAME_INDEX, NAME_INDEX_SIZES, REPOSITORIES, REPOSITORY_IDS, decode, get, project_key, put,
     range_of, remove, remove_range, scan, unavailable,
 };

@@ -5,8 +5,8 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use redb::WriteTransaction;
 
-use super::expiry::{Kind, schedule};
-use super::{
+use crate::adapters::embedded::expiry::{Kind, schedule};
+use crate::adapters::embedded::{
     EmbeddedStore, NOTHING, SYNCS, TRIGGER_QUEUE, TRIGGERS, TRIGGERS_BY_INTEGRATION, get, put, unavailable, under,
 };
 use crate::domain::ids::{IntegrationId, TriggerId};

@@ -11,7 +11,7 @@ use rand::RngCore;
 use redb::ReadableTableMetadata;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{EmbeddedStore, OpenError, SECRETS, exists, remove, unavailable};
+use crate::adapters::embedded::{EmbeddedStore, OpenError, SECRETS, exists, remove, unavailable};
 use crate::ports::{SecretVault, StoreError, VaultError};
 
 /// The vault key's file inside the data folder.

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
-use super::expiry::{Kind, schedule};
-use super::integrations::put_key;
-use super::repositories::change_hook;
-use super::triggers::put_trigger;
-use super::{
+use crate::adapters::embedded::expiry::{Kind, schedule};
+use crate::adapters::embedded::integrations::put_key;
+use crate::adapters::embedded::repositories::change_hook;
+use crate::adapters::embedded::triggers::put_trigger;
+use crate::adapters::embedded::{
     DEDUPE, DELIVERIES, EmbeddedStore, INTEGRATIONS, KEYS_BY_INTEGRATION, REPOSITORIES, WEBHOOK_KEYS, decode, exists,
     get, project_key, put, range_of, remove, scan_keys, unavailable, under,
 };

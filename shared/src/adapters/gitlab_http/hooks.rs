@@ -3,8 +3,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::HttpGitLab;
-use super::answers::{describe, header_u32, link_next_page};
+use crate::adapters::gitlab_http::HttpGitLab;
+use crate::adapters::gitlab_http::answers::{describe, header_u32, link_next_page};
 use crate::domain::gitlab::ProjectHook;
 use crate::domain::host::HostUrl;
 use crate::domain::ids::ProjectId;

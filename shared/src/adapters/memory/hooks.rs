@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::MemoryStore;
+use crate::adapters::memory::MemoryStore;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::ports::{HookStore, StoreError};

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, Tables};
+use crate::adapters::memory::{MemoryStore, Tables};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
 use crate::domain::name_index::{IndexEntry, IndexSlice};

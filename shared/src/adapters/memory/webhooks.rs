@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::MemoryStore;
+use crate::adapters::memory::MemoryStore;
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, TriggerId};
 use crate::domain::sync::SyncRecord;

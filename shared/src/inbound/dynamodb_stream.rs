@@ -1,0 +1,40 @@
+//! The table's stream as an inbound adapter: the records of new triggers, handed off one by one,
+//! and the ones that failed reported back so Lambda retries only those.
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+
+use crate::adapters::dynamodb::{is_trigger_item, trigger_from_image};
+use crate::app::Services;
+use crate::app::handoff::hand_off_trigger;
+use crate::ports::BuildEvents;
+
+/// Hands off every new trigger of a batch. A record that fails is reported as the batch's first
+/// failure (with `ReportBatchItemFailures`, Lambda retries from there, in order).
+pub async fn hand_off_records(services: &Services, events: &dyn BuildEvents, event: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in event.records {
+        if record.event_name != "INSERT" || !is_trigger_item(&record.change.keys) {
+            continue;
+        }
+        let handed_off = match trigger_from_image(record.change.new_image.clone()) {
+            Ok(trigger) => hand_off_trigger(services, Some(events), &trigger)
+                .await
+                .map_err(|e| e.to_string()),
+            // A record we cannot read will not read better on a retry.
+            Err(err) => {
+                tracing::error!(event_id = %record.event_id, error = %err, "a trigger record could not be read; skipped");
+                Ok(())
+            }
+        };
+        if let Err(err) = handed_off {
+            tracing::warn!(event_id = %record.event_id, error = %err, "trigger hand-off failed; the stream retries it");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            // Later records are retried with it: they are handed off in order.
+            break;
+        }
+    }
+    response
+}

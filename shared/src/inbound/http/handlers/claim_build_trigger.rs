@@ -1,0 +1,28 @@
+//! `POST /v1/build-triggers/{id}/claim` (`claim-build-trigger`): the trigger, and a short-lived
+//! credential to clone its repository, shown only in this answer.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use secrecy::ExposeSecret;
+
+use crate::app::build_triggers;
+use crate::inbound::http::bodies::{ClaimResponse, CloneView};
+use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::{App, Ctx, json};
+
+pub(super) async fn claim_build_trigger(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
+    let claimed = build_triggers::claim_build_trigger(&app.services, &ctx.path_id()?, &ctx.caller_id()).await?;
+    let clone = claimed.clone;
+    Ok(json(
+        StatusCode::OK,
+        &ClaimResponse {
+            trigger: claimed.trigger,
+            clone: CloneView {
+                url: clone.url,
+                username: clone.username,
+                password: clone.password.expose_secret().to_string(),
+                expires_at: clone.expires_at,
+            },
+        },
+    ))
+}

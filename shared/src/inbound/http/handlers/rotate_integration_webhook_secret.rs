@@ -1,0 +1,34 @@
+//! `POST /v1/integrations/{id}/gitlab-webhook-secret` (`rotate-integration-webhook-secret`): a
+//! new integration-wide secret, shown once with its signing key; `grace_seconds` 0 revokes the
+//! old one at once.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use secrecy::ExposeSecret;
+
+use crate::app::hooks::admin::{self, MAX_GRACE_SECS};
+use crate::domain::webhook::signing_key_text;
+use crate::inbound::http::bodies::{IntegrationSecretResponse, RotateIntegrationSecretRequest};
+use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::{App, Ctx, json};
+
+pub(super) async fn rotate_integration_webhook_secret(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
+    let request: RotateIntegrationSecretRequest = ctx.json()?;
+    if let Some(grace) = request.grace_seconds
+        && !(0..=MAX_GRACE_SECS).contains(&grace)
+    {
+        return Err(ApiError::invalid_input(format!(
+            "`grace_seconds` must be from 0 (revoke the old secret now) to {MAX_GRACE_SECS}"
+        )));
+    }
+    let issued =
+        admin::rotate_integration_webhook_secret(&app.services, &ctx.path_id()?, request.grace_seconds).await?;
+    Ok(json(
+        StatusCode::OK,
+        &IntegrationSecretResponse {
+            webhook_secret: issued.rotated.secret.expose_secret().to_string(),
+            webhook_signing_key: signing_key_text(&issued.signing_key),
+            previous_valid_until: issued.rotated.previous_valid_until,
+        },
+    ))
+}
