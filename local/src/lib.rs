@@ -1,10 +1,6 @@
 //! The local runner's parts: the axum bridge to the handlers, table setup for emulators, and the fake GitLab.
 
 pub mod aws_setup;
-pub mod fake_builds;
 pub mod fake_gitlab;
-pub mod fake_hooks;
-pub mod fake_oauth;
-pub mod fake_projects;
 pub mod server;
 pub mod timers;

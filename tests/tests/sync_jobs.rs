@@ -370,7 +370,7 @@ async fn a_delete_removes_the_hooks_we_registered_and_no_other() {
         .await;
     assert_eq!(status, 200, "{registered}");
     let theirs =
-        oore_local::fake_hooks::add_foreign_hook(&h.gitlab.state, project, "https://other-ci.example.com/hook");
+        oore_local::fake_gitlab::hooks::add_foreign_hook(&h.gitlab.state, project, "https://other-ci.example.com/hook");
     assert_eq!(h.gitlab.state.hooks(project).len(), 2);
     let (status, _) = h
         .call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)

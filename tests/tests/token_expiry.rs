@@ -6,7 +6,7 @@ use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT, START_TIME};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use serde_json::{Value, json};
-use shared::domain::gitlab::expiry_from_date;
+use shared::domain::credential::expiry_from_date;
 use shared::inbound::http::auth::Role;
 
 const OWNER: Option<Role> = Some(Role::Owner);
@@ -148,7 +148,7 @@ async fn an_access_token_event_for_our_token_is_recorded() {
         .parse()
         .unwrap();
     let warning = |token_id: u64, key: &str| {
-        let body = oore_local::fake_hooks::access_token_event(project, token_id, "2026-12-03");
+        let body = oore_local::fake_gitlab::hooks::access_token_event(project, token_id, "2026-12-03");
         let headers = vec![
             ("x-gitlab-token".to_string(), secret.to_string()),
             ("x-gitlab-event".to_string(), "Resource Access Token Hook".to_string()),

@@ -11,8 +11,8 @@ use oore_local::fake_gitlab::{FakeOptions, FakeToken};
 use serde_json::{Value, json};
 use shared::domain::delivery::DeliveryRecord;
 use shared::domain::ids::{IntegrationId, ProjectId};
+use shared::domain::signature::sign;
 use shared::domain::trigger::Trigger;
-use shared::domain::webhook::sign;
 use shared::domain::webhook_keys::WebhookKey;
 use shared::inbound::http::auth::Role;
 use shared::ports::{Recorded, StoreError, WebhookStore};
@@ -1253,7 +1253,7 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
 
     // GitLab disables it after failed deliveries; the next sync shows it.
     let until = "2026-11-27T12:00:00.000Z";
-    oore_local::fake_hooks::set_hook_alert(
+    oore_local::fake_gitlab::hooks::set_hook_alert(
         &h.gitlab.state,
         FIXTURE_PROJECT,
         hook_id,
@@ -1268,7 +1268,7 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
     );
 
     // Registering again tests the hook: a test GitLab's delivery fails leaves it disabled…
-    oore_local::fake_hooks::set_hook_alert(&h.gitlab.state, FIXTURE_PROJECT, hook_id, "disabled", None);
+    oore_local::fake_gitlab::hooks::set_hook_alert(&h.gitlab.state, FIXTURE_PROJECT, hook_id, "disabled", None);
     h.gitlab
         .state
         .hook_test_answer

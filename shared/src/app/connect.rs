@@ -6,7 +6,7 @@ use crate::app::Services;
 use crate::app::credentials::{MasterKeyError, master_key};
 use crate::app::sync::jobs::{CONNECT_WAIT, sync_and_wait};
 use crate::app::tokens::{TokenVerificationError, verify_personal_token};
-use crate::domain::gitlab::expiry_from_date;
+use crate::domain::credential::expiry_from_date;
 use crate::domain::host::HostUrl;
 use crate::domain::integration::{AuthMode, Installation, IntegrationRecord, IntegrationStatus};
 use crate::domain::secrets::Credentials;

@@ -6,7 +6,7 @@ use crate::app::build_triggers::has_active_builds;
 use crate::app::commit_status::{StatusReporting, status_reporting};
 use crate::app::credentials::{access_token, oauth_client, read_credentials};
 use crate::app::{LookupError, Services};
-use crate::domain::gitlab::CredentialStatus;
+use crate::domain::credential::CredentialStatus;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::sync::SyncRecord;

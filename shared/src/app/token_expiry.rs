@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::app::Services;
 use crate::app::tokens::check_gitlab_token;
-use crate::domain::gitlab::{CredentialStatus, expiry_from_date};
+use crate::domain::credential::{CredentialStatus, expiry_from_date};
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::ports::{BuildEvents, StoreError};

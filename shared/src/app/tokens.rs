@@ -5,9 +5,8 @@ use secrecy::SecretString;
 
 use crate::app::credentials::{CredentialsError, with_token};
 use crate::app::{LookupError, Services};
-use crate::domain::gitlab::{
-    CredentialStatus, GitLabUser, TokenInfo, expiry_from_date, missing_scopes, status_from_expiry,
-};
+use crate::domain::credential::{CredentialStatus, expiry_from_date, status_from_expiry};
+use crate::domain::gitlab::{GitLabUser, TokenInfo, missing_scopes};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};

@@ -12,13 +12,13 @@ use crate::app::Services;
 use crate::app::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
 use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
+use crate::domain::event_kind::{EventKind, event_kind};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::name_index::{IndexEntry, merge};
 use crate::domain::secrets::webhook_secret_digest;
+use crate::domain::signature::{SignatureHeaders, verify_signature};
 use crate::domain::trigger::Trigger;
-use crate::domain::webhook::{
-    BuildPolicy, Decision, SignatureHeaders, decide, delivery_key, event_kind, project_id, verify_signature,
-};
+use crate::domain::webhook::{BuildPolicy, Decision, decide, delivery_key, project_id};
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{GitLabError, Recorded, StoreError};
 
@@ -169,14 +169,14 @@ pub async fn gitlab_webhook(
     let event = event_kind(delivery.event_header, &payload);
     let project = project_id(&payload);
     let verified = Verified {
-        event: event.clone().unwrap_or_else(|| "unknown".into()),
+        event: event.as_ref().map_or("unknown", EventKind::as_str).to_string(),
         delivery_key: delivery_key(
             // Trusted only once the signature is verified below; unsigned deliveries carry none.
             delivery.signature.present().then_some(delivery.signature.id).flatten(),
             delivery.idempotency_key,
             delivery.event_uuid,
             key.integration_id.as_str(),
-            event.as_deref().unwrap_or(""),
+            event.as_ref().map_or("", EventKind::as_str),
             body,
         ),
         key,
@@ -221,7 +221,7 @@ pub async fn gitlab_webhook(
             .refuse(services, "no object_kind or X-Gitlab-Event", refusal)
             .await);
     };
-    if event == "access_token" {
+    if event == EventKind::AccessToken {
         return token_event(services, &verified, &payload).await;
     }
     let policy = BuildPolicy {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::gitlab::{CredentialStatus, status_from_expiry};
+use crate::domain::credential::{CredentialStatus, status_from_expiry};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 

@@ -1,7 +1,9 @@
 //! The domain: integrations, hosts, GitLab's rules, webhooks and secrets, free of AWS and HTTP types.
 
 pub mod build_rules;
+pub mod credential;
 pub mod delivery;
+pub mod event_kind;
 pub mod gitlab;
 pub mod hooks;
 pub mod host;
@@ -10,6 +12,7 @@ pub mod integration;
 pub mod name_index;
 pub mod oauth;
 pub mod secrets;
+pub mod signature;
 pub mod sync;
 pub mod trigger;
 pub mod webhook;

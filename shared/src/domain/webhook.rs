@@ -1,21 +1,16 @@
-//! GitLab webhook deliveries: which event a delivery is, whether it builds, how it is deduplicated,
-//! and the Standard Webhooks signature check. Pure functions over the payload and headers.
+//! GitLab webhook deliveries: whether an event builds, and how a delivery is deduplicated. Pure
+//! functions over the payload and headers.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::domain::build_rules::{check_commit, skip_reason};
+use crate::domain::event_kind::EventKind;
 use crate::domain::ids::ProjectId;
 
 /// A git sha of zeros: `before` zero is a created ref, `after` zero a deleted one.
 pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
-
-/// How far a signed delivery's timestamp may be from our clock.
-pub const SIGNATURE_TOLERANCE_SECS: i64 = 5 * 60;
 
 /// What a delivery triggers a build for (the names a build system reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,31 +55,6 @@ pub enum Decision {
 #[error("{0}")]
 pub struct MalformedEvent(pub String);
 
-/// The event's kind: `object_kind` when the body has one (hooks made by GitLab integrations
-/// arrive as `Service Hook`), else the `X-Gitlab-Event` header.
-pub fn event_kind(header: Option<&str>, payload: &Value) -> Option<String> {
-    if let Some(kind) = payload
-        .get("object_kind")
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
-    {
-        return Some(kind.to_string());
-    }
-    let kind = match header?.trim() {
-        "Push Hook" => "push",
-        "Tag Push Hook" => "tag_push",
-        "Merge Request Hook" => "merge_request",
-        "Note Hook" => "note",
-        "Issue Hook" | "Confidential Issue Hook" => "issue",
-        "Pipeline Hook" => "pipeline",
-        "Job Hook" => "build",
-        "System Hook" => "system",
-        "" => return None,
-        other => return Some(other.to_lowercase().replace(' ', "_")),
-    };
-    Some(kind.to_string())
-}
-
 /// The GitLab project a payload is about: `project.id`, else `project_id`.
 pub fn project_id(payload: &Value) -> Option<ProjectId> {
     payload
@@ -109,10 +79,10 @@ pub struct BuildPolicy {
 /// Decides what a verified delivery of `kind` asks for.
 /// A build's commit and ref are checked before anything is recorded, and GitLab's own skip
 /// rules (`[skip ci]` in the head commit, the `ci.skip` push option) are honoured.
-pub fn decide(kind: &str, payload: &Value, policy: BuildPolicy) -> Result<Decision, MalformedEvent> {
+pub fn decide(kind: &EventKind, payload: &Value, policy: BuildPolicy) -> Result<Decision, MalformedEvent> {
     let decision = match kind {
-        "push" | "tag_push" => decide_push(kind, payload)?,
-        "merge_request" => decide_merge_request(payload, policy)?,
+        EventKind::Push | EventKind::TagPush => decide_push(kind, payload)?,
+        EventKind::MergeRequest => decide_merge_request(payload, policy)?,
         other => return Ok(Decision::Ignore(format!("{other} events do not trigger builds"))),
     };
     let Decision::Build(request) = decision else {
@@ -125,7 +95,7 @@ pub fn decide(kind: &str, payload: &Value, policy: BuildPolicy) -> Result<Decisi
     }
 }
 
-fn decide_push(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> {
+fn decide_push(kind: &EventKind, payload: &Value) -> Result<Decision, MalformedEvent> {
     let git_ref = text(payload, "/ref").ok_or_else(|| MalformedEvent("the push names no ref".into()))?;
     let after = text(payload, "/after").unwrap_or(ZERO_SHA);
     let (event, branch, tag) = if let Some(branch) = git_ref.strip_prefix("refs/heads/") {
@@ -135,7 +105,9 @@ fn decide_push(kind: &str, payload: &Value) -> Result<Decision, MalformedEvent> 
     } else {
         return Ok(Decision::Ignore(format!("{git_ref} is neither a branch nor a tag")));
     };
-    if kind == "push" && event == TriggerEvent::TagPush || kind == "tag_push" && event == TriggerEvent::Push {
+    if *kind == EventKind::Push && event == TriggerEvent::TagPush
+        || *kind == EventKind::TagPush && event == TriggerEvent::Push
+    {
         return Err(MalformedEvent(format!("a {kind} event for {git_ref}")));
     }
     let name = branch.as_deref().or(tag.as_deref()).unwrap_or_default();
@@ -258,113 +230,21 @@ pub fn delivery_key(
         })
 }
 
-/// Why a signed delivery was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("webhook-id, webhook-timestamp and webhook-signature must be sent together")]
-    Incomplete,
-    #[error("webhook-timestamp is not a Unix time")]
-    BadTimestamp,
-    #[error("webhook-timestamp is more than five minutes from now")]
-    Stale,
-    #[error("no webhook-signature matches")]
-    Mismatch,
-}
-
-/// The Standard Webhooks headers of a delivery, when GitLab signs it.
-#[derive(Debug, Clone, Default)]
-pub struct SignatureHeaders<'a> {
-    pub id: Option<&'a str>,
-    pub timestamp: Option<&'a str>,
-    pub signature: Option<&'a str>,
-}
-
-impl SignatureHeaders<'_> {
-    pub fn present(&self) -> bool {
-        self.id.is_some() || self.timestamp.is_some() || self.signature.is_some()
-    }
-}
-
-/// Verifies `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` (any of several
-/// space-separated signatures may match) and that the timestamp is within the tolerance.
-pub fn verify_signature(
-    headers: &SignatureHeaders<'_>,
-    body: &[u8],
-    key: &[u8],
-    now: i64,
-) -> Result<(), SignatureError> {
-    let (Some(id), Some(timestamp), Some(signatures)) = (headers.id, headers.timestamp, headers.signature) else {
-        return Err(SignatureError::Incomplete);
-    };
-    let sent_at: i64 = timestamp.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-    // A caller picks `sent_at`: `abs_diff` cannot overflow where `now - sent_at` could.
-    if now.abs_diff(sent_at) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
-        return Err(SignatureError::Stale);
-    }
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.trim().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    for candidate in signatures.split_whitespace() {
-        let Some(encoded) = candidate.strip_prefix("v1,") else {
-            continue;
-        };
-        let Ok(bytes) = BASE64.decode(encoded) else { continue };
-        // verify_slice compares in constant time.
-        if mac.clone().verify_slice(&bytes).is_ok() {
-            return Ok(());
-        }
-    }
-    Err(SignatureError::Mismatch)
-}
-
-/// Signs as GitLab would; used by tests and by anyone checking a key by hand.
-pub fn sign(id: &str, timestamp: i64, body: &[u8], key: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
-}
-
-/// A signing key as GitLab shows and takes it: `whsec_` + base64 of the key bytes.
-pub fn signing_key_text(key: &[u8]) -> String {
-    format!("whsec_{}", BASE64.encode(key))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn kind_prefers_object_kind_and_reads_the_header_otherwise() {
-        assert_eq!(
-            event_kind(Some("Service Hook"), &json!({"object_kind": "push"})).as_deref(),
-            Some("push")
-        );
-        assert_eq!(
-            event_kind(Some("Tag Push Hook"), &json!({})).as_deref(),
-            Some("tag_push")
-        );
-        assert_eq!(
-            event_kind(Some("Emoji Hook"), &json!({})).as_deref(),
-            Some("emoji_hook")
-        );
-        assert_eq!(event_kind(None, &json!({})), None);
-    }
-
-    #[test]
     fn pushes_to_odd_refs_are_ignored_and_mismatched_kinds_refused() {
         let payload = json!({"ref": "refs/notes/x", "after": "abc"});
         assert!(matches!(
-            decide("push", &payload, BuildPolicy::default()),
+            decide(&EventKind::Push, &payload, BuildPolicy::default()),
             Ok(Decision::Ignore(_))
         ));
         let payload = json!({"ref": "refs/tags/v1", "after": "abc"});
-        assert!(decide("push", &payload, BuildPolicy::default()).is_err());
-        assert!(decide("push", &json!({}), BuildPolicy::default()).is_err());
+        assert!(decide(&EventKind::Push, &payload, BuildPolicy::default()).is_err());
+        assert!(decide(&EventKind::Push, &json!({}), BuildPolicy::default()).is_err());
     }
 
     #[test]
@@ -373,12 +253,12 @@ mod tests {
         let new = "b".repeat(40);
         let base = json!({"iid": 3, "action": "update", "source_branch": "f", "target_branch": "main", "source_project_id": 7, "target_project_id": 7, "last_commit": {"id": new}});
         assert!(matches!(
-            decide("merge_request", &mr(base.clone()), BuildPolicy::default()),
+            decide(&EventKind::MergeRequest, &mr(base.clone()), BuildPolicy::default()),
             Ok(Decision::Ignore(_))
         ));
         let mut with_oldrev = base.clone();
         with_oldrev["oldrev"] = json!("old");
-        match decide("merge_request", &mr(with_oldrev), BuildPolicy::default()).unwrap() {
+        match decide(&EventKind::MergeRequest, &mr(with_oldrev), BuildPolicy::default()).unwrap() {
             Decision::Build(b) => {
                 assert_eq!(b.commit_sha, new);
                 assert_eq!(b.git_ref, "refs/merge-requests/3/head");
@@ -390,7 +270,7 @@ mod tests {
         fork["action"] = json!("open");
         fork["source_project_id"] = json!(8);
         assert_eq!(
-            decide("merge_request", &mr(fork), BuildPolicy::default()).unwrap(),
+            decide(&EventKind::MergeRequest, &mr(fork), BuildPolicy::default()).unwrap(),
             Decision::Ignore("merge requests from forks are not built".into())
         );
     }
@@ -405,24 +285,32 @@ mod tests {
         let drafts = BuildPolicy { build_drafts: true };
         let builds = |d: Result<Decision, MalformedEvent>| matches!(d, Ok(Decision::Build(_)));
         assert!(!builds(decide(
-            "merge_request",
+            &EventKind::MergeRequest,
             &mr(open_draft.clone(), json!({})),
             default
         )));
         assert!(builds(decide(
-            "merge_request",
+            &EventKind::MergeRequest,
             &mr(open_draft.clone(), json!({})),
             drafts
         )));
         let mut old_style = open_draft.clone();
         old_style.as_object_mut().unwrap().remove("draft");
         old_style["work_in_progress"] = json!(true);
-        assert!(!builds(decide("merge_request", &mr(old_style, json!({})), default)));
+        assert!(!builds(decide(
+            &EventKind::MergeRequest,
+            &mr(old_style, json!({})),
+            default
+        )));
         // New commits on a draft do not build either.
         let mut pushed = open_draft.clone();
         pushed["action"] = json!("update");
         pushed["oldrev"] = json!("d".repeat(40));
-        assert!(!builds(decide("merge_request", &mr(pushed, json!({})), default)));
+        assert!(!builds(decide(
+            &EventKind::MergeRequest,
+            &mr(pushed, json!({})),
+            default
+        )));
 
         // Marked ready: the head commit builds, unless drafts already built it.
         let mut ready = open_draft.clone();
@@ -430,28 +318,32 @@ mod tests {
         ready["draft"] = json!(false);
         let to_ready = json!({"draft": {"previous": true, "current": false}});
         assert!(builds(decide(
-            "merge_request",
+            &EventKind::MergeRequest,
             &mr(ready.clone(), to_ready.clone()),
             default
         )));
         assert_eq!(
-            decide("merge_request", &mr(ready.clone(), to_ready.clone()), drafts).unwrap(),
+            decide(&EventKind::MergeRequest, &mr(ready.clone(), to_ready.clone()), drafts).unwrap(),
             Decision::Ignore("the head commit already built while a draft".into())
         );
         // Back to draft, labels, approvals: nothing builds.
         let to_draft = json!({"draft": {"previous": false, "current": true}});
         assert!(!builds(decide(
-            "merge_request",
+            &EventKind::MergeRequest,
             &mr(open_draft.clone(), to_draft),
             default
         )));
         let labels = json!({"labels": {"previous": [], "current": [{"title": "bug"}]}});
-        assert!(!builds(decide("merge_request", &mr(ready.clone(), labels), default)));
+        assert!(!builds(decide(
+            &EventKind::MergeRequest,
+            &mr(ready.clone(), labels),
+            default
+        )));
         for action in ["approved", "approval", "unapproved", "unapproval"] {
             let mut approved = ready.clone();
             approved["action"] = json!(action);
             assert!(
-                !builds(decide("merge_request", &mr(approved, json!({})), default)),
+                !builds(decide(&EventKind::MergeRequest, &mr(approved, json!({})), default)),
                 "{action}"
             );
         }
@@ -472,60 +364,5 @@ mod tests {
         assert!(a.starts_with("sha256:"));
         assert_eq!(a, delivery_key(None, None, None, "i", "push", b"{}"));
         assert_ne!(a, delivery_key(None, None, None, "j", "push", b"{}"));
-    }
-
-    #[test]
-    fn signatures_verify_and_refuse_forgery_staleness_and_partial_headers() {
-        let key = b"0123456789abcdef0123456789abcdef";
-        let body = br#"{"object_kind":"push"}"#;
-        let good = sign("msg_1", 1000, body, key);
-        let headers = |sig: &'static str, ts: &'static str| SignatureHeaders {
-            id: Some("msg_1"),
-            timestamp: Some(ts),
-            signature: Some(sig),
-        };
-        let good: &'static str = Box::leak(format!("v1,bogus {good}").into_boxed_str());
-        assert_eq!(verify_signature(&headers(good, "1000"), body, key, 1100), Ok(()));
-        assert_eq!(
-            verify_signature(&headers(good, "1000"), b"{}", key, 1100),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_signature(&headers(good, "1000"), body, b"other", 1100),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_signature(&headers(good, "1000"), body, key, 1000 + 301),
-            Err(SignatureError::Stale)
-        );
-        assert_eq!(
-            verify_signature(&headers(good, "x"), body, key, 1000),
-            Err(SignatureError::BadTimestamp)
-        );
-        let partial = SignatureHeaders {
-            id: Some("msg_1"),
-            timestamp: None,
-            signature: Some(good),
-        };
-        assert_eq!(
-            verify_signature(&partial, body, key, 1000),
-            Err(SignatureError::Incomplete)
-        );
-        assert!(signing_key_text(key).starts_with("whsec_"));
-    }
-
-    #[test]
-    fn timestamps_at_the_ends_of_the_range_are_stale_not_an_overflow() {
-        let key = b"0123456789abcdef0123456789abcdef";
-        for (sent, now) in [(i64::MIN, 1000), (i64::MAX, -1000), (i64::MIN, i64::MAX)] {
-            let ts = sent.to_string();
-            let sig = sign("m", sent, b"{}", key);
-            let headers = SignatureHeaders {
-                id: Some("m"),
-                timestamp: Some(&ts),
-                signature: Some(&sig),
-            };
-            assert_eq!(verify_signature(&headers, b"{}", key, now), Err(SignatureError::Stale));
-        }
     }
 }

@@ -1,12 +1,12 @@
 //! HTTP: the application state, request dispatch through the route table, and the handlers.
 
 pub mod auth;
-pub mod bodies;
 pub mod cors;
 pub mod envelope;
 pub mod errors;
 pub mod handlers;
 pub mod routes;
+pub mod views;
 
 use std::collections::HashMap;
 use std::time::Instant;

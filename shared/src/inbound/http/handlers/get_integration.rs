@@ -1,12 +1,16 @@
 //! `GET /v1/integrations/{id}` (`get-integration`): an integration with its counts.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
+use crate::app::commit_status::StatusReporting;
 use crate::app::integrations;
-use crate::inbound::http::bodies::IntegrationDetailResponse;
+use crate::domain::credential::CredentialStatus;
 use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::views::IntegrationView;
+use crate::inbound::http::views::SyncView;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
+use serde::Serialize;
 
 pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let detail = integrations::get_integration(&app.services, &ctx.path_id()?).await?;
@@ -24,4 +28,20 @@ pub(super) async fn get_integration(app: &App, ctx: Ctx) -> Result<Response<Body
             token_expires_at: detail.token_expires_at,
         },
     ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct IntegrationDetailResponse {
+    pub integration: IntegrationView,
+    pub installation_count: usize,
+    pub repository_count: usize,
+    pub last_webhook_at: Option<i64>,
+    pub status_reporting: StatusReporting,
+    pub sync: Option<SyncView>,
+    /// Deliveries without a valid Standard Webhooks signature are refused.
+    pub require_webhook_signature: bool,
+    /// The contract's `GitLabCredentialStatus` of the integration's token, now.
+    pub token_status: CredentialStatus,
+    /// When the token expires (Unix seconds); `null` for OAuth and tokens without an expiry.
+    pub token_expires_at: Option<i64>,
 }

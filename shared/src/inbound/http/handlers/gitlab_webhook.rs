@@ -1,14 +1,17 @@
 //! `POST /v1/webhooks/gitlab` (`gitlab-webhook`): a GitLab delivery, verified and recorded once.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
+use crate::app::webhooks::WebhookError;
 use crate::app::webhooks::{self, IncomingDelivery, WebhookOutcome};
-use crate::domain::webhook::SignatureHeaders;
-use crate::inbound::http::bodies::WebhookResponse;
+use crate::domain::ids::TriggerId;
+use crate::domain::signature::SignatureHeaders;
 use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::errors::bad_request;
 use crate::inbound::http::{App, Ctx, json};
 use crate::telemetry::count_delivery;
+use http::StatusCode;
+use serde::Serialize;
 
 pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let delivery = IncomingDelivery {
@@ -59,4 +62,51 @@ pub(super) async fn gitlab_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>
         WebhookResponse::Duplicate { .. } => "duplicate",
     });
     Ok(json(StatusCode::OK, &answer))
+}
+
+/// What a verified delivery became.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum WebhookResponse {
+    Ignored {
+        ok: bool,
+        outcome: &'static str,
+        reason: String,
+    },
+    Triggered {
+        ok: bool,
+        outcome: &'static str,
+        trigger_id: TriggerId,
+    },
+    Duplicate {
+        ok: bool,
+        duplicate: bool,
+    },
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(err: WebhookError) -> Self {
+        let message = err.to_string();
+        match err {
+            WebhookError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message),
+            WebhookError::MissingToken => ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", message),
+            WebhookError::InvalidPayload(_) => bad_request("invalid_payload", message),
+            WebhookError::InvalidToken => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message),
+            WebhookError::InvalidSignature(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message),
+            WebhookError::SignatureRequired => ApiError::new(StatusCode::UNAUTHORIZED, "signature_required", message),
+            WebhookError::GitLabUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gitlab_unavailable",
+                "GitLab could not be asked about this project; the delivery can be resent",
+            ),
+            WebhookError::RepositoryNotRecorded => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the repository could not be recorded; try again shortly",
+            ),
+            WebhookError::Credentials(err) => err.into(),
+            WebhookError::MasterKey(err) => err.into(),
+            WebhookError::Store(err) => err.into(),
+        }
+    }
 }

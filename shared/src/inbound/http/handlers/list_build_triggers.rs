@@ -1,16 +1,17 @@
 //! `GET /v1/build-triggers?status&integration_id&limit&cursor` (`list-build-triggers`): the
 //! trigger queue, oldest first.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::app::build_triggers;
+use crate::app::build_triggers::TriggerView;
 use crate::app::cursors::decode_cursor;
 use crate::domain::trigger::TriggerStatus;
-use crate::inbound::http::bodies::TriggerListResponse;
 use crate::inbound::http::envelope::ApiError;
 use crate::inbound::http::{App, Ctx, json};
 use crate::ports::TriggerFilter;
+use http::StatusCode;
+use serde::Serialize;
 
 pub(super) async fn list_build_triggers(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let text = |name: &str| ctx.query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
@@ -41,4 +42,10 @@ pub(super) async fn list_build_triggers(app: &App, ctx: Ctx) -> Result<Response<
             next_cursor: page.next_cursor,
         },
     ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct TriggerListResponse {
+    pub triggers: Vec<TriggerView>,
+    pub next_cursor: Option<String>,
 }

@@ -1,12 +1,12 @@
 //! `GET /v1/integrations/{id}/installations` (`list-installations`).
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::app::installations;
-use crate::inbound::http::bodies::InstallationListResponse;
 use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::views::InstallationListResponse;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
 
 pub(super) async fn list_installations(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let installations = installations::list_installations(&app.services, &ctx.path_id()?).await?;

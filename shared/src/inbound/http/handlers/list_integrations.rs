@@ -1,12 +1,13 @@
 //! `GET /v1/integrations` (`list-integrations`): a page of integrations, sorted and searched.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::app::integrations::{self, IntegrationQuery, IntegrationSort};
-use crate::inbound::http::bodies::IntegrationListResponse;
 use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::views::IntegrationView;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
+use serde::Serialize;
 
 fn query(ctx: &Ctx) -> Result<IntegrationQuery, ApiError> {
     let sort = match ctx.query.get("sort").map(String::as_str).unwrap_or("name") {
@@ -49,4 +50,11 @@ pub(super) async fn list_integrations(app: &App, ctx: Ctx) -> Result<Response<Bo
             active_total: page.active_total,
         },
     ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct IntegrationListResponse {
+    pub integrations: Vec<IntegrationView>,
+    pub total: usize,
+    pub active_total: usize,
 }

@@ -25,15 +25,15 @@ mod rotate_webhook_secret;
 mod sync_installations;
 mod update_integration;
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::app::repositories::RepositoryQuery;
 use crate::app::tokens::TokenHealth;
-use crate::inbound::http::bodies::CredentialStatusResponse;
 use crate::inbound::http::envelope::ApiError;
 use crate::inbound::http::routes::RouteId;
+use crate::inbound::http::views::CredentialStatusResponse;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
 
 pub use crate::app::webhooks::MAX_WEBHOOK_BODY;
 

@@ -1,13 +1,14 @@
 //! `POST /v1/build-triggers/{id}/status` (`report-build-status`): a build's state, shown at GitLab.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::app::build_triggers::{self, Reporter, StatusReport};
 use crate::domain::trigger::ReportedState;
-use crate::inbound::http::bodies::{StatusRequest, TriggerResponse};
 use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::views::TriggerResponse;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
+use serde::Deserialize;
 
 /// GitLab shows a target URL as a link: only http(s) is accepted.
 fn link(value: Option<String>) -> Result<Option<String>, ApiError> {
@@ -40,4 +41,12 @@ pub(super) async fn report_build_status(app: &App, ctx: Ctx) -> Result<Response<
     };
     let trigger = build_triggers::report_build_status(&app.services, &ctx.path_id()?, reporter, report).await?;
     Ok(json(StatusCode::OK, &TriggerResponse { trigger }))
+}
+
+/// `POST /v1/build-triggers/{id}/status`.
+#[derive(Debug, Deserialize)]
+pub struct StatusRequest {
+    pub state: String,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
 }

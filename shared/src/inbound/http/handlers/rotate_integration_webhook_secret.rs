@@ -2,15 +2,16 @@
 //! new integration-wide secret, shown once with its signing key; `grace_seconds` 0 revokes the
 //! old one at once.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 use secrecy::ExposeSecret;
 
 use crate::app::hooks::admin::{self, MAX_GRACE_SECS};
-use crate::domain::webhook::signing_key_text;
-use crate::inbound::http::bodies::{IntegrationSecretResponse, RotateIntegrationSecretRequest};
+use crate::domain::signature::signing_key_text;
 use crate::inbound::http::envelope::ApiError;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
+use serde::Deserialize;
+use serde::Serialize;
 
 pub(super) async fn rotate_integration_webhook_secret(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let request: RotateIntegrationSecretRequest = ctx.json()?;
@@ -31,4 +32,19 @@ pub(super) async fn rotate_integration_webhook_secret(app: &App, ctx: Ctx) -> Re
             previous_valid_until: issued.rotated.previous_valid_until,
         },
     ))
+}
+
+/// `POST /v1/integrations/{id}/gitlab-webhook-secret`: how long the old secret keeps working.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateIntegrationSecretRequest {
+    pub grace_seconds: Option<i64>,
+}
+
+/// The new integration-wide secret, shown once.
+#[derive(Debug, Serialize)]
+pub struct IntegrationSecretResponse {
+    pub webhook_secret: String,
+    pub webhook_signing_key: String,
+    pub previous_valid_until: i64,
 }

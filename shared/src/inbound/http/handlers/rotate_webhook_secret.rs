@@ -1,15 +1,16 @@
 //! `POST /v1/integration-repositories/{id}/gitlab-webhook-secret` (`rotate-webhook-secret`): a
 //! new secret for one repository, shown once with its signing key.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 use secrecy::ExposeSecret;
 
 use crate::app::hooks::admin;
-use crate::domain::webhook::signing_key_text;
-use crate::inbound::http::bodies::RotatedSecretResponse;
+use crate::domain::ids::RepositoryId;
+use crate::domain::signature::signing_key_text;
 use crate::inbound::http::envelope::ApiError;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
+use serde::Serialize;
 
 pub(super) async fn rotate_webhook_secret(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let issued = admin::rotate_webhook_secret(&app.services, &ctx.path_id()?).await?;
@@ -24,4 +25,14 @@ pub(super) async fn rotate_webhook_secret(app: &App, ctx: Ctx) -> Result<Respons
             webhook_url: ctx.webhook_url(),
         },
     ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RotatedSecretResponse {
+    pub repository_id: RepositoryId,
+    pub webhook_secret: String,
+    pub rotated_at: i64,
+    pub webhook_signing_key: String,
+    pub previous_valid_until: i64,
+    pub webhook_url: String,
 }

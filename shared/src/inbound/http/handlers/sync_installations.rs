@@ -1,12 +1,19 @@
 //! `POST /v1/integrations/{id}/installations` (`sync-installations`): re-sync repositories.
 
-use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::app::installations;
-use crate::inbound::http::bodies::{InstallationListResponse, SyncRequest};
+use crate::app::installations::SyncInstallationsError;
+use crate::app::sync::jobs::SyncJobError;
 use crate::inbound::http::envelope::ApiError;
+use crate::inbound::http::errors::INACTIVE;
+use crate::inbound::http::errors::RECONNECT;
+use crate::inbound::http::errors::conflict;
+use crate::inbound::http::errors::gitlab_unavailable_because;
+use crate::inbound::http::views::InstallationListResponse;
 use crate::inbound::http::{App, Ctx, json};
+use http::StatusCode;
+use serde::Deserialize;
 
 pub(super) async fn sync_installations(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let request: SyncRequest = ctx.json()?;
@@ -18,4 +25,42 @@ pub(super) async fn sync_installations(app: &App, ctx: Ctx) -> Result<Response<B
             installations: installations.iter().map(Into::into).collect(),
         },
     ))
+}
+
+/// `POST /v1/integrations/{id}/installations`.
+#[derive(Debug, Deserialize, Default)]
+pub struct SyncRequest {
+    pub installation_id: Option<String>,
+}
+
+impl From<SyncInstallationsError> for ApiError {
+    fn from(err: SyncInstallationsError) -> Self {
+        match err {
+            SyncInstallationsError::Lookup(err) => err.into(),
+            SyncInstallationsError::Inactive => conflict("integration_inactive", INACTIVE),
+            SyncInstallationsError::Credentials(err) => err.into(),
+            SyncInstallationsError::ReconnectRequired(err) => {
+                conflict("gitlab_reconnect_required", RECONNECT).with_details(err.to_string())
+            }
+            SyncInstallationsError::GitLabUnavailable(reason) => gitlab_unavailable_because("gitlab_api_error", reason),
+            SyncInstallationsError::SyncFailed(err) => {
+                tracing::error!(error = %err, "a repository sync failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sync_failed",
+                    "the repository sync could not run; try again shortly",
+                )
+            }
+            SyncInstallationsError::Store(err) => err.into(),
+            SyncInstallationsError::Job(SyncJobError::Store(err)) => err.into(),
+            SyncInstallationsError::Job(SyncJobError::Queue(err)) => {
+                tracing::error!(error = %err, "a sync job could not be queued");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sync_unavailable",
+                    "the repository sync could not be started; try again shortly",
+                )
+            }
+        }
+    }
 }

@@ -3,16 +3,15 @@
 //! re-enables a hook when the hook's URL answers it with a 2xx (the fake takes that answer from
 //! `FakeState::hook_test_answer`, as it cannot reach the URL).
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
+use crate::fake_gitlab::access::{admit, find_project, has_any, insufficient_scope, not_found};
+use crate::fake_gitlab::state::FakeState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-
-use crate::fake_gitlab::{FakeState, admit, find_project, has_any, insufficient_scope, not_found};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 fn shown(hook: &Value) -> Value {
     let mut hook = hook.clone();

@@ -1,75 +1,15 @@
-//! The fake GitLab's build endpoints, with GitLab's rules and refusals: commit statuses
-//! (`POST /projects/:id/statuses/:sha`; the state a status already has is refused with 400; the
-//! api scope needed) and project deploy tokens (create, needing Maintainer and the api scope,
-//! shown once; revoke). Tests read what was posted and issued.
+//! The fake build endpoints: commit statuses and deploy tokens.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
+use crate::fake_gitlab::access::{admit, find_project, has_any, insufficient_scope, not_found};
+use crate::fake_gitlab::builds::{IssuedDeployToken, PostedStatus};
+use crate::fake_gitlab::state::FakeState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-
-use crate::fake_gitlab::{FakeState, admit, find_project, has_any, insufficient_scope, not_found};
-
-/// One commit status as posted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostedStatus {
-    pub project_id: u64,
-    pub sha: String,
-    pub state: String,
-    pub name: String,
-    pub git_ref: Option<String>,
-    pub target_url: Option<String>,
-    pub description: Option<String>,
-}
-
-/// One deploy token as issued.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedDeployToken {
-    pub id: u64,
-    pub project_id: u64,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub expires_at: Option<String>,
-    pub revoked: bool,
-}
-
-#[derive(Default)]
-pub struct FakeBuilds {
-    statuses: Mutex<Vec<PostedStatus>>,
-    tokens: Mutex<HashMap<u64, IssuedDeployToken>>,
-    next_token_id: AtomicU64,
-    /// Projects where the fake's user is only a Developer (no deploy tokens).
-    developer_only: Mutex<HashSet<u64>>,
-    /// The next N status posts answer 503 (GitLab having a bad moment).
-    fail_statuses: AtomicU64,
-}
-
-impl FakeBuilds {
-    /// Every status accepted, oldest first.
-    pub fn statuses(&self) -> Vec<PostedStatus> {
-        self.statuses.lock().unwrap().clone()
-    }
-
-    pub fn deploy_tokens(&self) -> Vec<IssuedDeployToken> {
-        let mut tokens: Vec<_> = self.tokens.lock().unwrap().values().cloned().collect();
-        tokens.sort_by_key(|t| t.id);
-        tokens
-    }
-
-    /// Makes the user a Developer of `project_id`: GitLab then refuses deploy tokens there.
-    pub fn make_developer_only(&self, project_id: u64) {
-        self.developer_only.lock().unwrap().insert(project_id);
-    }
-
-    pub fn fail_next_statuses(&self, count: u64) {
-        self.fail_statuses.store(count, Ordering::SeqCst);
-    }
-}
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 fn text(body: &Value, field: &str) -> Option<String> {
     body.get(field).and_then(Value::as_str).map(str::to_string)

@@ -4,17 +4,17 @@
 //! `order_by=id&sort=desc` lists newest first. Projects are kept as ids and rendered from the
 //! real listing fixture when served, so 100,000 of them fit in a few megabytes.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// GitLab stops sending totals above this many records.
 pub const TOTALS_LIMIT: usize = 10_000;
+
 /// GitLab refuses offset pages of projects past this offset.
 pub const MAX_OFFSET: usize = 50_000;
 
