@@ -1,4 +1,5 @@
-//! Tokens and secrets never reach a log line, whatever the request does.
+//! Tokens and secrets never reach a log line, whatever the request does. A binary of its own:
+//! tracing decides per call site, process-wide, whether anyone listens.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,7 @@
 //! The personal-token flow through the handlers, request in and response out, against the fake
 //! GitLab: on the embedded adapters and on DynamoDB and Secrets Manager (moto).
 
+use oore_gitlab_tests::on_backends;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -257,20 +258,7 @@ async fn whole_flow(backend: Backend) {
     assert_eq!(list["total"], 0);
 }
 
-#[tokio::test]
-async fn personal_token_flow_on_memory_adapters() {
-    whole_flow(Backend::Memory).await;
-}
-
-#[tokio::test]
-async fn personal_token_flow_on_the_durable_store() {
-    whole_flow(Backend::Embedded).await;
-}
-
-#[tokio::test]
-async fn personal_token_flow_on_moto() {
-    whole_flow(Backend::Moto).await;
-}
+on_backends!(app whole_flow: memory, embedded, moto);
 
 fn start_body(host: &str, token: &str) -> String {
     json!({"host_url": host, "auth_mode": "personal_token", "access_token": token}).to_string()
@@ -618,20 +606,7 @@ async fn failed_write_leaves_nothing(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn a_failed_connect_leaves_nothing_behind_in_memory() {
-    failed_write_leaves_nothing(Backend::Memory).await;
-}
-
-#[tokio::test]
-async fn a_failed_connect_leaves_nothing_behind_embedded() {
-    failed_write_leaves_nothing(Backend::Embedded).await;
-}
-
-#[tokio::test]
-async fn a_failed_connect_leaves_nothing_behind_on_moto() {
-    failed_write_leaves_nothing(Backend::Moto).await;
-}
+on_backends!(app failed_write_leaves_nothing: memory, embedded, moto);
 
 #[tokio::test]
 async fn replacing_the_token_keeps_the_same_gitlab_user() {

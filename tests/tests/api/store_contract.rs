@@ -1,13 +1,14 @@
 //! One contract for every store and vault adapter, run against the in-memory ones, the local
 //! runner's durable ones (on a data folder of their own) and the real AWS SDK talking to moto.
 
+use oore_gitlab_tests::on_backends;
 use std::time::Duration;
 
 use oore_gitlab_tests::records::{delivery, installation, record, repo, trigger};
 use oore_gitlab_tests::{local_data, moto_sdk, moto_table};
 use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::memory::{MemoryStore, MemoryVault};
+use shared::adapters::memory::MemoryVault;
 use shared::adapters::secrets_manager::{CachedVault, SecretsManagerVault};
 use shared::domain::delivery::DeliveryOutcome;
 use shared::domain::ids::{IntegrationId, ProjectId};
@@ -498,23 +499,7 @@ async fn sync_contract<S: IntegrationStore + SyncStore>(store: &S) {
     );
 }
 
-#[tokio::test]
-async fn memory_sync_store_keeps_the_contract() {
-    sync_contract(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-async fn embedded_sync_store_keeps_the_contract() {
-    let (_dir, data) = local_data();
-    sync_contract(&data.store).await;
-}
-
-#[tokio::test]
-async fn dynamodb_sync_store_keeps_the_contract_on_moto() {
-    let sdk = moto_sdk().await;
-    let table = moto_table(&sdk).await;
-    sync_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
-}
+on_backends!(store sync_contract: memory, embedded, moto);
 
 async fn vault_contract<V: SecretVault>(vault: &V) {
     let name = format!("contract-{}/integration/x", uuid::Uuid::new_v4().simple());
@@ -541,59 +526,11 @@ async fn vault_contract<V: SecretVault>(vault: &V) {
     vault.delete_secret(&name).await.unwrap();
 }
 
-#[tokio::test]
-async fn memory_store_keeps_the_contract() {
-    store_contract(&MemoryStore::default()).await;
-}
+on_backends!(store store_contract: memory, embedded, moto);
 
-#[tokio::test]
-async fn embedded_store_keeps_the_contract() {
-    let (_dir, data) = local_data();
-    store_contract(&data.store).await;
-}
+on_backends!(store webhook_contract: memory, embedded, moto);
 
-#[tokio::test]
-async fn dynamodb_store_keeps_the_contract_on_moto() {
-    let sdk = moto_sdk().await;
-    let table = moto_table(&sdk).await;
-    store_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
-}
-
-#[tokio::test]
-async fn memory_webhook_store_keeps_the_contract() {
-    webhook_contract(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-async fn embedded_webhook_store_keeps_the_contract() {
-    let (_dir, data) = local_data();
-    webhook_contract(&data.store).await;
-}
-
-#[tokio::test]
-async fn dynamodb_webhook_store_keeps_the_contract_on_moto() {
-    let sdk = moto_sdk().await;
-    let table = moto_table(&sdk).await;
-    webhook_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
-}
-
-#[tokio::test]
-async fn memory_trigger_store_keeps_the_contract() {
-    trigger_contract(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-async fn embedded_trigger_store_keeps_the_contract() {
-    let (_dir, data) = local_data();
-    trigger_contract(&data.store).await;
-}
-
-#[tokio::test]
-async fn dynamodb_trigger_store_keeps_the_contract_on_moto() {
-    let sdk = moto_sdk().await;
-    let table = moto_table(&sdk).await;
-    trigger_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
-}
+on_backends!(store trigger_contract: memory, embedded, moto);
 
 #[tokio::test]
 async fn memory_vault_keeps_the_contract() {

@@ -2,6 +2,7 @@
 //! deploy token for that repository only, its reports become GitLab commit statuses, and the
 //! claim runs out without reports. Against the fake GitLab, on the embedded store and on moto.
 
+use oore_gitlab_tests::on_backends;
 use std::time::{Duration, Instant};
 
 use http::Method;
@@ -203,20 +204,7 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
     assert_eq!(states(&s).len(), 3, "a refused report reaches GitLab not at all");
 }
 
-#[tokio::test]
-async fn a_build_runs_end_to_end_in_memory() {
-    a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(Backend::Memory).await;
-}
-
-#[tokio::test]
-async fn a_build_runs_end_to_end_embedded() {
-    a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(Backend::Embedded).await;
-}
-
-#[tokio::test]
-async fn a_build_runs_end_to_end_on_moto() {
-    a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(Backend::Moto).await;
-}
+on_backends!(app a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state: memory, embedded, moto);
 
 async fn one_claim_of_twenty_wins(backend: Backend) {
     let s = setup(backend).await;
@@ -242,20 +230,7 @@ async fn one_claim_of_twenty_wins(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn one_claim_of_twenty_wins_in_memory() {
-    one_claim_of_twenty_wins(Backend::Memory).await;
-}
-
-#[tokio::test]
-async fn one_claim_of_twenty_wins_embedded() {
-    one_claim_of_twenty_wins(Backend::Embedded).await;
-}
-
-#[tokio::test]
-async fn one_claim_of_twenty_wins_on_moto() {
-    one_claim_of_twenty_wins(Backend::Moto).await;
-}
+on_backends!(app one_claim_of_twenty_wins: memory, embedded, moto);
 
 #[tokio::test]
 async fn roles_decide_who_reads_claims_and_reports() {

@@ -2,6 +2,7 @@
 //! start → authorize → GitLab → callback → active → repositories → delete with revocation;
 //! every way a callback can fail; refresh under a lease with 50 requests racing on moto.
 
+use oore_gitlab_tests::on_backends;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -143,20 +144,7 @@ async fn whole_flow(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn whole_flow_in_memory() {
-    whole_flow(Backend::Memory).await;
-}
-
-#[tokio::test]
-async fn whole_flow_embedded() {
-    whole_flow(Backend::Embedded).await;
-}
-
-#[tokio::test]
-async fn whole_flow_on_moto() {
-    whole_flow(Backend::Moto).await;
-}
+on_backends!(app whole_flow: memory, embedded, moto);
 
 #[tokio::test]
 async fn every_callback_failure_shows_a_page_and_changes_nothing() {

@@ -2,6 +2,7 @@
 //! `offset`, `limit`, sorting by lower-case full name, and `q` over full name, default branch and
 //! the words private/public — checked against a plain in-memory reference, on both stores.
 
+use oore_gitlab_tests::on_backends;
 use std::time::Duration;
 
 use http::Method;
@@ -139,20 +140,7 @@ async fn listing_keeps_its_meaning(backend: Backend) {
     assert_eq!((got, merged["total"].as_u64().unwrap() as usize), (expected, total));
 }
 
-#[tokio::test]
-async fn listing_keeps_its_meaning_in_memory() {
-    listing_keeps_its_meaning(Backend::Memory).await;
-}
-
-#[tokio::test]
-async fn listing_keeps_its_meaning_embedded() {
-    listing_keeps_its_meaning(Backend::Embedded).await;
-}
-
-#[tokio::test]
-async fn listing_keeps_its_meaning_on_moto() {
-    listing_keeps_its_meaning(Backend::Moto).await;
-}
+on_backends!(app listing_keeps_its_meaning: memory, embedded, moto);
 
 /// An index of several chunks: a page at a deep offset, across a chunk boundary, and the total.
 #[tokio::test]

@@ -1,10 +1,8 @@
 //! The contract of the hook store and of the OAuth state store, on the in-memory adapters, the
 //! local runner's durable ones and DynamoDB on moto.
 
+use oore_gitlab_tests::on_backends;
 use oore_gitlab_tests::records::{record, repo};
-use oore_gitlab_tests::{local_data, moto_sdk, moto_table};
-use shared::adapters::dynamodb::DynamoStore;
-use shared::adapters::memory::MemoryStore;
 use shared::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use shared::domain::hooks::HookHealth;
 use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
@@ -143,42 +141,6 @@ async fn oauth_state_contract<S: OAuthStateStore + 'static>(store: std::sync::Ar
     assert_eq!(store.take_oauth_state(&digest).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn memory_hook_store_keeps_the_contract() {
-    hook_contract(&MemoryStore::default()).await;
-}
+on_backends!(store hook_contract: memory, embedded, moto);
 
-#[tokio::test]
-async fn embedded_hook_store_keeps_the_contract() {
-    let (_dir, data) = local_data();
-    hook_contract(&data.store).await;
-}
-
-#[tokio::test]
-async fn dynamodb_hook_store_keeps_the_contract_on_moto() {
-    let sdk = moto_sdk().await;
-    let table = moto_table(&sdk).await;
-    hook_contract(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_oauth_state_store_keeps_the_contract() {
-    oauth_state_contract(std::sync::Arc::new(MemoryStore::default())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_oauth_state_store_keeps_the_contract() {
-    let (_dir, data) = local_data();
-    oauth_state_contract(std::sync::Arc::new(data.store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dynamodb_oauth_state_store_keeps_the_contract_on_moto() {
-    let sdk = moto_sdk().await;
-    let table = moto_table(&sdk).await;
-    oauth_state_contract(std::sync::Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        table,
-    )))
-    .await;
-}
+on_backends!(shared_store oauth_state_contract: memory(multi_thread), embedded(multi_thread), moto(multi_thread));
