@@ -12,9 +12,10 @@ ensure_tools
 . scripts/moto.sh
 start_moto
 
-# Format and lints first: they fail in seconds, before minutes of building.
+# Format, lints and the dependency policy first: they fail in seconds, before minutes of building.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo deny check licenses bans sources
 
 # Every crate, the Lambda binaries and the bench included, must build; then every test runs.
 cargo build --workspace --all-targets

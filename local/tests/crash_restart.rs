@@ -3,6 +3,8 @@
 //! exactly once with its trigger, the webhook secret and caller tokens still work, and the pass
 //! is finished. In AWS mode it leaves the folder's store alone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -149,7 +151,7 @@ async fn a_sync_pass_cut_by_a_kill_is_finished_after_the_restart() {
 /// With `TABLE_NAME` set the runner works on DynamoDB (moto here) and never opens the embedded
 /// store, so it starts beside an embedded runner holding the same folder, and a second one too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_mode_leaves_the_data_folder_alone() {
+async fn aws_mode_leaves_the_data_folder_alone_on_moto() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .ok()
         .filter(|v| !v.is_empty())

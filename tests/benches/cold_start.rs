@@ -7,6 +7,8 @@
 //! Run: `scripts/bench.sh --bench cold_start` (moto for the functions' AWS calls; after
 //! `sam build` for the arm64 sizes). The timed binaries are built for this machine in release.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench -p oore-gitlab-tests --bench foundation`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use http::Method;

@@ -9,6 +9,8 @@
 //! Run: `scripts/bench.sh --bench scale` (starts moto). `SCALE_PROJECTS` and
 //! `SCALE_MOTO_PROJECTS` change the counts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use http::Method;

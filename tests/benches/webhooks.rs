@@ -6,6 +6,8 @@
 //! Run: `scripts/bench.sh --bench webhooks` (starts moto), or
 //! `cargo bench -p oore-gitlab-tests --bench webhooks` (in-memory numbers only).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use http::Method;

@@ -2,6 +2,8 @@
 //! outcome, token refreshes by result, GitLab's answers by status. Its own test binary, so the
 //! process-wide recorder counts only what this test does.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 

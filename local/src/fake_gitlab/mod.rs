@@ -1,8 +1,14 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
-//! version, project listings with GitLab's paging headers, single projects, project hooks (`fake_hooks`),
-//! avatars, GitLab's error shapes, an OAuth provider (`fake_oauth`), and commit statuses and
-//! deploy tokens (`fake_builds`).
+//! version, project listings with GitLab's paging headers, single projects, project hooks (`hooks`),
+//! avatars, GitLab's error shapes, an OAuth provider (`oauth`), and commit statuses and
+//! deploy tokens (`builds`).
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a fake GitLab may panic on what a test got wrong"
+)]
 
 pub mod access;
 pub mod builds;

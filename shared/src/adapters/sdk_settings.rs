@@ -17,6 +17,10 @@ pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../../certs/amazo
 
 /// SDK settings from the environment, as `aws_config::load_defaults` reads them, with one HTTPS
 /// client for every SDK client made from them.
+#[allow(
+    clippy::expect_used,
+    reason = "a TLS context from a trust store has no failure to report"
+)]
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     let trust = TrustStore::empty()
         .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)

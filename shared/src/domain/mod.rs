@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod host;
 pub mod ids;
 pub mod integration;
+pub mod keyed_hash;
 pub mod name_index;
 pub mod oauth;
 pub mod secrets;

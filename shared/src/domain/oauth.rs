@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -48,8 +48,7 @@ pub fn state_digest(state: &str) -> String {
 /// The PKCE verifier of a state: HMAC-SHA256(master key, state), 43 URL-safe characters.
 /// Deriving it means no verifier is ever stored, yet any Lambda can complete the exchange.
 pub fn pkce_verifier(master: &SecretString, state: &str) -> SecretString {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes()).expect("HMAC takes any key length");
+    let mut mac = crate::domain::keyed_hash::hmac_sha256(master.expose_secret().as_bytes());
     mac.update(b"oore-pkce-verifier\0");
     mac.update(state.as_bytes());
     SecretString::from(BASE64URL.encode(mac.finalize().into_bytes()))

@@ -5,11 +5,10 @@
 //! HMAC-SHA256(master key, salt): the master key lives in Secrets Manager and is read once per
 //! container, so verifying a signed delivery needs no per-integration secret read.
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::domain::ids::{IntegrationId, ProjectId};
@@ -80,8 +79,7 @@ impl WebhookKey {
 
     /// The Standard Webhooks signing key of this secret.
     pub fn signing_key(&self, master: &SecretString) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.expose_secret().as_bytes())
-            .expect("HMAC takes any key length");
+        let mut mac = crate::domain::keyed_hash::hmac_sha256(master.expose_secret().as_bytes());
         mac.update(b"oore-webhook-signing-key\0");
         mac.update(self.salt.as_bytes());
         mac.finalize().into_bytes().into()

@@ -461,7 +461,7 @@ async fn the_stored_repository_names_the_trigger_not_the_payload() {
 }
 
 #[tokio::test]
-async fn the_queue_pages_oldest_first_and_filters() {
+async fn the_queue_pages_oldest_first_and_filters_on_moto() {
     let s = setup(Backend::Moto).await;
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -698,7 +698,7 @@ async fn stream_event(table: &str) -> aws_lambda_events::event::dynamodb::Event 
 }
 
 #[tokio::test]
-async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigger() {
+async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigger_on_moto() {
     let s = setup(Backend::Moto).await;
     let shas = [
         "1111111111111111111111111111111111111111",
@@ -768,7 +768,7 @@ async fn the_stream_function_posts_pending_and_publishes_one_event_per_new_trigg
 }
 
 #[tokio::test]
-async fn a_failed_publish_is_reported_for_its_record_alone() {
+async fn a_failed_publish_is_reported_for_its_record_alone_on_moto() {
     let s = setup(Backend::Moto).await;
     new_trigger(&s).await;
     let table = s.h.app.services.config.table_name.clone();

@@ -562,7 +562,7 @@ async fn cached_vault_keeps_the_contract_on_moto() {
 /// A function in Lambda configures the SDK from the environment alone (region, credentials and,
 /// here, moto's endpoint): the same settings must reach both services.
 #[tokio::test]
-async fn lambda_settings_reach_dynamodb_and_secrets_manager_from_the_environment() {
+async fn lambda_settings_reach_dynamodb_and_secrets_manager_from_the_environment_on_moto() {
     let sdk = shared::adapters::sdk_settings::lambda_config_loader().load().await;
     assert_eq!(
         sdk.region().map(|r| r.as_ref()),

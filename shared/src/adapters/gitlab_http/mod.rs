@@ -61,6 +61,10 @@ impl HttpGitLab {
         HttpGitLab::default()
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "only a TLS backend that cannot start fails here, and then nothing works"
+    )]
     fn client(&self) -> &Client {
         self.client.get_or_init(|| {
             Client::builder()

@@ -158,11 +158,13 @@ impl<'a> Pass<'a> {
     /// A copy of the pass's token and its version, read first when the pass has none yet.
     async fn token_copy(&self) -> Result<(SecretString, u64), PassError> {
         let mut held = self.token.lock().await;
-        if held.is_none() {
-            *held = Some(current_token(self.services, &self.integration).await?);
-        }
-        let current = held.as_ref().expect("just set");
-        Ok((copy_secret(&current.token), current.version))
+        let current = match held.take() {
+            Some(current) => current,
+            None => current_token(self.services, &self.integration).await?,
+        };
+        let copy = (copy_secret(&current.token), current.version);
+        *held = Some(current);
+        Ok(copy)
     }
 
     /// Reads and stores pages until the pass is done (`None`) or time runs short (what is left).

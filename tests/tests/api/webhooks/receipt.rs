@@ -460,7 +460,7 @@ async fn the_delivery_log_pages_and_keeps_to_its_readers() {
 }
 
 #[tokio::test]
-async fn a_warm_delivery_costs_two_dynamodb_calls_and_no_secrets_manager_call() {
+async fn a_warm_delivery_costs_two_dynamodb_calls_and_no_secrets_manager_call_on_moto() {
     let (h, started) = connected(Backend::Moto).await;
     h.sync_settled(started["integration"]["id"].as_str().unwrap()).await;
     let secret = secret_of(&started);
@@ -520,7 +520,7 @@ impl WebhookStore for BrokenDeliveries {
 }
 
 #[tokio::test]
-async fn a_store_failure_answers_503_and_a_resend_then_builds() {
+async fn a_store_failure_answers_503_and_a_resend_then_builds_on_moto() {
     let (mut h, started) = connected(Backend::Moto).await;
     let integration = id_of(&started);
     let working = h.app.services.webhooks.clone();
