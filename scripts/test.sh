@@ -29,5 +29,6 @@ if [ "$status" -ne 0 ]; then exit "$status"; fi
 
 # The template: lint (no warning suppressed), then the deploy build and its arm64 bootstraps.
 sam validate --lint -t infra/template.yaml
+sam validate --lint -t infra/operations.yaml
 sam build
 python3 scripts/check_bootstraps.py infra/template.yaml .aws-sam/build

@@ -5,12 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backends;
+pub mod calls;
 pub mod fakes;
 pub mod fault_proxy;
 pub mod harness;
 pub mod moto;
 pub mod records;
 
+pub use calls::*;
 pub use fakes::*;
 pub use harness::*;
 pub use moto::*;

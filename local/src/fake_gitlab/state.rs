@@ -71,7 +71,7 @@ impl Default for FakeOptions {
 /// Shared state, readable by tests: counters and knobs.
 pub struct FakeState {
     pub(crate) tokens: Mutex<HashMap<String, FakeToken>>,
-    /// The project listing (`fake_projects`).
+    /// The project listing (`projects`).
     pub projects: crate::fake_gitlab::projects::FakeProjects,
     pub(crate) delay_ms: AtomicU64,
     /// The next N project-listing requests answer 429 with `Retry-After: 1`.
@@ -91,7 +91,7 @@ pub struct FakeState {
     pub project_lookups: AtomicU64,
     /// The OAuth provider (`/oauth/…`).
     pub oauth: crate::fake_gitlab::oauth::FakeOAuth,
-    /// Commit statuses and deploy tokens (`fake_builds`).
+    /// Commit statuses and deploy tokens (`builds`).
     pub builds: crate::fake_gitlab::builds::FakeBuilds,
 }
 

@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 
 use crate::app::Services;
-use crate::app::credentials::{MasterKeyError, master_key};
+use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::sync::jobs::{CONNECT_WAIT, sync_and_wait};
 use crate::app::tokens::{TokenVerificationError, verify_personal_token};
 use crate::domain::credential::expiry_from_date;

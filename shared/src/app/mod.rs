@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod installations;
 pub mod integration_settings;
 pub mod integrations;
+pub mod master_key;
 pub mod oauth;
 pub mod repositories;
 pub mod resume;

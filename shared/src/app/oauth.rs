@@ -3,9 +3,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::credentials::{
-    CredentialsError, MasterKeyError, master_key, oauth_client, read_credentials, write_credentials,
-};
+use crate::app::credentials::{CredentialsError, oauth_client, read_credentials, write_credentials};
+use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::sync::jobs::{SYNC_WAIT, sync_and_wait};
 use crate::app::{LookupError, Services};
 use crate::domain::ids::IntegrationId;

@@ -9,7 +9,8 @@
 use serde_json::Value;
 
 use crate::app::Services;
-use crate::app::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
+use crate::app::credentials::{CredentialsError, with_token};
+use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::event_kind::{EventKind, event_kind};

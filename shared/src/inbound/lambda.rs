@@ -20,31 +20,37 @@ use crate::wiring::{aws_app_with, gitlab_client};
 
 type Error = lambda_http::Error;
 
-/// What a function starts with: the application, and the bus when the function publishes.
+/// What a function starts with: the application, and the SDK settings its clients share.
 struct Started {
     app: App,
-    bus: Option<EventBridgeEvents>,
+    sdk: aws_config::SdkConfig,
 }
 
-/// The one start-up. `publishes` names what needs the bus (`BUILD_EVENT_BUS_NAME` is then
-/// required); functions that do not publish pass `None`.
-async fn start(publishes: Option<&str>) -> Result<Started, Error> {
+impl Started {
+    /// The bus the function publishes on (`BUILD_EVENT_BUS_NAME`, required for `purpose`).
+    fn bus(&self, purpose: &str) -> Result<EventBridgeEvents, Error> {
+        let name = self
+            .app
+            .services
+            .config
+            .build_event_bus
+            .clone()
+            .ok_or_else(|| format!("BUILD_EVENT_BUS_NAME is required for {purpose}"))?;
+        Ok(EventBridgeEvents::new(
+            aws_sdk_eventbridge::Client::new(&self.sdk),
+            name,
+        ))
+    }
+}
+
+/// The one start-up: logs and metrics set up, configuration read, clients built.
+async fn start() -> Result<Started, Error> {
     init_json_logs();
     let config = Config::from_env()?;
     crate::telemetry::install(&config.metrics_namespace);
     let sdk = crate::adapters::sdk_settings::lambda_config_loader().load().await;
-    let bus = match publishes {
-        Some(purpose) => {
-            let name = config
-                .build_event_bus
-                .clone()
-                .ok_or_else(|| format!("BUILD_EVENT_BUS_NAME is required for {purpose}"))?;
-            Some(EventBridgeEvents::new(aws_sdk_eventbridge::Client::new(&sdk), name))
-        }
-        None => None,
-    };
     let app = aws_app_with(&sdk, config, gitlab_client(), Arc::new(SystemClock));
-    Ok(Started { app, bus })
+    Ok(Started { app, sdk })
 }
 
 /// Logs as JSON lines for CloudWatch; `RUST_LOG` sets the level (default info).
@@ -79,7 +85,7 @@ where
 
 /// The entry point of every route's function: one route served.
 pub async fn serve_lambda(route: RouteId) -> Result<(), Error> {
-    let Started { app, .. } = start(None).await?;
+    let Started { app, .. } = start().await?;
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         // Use cases that must not be cut half-way (a token refresh) look at the time left.
@@ -95,11 +101,10 @@ pub async fn serve_lambda(route: RouteId) -> Result<(), Error> {
 
 /// The entry point of the hand-off function on the table's stream.
 pub async fn serve_trigger_stream() -> Result<(), Error> {
-    let Started { app, bus } = start(Some("the hand-off")).await?;
-    let (services, events) = (&app.services, &bus);
+    let started = start().await?;
+    let (services, events) = (&started.app.services, &started.bus("the hand-off")?);
     run_events(
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
-            let events = events.as_ref().ok_or("the hand-off has no bus")?;
             Ok(crate::inbound::dynamodb_stream::hand_off_records(services, events, event.payload).await)
         },
     )
@@ -109,11 +114,10 @@ pub async fn serve_trigger_stream() -> Result<(), Error> {
 /// The entry point of the daily token check, on an EventBridge schedule: every integration's
 /// token is checked and `Token Expiring` published for what expires within 30 days.
 pub async fn serve_token_check() -> Result<(), Error> {
-    let Started { app, bus } = start(Some("the token check")).await?;
-    let (services, events) = (&app.services, &bus);
+    let started = start().await?;
+    let (services, events) = (&started.app.services, &started.bus("the token check")?);
     run_events(
         move |_: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
-            let events = events.as_ref().ok_or("the token check has no bus")?;
             Ok(crate::inbound::schedule::check_tokens(services, events).await?)
         },
     )
@@ -124,8 +128,8 @@ pub async fn serve_token_check() -> Result<(), Error> {
 /// until the invocation's deadline nears; a job that fails is reported for SQS to retry (and,
 /// after its retries, to set aside in the dead-letter queue).
 pub async fn serve_sync_worker() -> Result<(), Error> {
-    let Started { app, .. } = start(None).await?;
-    let services = &app.services;
+    let started = start().await?;
+    let services = &started.app.services;
     run_events(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = deadline_of(&event.context);

@@ -1,5 +1,5 @@
-//! What an outside review found, one test per finding: weak keys, caller-controlled numbers,
-//! links built from client headers, errors that echo GitLab's connection details.
+//! Hardening, one test per concern: weak keys, caller-controlled numbers, links built from
+//! client headers, errors that echo GitLab's connection details.
 
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, SIGNING_KEY};

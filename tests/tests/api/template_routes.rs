@@ -5,25 +5,24 @@ use std::collections::BTreeSet;
 
 use shared::inbound::http::routes::ROUTES;
 
-/// (binary, method, path) of every function in the template, read line by line: the template
-/// writes each function as `Binary:` … `Method:` … `Path:` in that order.
+use crate::template_model;
+
+/// (binary, method, path) of every HTTP route of every function in the template.
 fn template_functions() -> Vec<(String, String, String)> {
-    let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut found = Vec::new();
-    let mut binary = None;
-    let mut method = None;
-    for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("Binary:") {
-            binary = Some(v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("Method:") {
-            method = Some(v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("Path:") {
-            found.push((
-                binary.take().expect("Binary before Path"),
-                method.take().expect("Method before Path"),
-                v.trim().to_string(),
-            ));
+    for (_, function) in template_model::load().of_type("AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("a Binary");
+        for event in function["Properties"]["Events"].as_object().expect("Events").values() {
+            if event["Type"] == "HttpApi" {
+                let properties = &event["Properties"];
+                found.push((
+                    binary.to_string(),
+                    properties["Method"].as_str().expect("a Method").to_string(),
+                    properties["Path"].as_str().expect("a Path").to_string(),
+                ));
+            }
         }
     }
     found
@@ -58,34 +57,30 @@ fn every_route_has_a_function_crate() {
     }
 }
 
-/// Every (action, resource) a function's role is granted, read from its `Policies` block: each
-/// statement is written as `Action: [...]` followed by `Resource: ...` on the next line.
+/// Every (action, resource) a function's role is granted, by binary, with each resource in the
+/// template's own short form (`!Ref CallerKey`).
 fn template_grants() -> std::collections::BTreeMap<String, BTreeSet<(String, String)>> {
-    let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut grants = std::collections::BTreeMap::new();
-    let mut function = None;
-    let mut actions: Vec<String> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("Binary:") {
-            function = Some(v.trim().to_string());
-            grants.insert(v.trim().to_string(), BTreeSet::new());
-        } else if let Some(v) = line.strip_prefix("Action:") {
-            actions = v
-                .trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .split(',')
-                .map(|a| a.trim().to_string())
-                .collect();
-        } else if let Some(v) = line.strip_prefix("Resource:") {
-            let set = grants
-                .get_mut(function.as_ref().expect("Resource inside a function"))
-                .unwrap();
-            for action in actions.drain(..) {
-                set.insert((action, v.trim().to_string()));
+    for (_, function) in template_model::load().of_type("AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("a Binary");
+        let mut set = BTreeSet::new();
+        let policies = function["Properties"]["Policies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for statement in policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        {
+            assert_eq!(statement["Effect"], "Allow", "{binary}: {statement}");
+            let resource = template_model::short_form(&statement["Resource"]);
+            for action in statement["Action"].as_array().expect("an Action list") {
+                set.insert((action.as_str().expect("an action").to_string(), resource.clone()));
             }
         }
+        grants.insert(binary.to_string(), set);
     }
     grants
 }

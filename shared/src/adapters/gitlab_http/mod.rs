@@ -1,52 +1,24 @@
 //! GitLab over HTTPS with reqwest: one client per container, no redirects, SSRF-safe resolving,
 //! 429s retried after `Retry-After`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use async_trait::async_trait;
-use reqwest::dns::{Name, Resolve, Resolving};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use reqwest::Client;
+use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
-use crate::domain::host::{HostUrl, is_forbidden_ip};
+use crate::domain::host::HostUrl;
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
-mod answers;
-mod hooks;
-
 use crate::ports::{
     Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
 };
-use answers::{check_status, describe, header_u32, link_next_page, read_token_answer, retry_after};
+use answers::{describe, header_u32, link_next_page, read_token_answer};
 
-/// How many times a rate-limited request is sent again, and the longest wait we accept.
-const RATE_LIMIT_RETRIES: u32 = 3;
-const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(10);
-
-/// Resolves names with the system resolver and drops link-local and metadata addresses, so a
-/// host name that points at 169.254.169.254 is refused just like the literal address.
-struct GuardedResolver;
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
-                .filter(|a| !is_forbidden_ip(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{} resolves to no address we may reach", name.as_str()).into());
-            }
-            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
-        })
-    }
-}
+mod answers;
+mod hooks;
+mod transport;
 
 /// The GitLab API client. The HTTP client is built on first use: building it loads the
 /// system's root certificates (most of a function's init time), and most requests — webhooks,
@@ -54,104 +26,6 @@ impl Resolve for GuardedResolver {
 #[derive(Default)]
 pub struct HttpGitLab {
     client: std::sync::OnceLock<Client>,
-}
-
-impl HttpGitLab {
-    pub fn new() -> Self {
-        HttpGitLab::default()
-    }
-
-    #[allow(
-        clippy::expect_used,
-        reason = "only a TLS backend that cannot start fails here, and then nothing works"
-    )]
-    fn client(&self) -> &Client {
-        self.client.get_or_init(|| {
-            Client::builder()
-                .user_agent(concat!("oore-gitlab-serverless/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(20))
-                .redirect(reqwest::redirect::Policy::none())
-                .dns_resolver(Arc::new(GuardedResolver))
-                .build()
-                .expect("the TLS backend initialises")
-        })
-    }
-
-    fn get(&self, url: Url, token: Option<&SecretString>) -> RequestBuilder {
-        self.with_token(self.client().get(url), token)
-    }
-
-    /// `DELETE url` with the token; any 2xx is done.
-    async fn delete_with(&self, url: Url, token: &SecretString) -> Result<(), GitLabError> {
-        self.send(self.with_token(self.client().delete(url), Some(token)))
-            .await?;
-        Ok(())
-    }
-
-    fn with_token(&self, request: RequestBuilder, token: Option<&SecretString>) -> RequestBuilder {
-        match token {
-            // GitLab takes personal and OAuth tokens alike as a Bearer token.
-            Some(t) => request.header(AUTHORIZATION, format!("Bearer {}", t.expose_secret())),
-            None => request,
-        }
-    }
-
-    /// Sends, retrying 429s after their `Retry-After` (or a short back-off when GitLab gives none).
-    async fn send(&self, request: RequestBuilder) -> Result<Response, GitLabError> {
-        let mut attempt = 0;
-        loop {
-            let retry = request
-                .try_clone()
-                .ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
-            let response = retry.send().await;
-            crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
-            let response = response.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
-            if response.status() != StatusCode::TOO_MANY_REQUESTS {
-                return check_status(response).await;
-            }
-            let wait = retry_after(response.headers());
-            if attempt >= RATE_LIMIT_RETRIES || wait.is_some_and(|w| w > LONGEST_RETRY_WAIT) {
-                return Err(GitLabError::RateLimited {
-                    retry_after_secs: wait.map(|w| w.as_secs()),
-                });
-            }
-            tokio::time::sleep(wait.unwrap_or(Duration::from_millis(500 << attempt))).await;
-            attempt += 1;
-        }
-    }
-
-    /// Posts a form to GitLab's OAuth endpoints. Their refusals (`{"error": "invalid_grant"}`
-    /// with 400, `invalid_client` with 401) become `OAuthRefused`; the description is dropped,
-    /// as it may quote what was sent.
-    async fn oauth_post(&self, url: Url, form: &[(&str, &str)]) -> Result<Vec<u8>, GitLabError> {
-        let response = self.client().post(url).form(form).send().await;
-        crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
-        let response = response.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| GitLabError::Unreachable(describe(&e)))?;
-        if status.is_success() {
-            return Ok(body.to_vec());
-        }
-        let refusal = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
-        match refusal {
-            Some(error) if status.is_client_error() => Err(GitLabError::OAuthRefused { error }),
-            _ => Err(GitLabError::Status(status.as_u16())),
-        }
-    }
-
-    async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &SecretString) -> Result<T, GitLabError> {
-        let response = self.send(self.get(url, Some(token))).await?;
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| GitLabError::Decode(describe(&e)))
-    }
 }
 
 #[async_trait]

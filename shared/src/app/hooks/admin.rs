@@ -4,8 +4,9 @@
 
 use secrecy::SecretString;
 
-use crate::app::credentials::{CredentialsError, MasterKeyError, master_key, with_token};
+use crate::app::credentials::{CredentialsError, with_token};
 use crate::app::hooks::health::reenable_if_disabled;
+use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::{LookupError, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::IntegrationRecord;

@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::app::Services;
-use crate::app::sync::pass::{LEASE_SECS, Pass, PassError};
+use crate::app::sync::pass::{LEASE_SECS, Pass};
+use crate::app::sync::pass_error::PassError;
 use crate::domain::ids::IntegrationId;
 use crate::domain::sync::{SyncRecord, SyncRunState};
 use crate::ports::{QueueError, StoreError, SyncJob, SyncQueue};

@@ -3,4 +3,5 @@
 
 pub mod jobs;
 mod pass;
+mod pass_error;
 pub mod walk;

@@ -12,14 +12,15 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::app::Services;
-use crate::app::credentials::{CredentialsError, TokenInUse, current_token, renew_refused};
+use crate::app::credentials::{TokenInUse, current_token, renew_refused};
+use crate::app::sync::pass_error::PassError;
 use crate::app::sync::walk::{RateGate, fetch_by_offset, plan_slices, slice_page};
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::integration::{IntegrationRecord, IntegrationStatus, Repository};
 use crate::domain::name_index::{IndexEntry, merge};
 use crate::domain::secrets::copy_secret;
 use crate::domain::sync::{IdSlice, SyncFailure, SyncFailureKind, SyncRecord, SyncRunState};
-use crate::ports::{GitLabError, QueueError, StoreError};
+use crate::ports::GitLabError;
 
 /// A job's hold on its pass, renewed at every checkpoint.
 pub(super) const LEASE_SECS: i64 = 60;
@@ -27,55 +28,6 @@ pub(super) const LEASE_SECS: i64 = 60;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// Time left under which a job stops and hands the rest of its pass to the next job.
 const HANDOVER_MARGIN: Duration = Duration::from_secs(20);
-
-pub(super) enum PassError {
-    Failed(SyncFailure),
-    LeaseLost,
-    Store(StoreError),
-    Queue(QueueError),
-}
-
-impl From<StoreError> for PassError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Conflict => PassError::LeaseLost,
-            other => PassError::Store(other),
-        }
-    }
-}
-
-impl From<GitLabError> for PassError {
-    fn from(err: GitLabError) -> Self {
-        let kind = match err {
-            GitLabError::Unauthorized(_) => SyncFailureKind::ReconnectRequired,
-            _ => SyncFailureKind::GitLabUnavailable,
-        };
-        tracing::warn!(error = %err, "a sync pass could not read GitLab");
-        // The message is shown in the integration's detail: a short reason, not the chain.
-        PassError::Failed(SyncFailure {
-            kind,
-            message: err.short_reason(),
-        })
-    }
-}
-
-impl From<CredentialsError> for PassError {
-    fn from(err: CredentialsError) -> Self {
-        let kind = match err {
-            CredentialsError::ReconnectRequired => SyncFailureKind::ReconnectRequired,
-            CredentialsError::RefreshUnavailable(_) => SyncFailureKind::GitLabUnavailable,
-            _ => SyncFailureKind::Internal,
-        };
-        let message = match &err {
-            CredentialsError::RefreshUnavailable(gitlab) => {
-                tracing::warn!(error = %gitlab, "a sync pass could not refresh the GitLab token");
-                format!("the token refresh could not reach GitLab: {}", gitlab.short_reason())
-            }
-            other => other.to_string(),
-        };
-        PassError::Failed(SyncFailure { kind, message })
-    }
-}
 
 /// One job's share of a pass.
 pub(super) struct Pass<'a> {

@@ -6,8 +6,9 @@
 //! status, code and message here, and nowhere else.
 
 use crate::app::build_triggers::TriggerError;
-use crate::app::credentials::{CredentialsError, MasterKeyError};
+use crate::app::credentials::CredentialsError;
 use crate::app::hooks::admin::RotateError;
+use crate::app::master_key::MasterKeyError;
 use crate::app::tokens::{TokenError, TokenVerificationError};
 use crate::app::{LookupError, Missing};
 use crate::domain::trigger::TransitionError;

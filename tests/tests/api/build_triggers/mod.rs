@@ -1,0 +1,143 @@
+//! Builds end to end: a delivery's trigger is queued, a runner claims it (one claim wins) with a
+//! deploy token for that repository only, its reports become GitLab commit statuses, and the
+//! claim runs out without reports. Against the fake GitLab, on the embedded store and on moto.
+//! By area: claims and reports, the queue, and the hand-off on the table's stream.
+
+mod claims;
+mod handoff;
+mod queue;
+
+use oore_gitlab_tests::{Backend, Harness};
+use oore_local::fake_gitlab::FakeOptions;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The first project of the fake GitLab.
+pub(crate) const PROJECT: u64 = 1000;
+pub(crate) const SHA: &str = "5d3fe6a1b2c3d4e5f60718293a4b5c6d7e8f9012";
+
+pub(crate) struct Setup {
+    h: Harness,
+    integration: String,
+    secret: String,
+}
+
+pub(crate) async fn setup(backend: Backend) -> Setup {
+    let h = Harness::new(backend, FakeOptions::default()).await;
+    let connected = h.connect_token().await;
+    Setup {
+        integration: connected.id.to_string(),
+        secret: connected.webhook_secret,
+        h,
+    }
+}
+
+pub(crate) fn push(message: &str, path_claimed: &str) -> Value {
+    json!({
+        "object_kind": "push",
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": SHA,
+        "checkout_sha": SHA,
+        "user_username": "jsmith",
+        "project": {"id": PROJECT, "path_with_namespace": path_claimed},
+        "commits": [{"id": SHA, "message": message}],
+    })
+}
+
+/// Delivers `payload` with the integration's secret; returns the answer.
+pub(crate) async fn deliver(s: &Setup, payload: &Value) -> (u16, Value) {
+    s.h.deliver(&s.secret, "Push Hook", payload).await
+}
+
+pub(crate) async fn new_trigger(s: &Setup) -> String {
+    let (status, answer) = deliver(s, &push("Add the feature", "diaspora/project-00000")).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("triggered")),
+        "{answer}"
+    );
+    answer["trigger_id"].as_str().unwrap().to_string()
+}
+
+pub(crate) fn claim_path(id: &str) -> String {
+    format!("/v1/build-triggers/{id}/claim")
+}
+
+pub(crate) fn status_path(id: &str) -> String {
+    format!("/v1/build-triggers/{id}/status")
+}
+
+/// The states GitLab has been told for our commit, in order.
+pub(crate) fn states(s: &Setup) -> Vec<String> {
+    s.h.gitlab
+        .state
+        .builds
+        .statuses()
+        .into_iter()
+        .filter(|st| st.sha == SHA && st.project_id == PROJECT)
+        .map(|st| st.state)
+        .collect()
+}
+
+/// Waits (bounded) until GitLab has seen `count` statuses for our commit.
+pub(crate) async fn wait_for_states(s: &Setup, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = states(s);
+        if seen.len() >= count || Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Calls moto's DynamoDB Streams API as the Lambda service does for an event source mapping
+/// (moto cannot run the mapping itself without Docker).
+pub(crate) async fn streams_call(target: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(oore_gitlab_tests::moto_endpoint())
+        .header("x-amz-target", format!("DynamoDBStreams_20120810.{target}"))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20261127/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(response.status().is_success(), "{target}: {}", response.status());
+    response.json().await.expect("moto answers JSON")
+}
+
+/// Every record on the table's stream so far, wrapped as the event Lambda hands the function.
+pub(crate) async fn stream_event(table: &str) -> aws_lambda_events::event::dynamodb::Event {
+    let sdk = oore_gitlab_tests::moto_sdk().await;
+    let described = aws_sdk_dynamodb::Client::new(&sdk)
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = described
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .expect("the table has a stream")
+        .to_string();
+    let stream = streams_call("DescribeStream", json!({"StreamArn": stream_arn})).await;
+    let mut records = Vec::new();
+    for shard in stream["StreamDescription"]["Shards"].as_array().unwrap() {
+        let iterator = streams_call(
+            "GetShardIterator",
+            json!({"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await;
+        let page = streams_call("GetRecords", json!({"ShardIterator": iterator["ShardIterator"]})).await;
+        for mut record in page["Records"].as_array().unwrap().clone() {
+            record["eventSourceARN"] = json!(stream_arn);
+            records.push(record);
+        }
+    }
+    serde_json::from_value(json!({ "Records": records })).expect("GetRecords output reads as the Lambda event")
+}

@@ -1,0 +1,120 @@
+//! `infra/operations.yaml`, the nested stack of every function's log group and alarms, is
+//! generated from the main template's functions: this module is the generator, and its test
+//! holds the committed file equal to what it generates. After adding a function, regenerate:
+//! `OORE_WRITE_TEMPLATES=1 cargo test -p oore-gitlab-tests --test api operations_template`.
+
+use std::fmt::Write;
+
+use crate::template_model;
+
+const HEADER: &str = r#"# GENERATED from template.yaml's functions by tests/tests/api/operations_template.rs; do not
+# edit by hand (see that file for how to regenerate). Every function's log group, with retention,
+# and its alarms on errors and throttles. Nested by template.yaml as `Operations`.
+AWSTemplateFormatVersion: "2010-09-09"
+Description: Log groups and alarms of the Oore CI GitLab integration's functions.
+
+Parameters:
+  LogRetentionDays:
+    Type: Number
+  AlarmTopicArn:
+    Type: String
+    Default: ""
+"#;
+
+/// (logical id, binary) of every function, in the template's order.
+fn functions() -> Vec<(String, String)> {
+    let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let resources = template_model::load().resources();
+    // The map is sorted; the template's own order keeps the generated file readable.
+    let mut found: Vec<(usize, String, String)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, r)| {
+            let at = text.find(&format!("\n  {id}:\n")).unwrap_or(usize::MAX);
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_default();
+            (at, id.clone(), binary.to_string())
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, id, binary)| (id, binary)).collect()
+}
+
+fn alarm(out: &mut String, id: &str, kind: &str, description: &str, metric: &str) {
+    writeln!(
+        out,
+        r#"
+  {id}{kind}Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: {description}
+      Namespace: AWS/Lambda
+      MetricName: {metric}
+      Dimensions: [{{ Name: FunctionName, Value: !Ref {id}Function }}]
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"#
+    )
+    .unwrap();
+}
+
+/// The nested template for `functions`.
+fn generate(functions: &[(String, String)]) -> String {
+    let mut out = String::from(HEADER);
+    for (id, binary) in functions {
+        writeln!(
+            out,
+            "  {id}:\n    Type: String\n    Description: The {binary} function's name."
+        )
+        .unwrap();
+    }
+    out.push_str("\nConditions:\n  HasAlarmTopic: !Not [!Equals [!Ref AlarmTopicArn, \"\"]]\n\nResources:");
+    for (id, binary) in functions {
+        let id = id.trim_end_matches("Function");
+        writeln!(
+            out,
+            r#"
+  {id}LogGroup:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub "/aws/lambda/${{{id}Function}}"
+      RetentionInDays: !Ref LogRetentionDays"#
+        )
+        .unwrap();
+        alarm(
+            &mut out,
+            id,
+            "Errors",
+            &format!("{binary} failed (function errors)"),
+            "Errors",
+        );
+        alarm(
+            &mut out,
+            id,
+            "Throttles",
+            &format!("{binary} was throttled"),
+            "Throttles",
+        );
+    }
+    out
+}
+
+#[test]
+fn operations_template_is_generated_from_the_functions() {
+    let functions = functions();
+    assert!(functions.len() >= 26, "{functions:?}");
+    let expected = generate(&functions);
+    let path = format!("{}/../infra/operations.yaml", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("OORE_WRITE_TEMPLATES").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{path} is not what the generator makes from template.yaml; regenerate it (see this module's header)"
+    );
+}
