@@ -179,6 +179,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tokio::spawn(oore_local::timers::check_tokens_daily(app.services.clone()));
+    tokio::spawn(oore_local::timers::expire_claims_periodically(app.services.clone()));
     let token = issue_token(
         &key,
         "local-owner",

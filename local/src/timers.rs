@@ -1,5 +1,5 @@
 //! The local runner's timers, which keep the promises a schedule keeps on AWS: the daily token
-//! check, and the sweep of expired items that DynamoDB's TTL does there.
+//! check, the claim expiry, and the sweep of expired items that DynamoDB's TTL does there.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,9 @@ use shared::ports::Clock;
 /// records are removed.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(300);
 
+/// How often claims that ran out are queued again (every minute on AWS).
+pub const CLAIM_EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
+
 /// How often every token is checked.
 pub const TOKEN_CHECK_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
@@ -23,6 +26,22 @@ pub async fn check_tokens_daily(services: Services) {
         daily.tick().await;
         if let Err(err) = shared::app::token_expiry::check_all_tokens(&services, None).await {
             tracing::warn!(error = %err, "the daily token check could not list the integrations");
+        }
+    }
+}
+
+/// Queues again, every [`CLAIM_EXPIRY_INTERVAL`], the triggers whose claim ran out, and revokes
+/// their clone credentials.
+pub async fn expire_claims_periodically(services: Services) {
+    let mut every = tokio::time::interval(CLAIM_EXPIRY_INTERVAL);
+    loop {
+        every.tick().await;
+        match shared::inbound::schedule::expire_claims(&services).await {
+            Ok(expired) if expired.requeued > 0 => {
+                tracing::info!(requeued = expired.requeued, "claims that ran out were queued again")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "the claim expiry failed; it runs again shortly"),
         }
     }
 }

@@ -6,8 +6,9 @@
 use secrecy::SecretString;
 use serde::Serialize;
 
+use crate::app::claim_expiry::{requeue, revoke_clone_credential};
 use crate::app::commit_status::report_commit_status;
-use crate::app::credentials::{self, CredentialsError, access_token};
+use crate::app::credentials::{self, CredentialsError};
 use crate::app::{Missing, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::trigger::{ReportedState, TransitionError, Trigger, TriggerStatus};
@@ -83,7 +84,7 @@ pub struct TriggerPage {
 }
 
 /// Up to `limit` triggers matching `filter`, oldest first, after the decoded `cursor`. Claims
-/// that ran out are queued again first, so the queue shows them.
+/// that ran out are queued again by the claim expiry on its schedule, not here.
 ///
 /// # Errors
 /// A storage failure.
@@ -93,7 +94,6 @@ pub async fn list_build_triggers(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<TriggerPage, StoreError> {
-    requeue_expired_claims(services).await?;
     let mut triggers = services.triggers.list_triggers(filter, cursor, limit + 1).await?;
     let more = triggers.len() > limit;
     triggers.truncate(limit);
@@ -150,9 +150,14 @@ async fn stored_trigger(services: &Services, id: &TriggerId) -> Result<Trigger, 
     services.triggers.get_trigger(id).await?.ok_or(TriggerError::NotFound)
 }
 
-/// One trigger.
+/// One trigger. A claim past its timeout is never shown as held: one the schedule has not
+/// reached yet is queued again here.
 pub async fn get_build_trigger(services: &Services, id: &TriggerId) -> Result<TriggerView, TriggerError> {
-    let trigger = stored_trigger(services, id).await?;
+    let mut trigger = stored_trigger(services, id).await?;
+    let now = services.clock.now();
+    if trigger.claim_expired(now) {
+        trigger = requeue(services, &trigger, now).await?;
+    }
     Ok(trigger_view(services, &trigger).await?)
 }
 
@@ -306,86 +311,4 @@ pub async fn report_build_status(
         revoke_clone_credential(services, &updated).await;
     }
     Ok(trigger_view(services, &updated).await?)
-}
-
-/// Queues a trigger whose claim ran out again and revokes its clone credential.
-async fn requeue(services: &Services, trigger: &Trigger, now: i64) -> Result<Trigger, StoreError> {
-    let again = trigger.requeued(now);
-    match services.triggers.update_trigger(&again).await {
-        Ok(()) => {
-            tracing::info!(trigger_id = %trigger.id, "a claim ran out without a report; the trigger is queued again");
-            revoke_clone_credential(services, trigger).await;
-            Ok(again)
-        }
-        // Someone else moved it first: read what they left.
-        Err(StoreError::Conflict) => Ok(services.triggers.get_trigger(&trigger.id).await?.unwrap_or(again)),
-        Err(err) => Err(err),
-    }
-}
-
-/// Queues again every trigger whose claim ran out.
-pub async fn requeue_expired_claims(services: &Services) -> Result<usize, StoreError> {
-    let now = services.clock.now();
-    let mut requeued = 0;
-    for status in [TriggerStatus::Claimed, TriggerStatus::Running] {
-        let filter = TriggerFilter {
-            status: Some(status),
-            integration_id: None,
-        };
-        let mut after: Option<String> = None;
-        loop {
-            let page = services.triggers.list_triggers(&filter, after.as_deref(), 200).await?;
-            for trigger in page.iter().filter(|t| t.claim_expired(now)) {
-                requeue(services, trigger, now).await?;
-                requeued += 1;
-            }
-            match page.last() {
-                Some(last) if page.len() == 200 => after = Some(last.queue_position()),
-                _ => break,
-            }
-        }
-    }
-    Ok(requeued)
-}
-
-/// Whether builds of the integration are claimed or running (its delete must wait for them).
-pub async fn has_active_builds(services: &Services, integration_id: &IntegrationId) -> Result<bool, StoreError> {
-    requeue_expired_claims(services).await?;
-    for status in [TriggerStatus::Claimed, TriggerStatus::Running] {
-        let filter = TriggerFilter {
-            status: Some(status),
-            integration_id: Some(integration_id.clone()),
-        };
-        if !services.triggers.list_triggers(&filter, None, 1).await?.is_empty() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Revokes the trigger's deploy token at GitLab; one that cannot be revoked still expires.
-async fn revoke_clone_credential(services: &Services, trigger: &Trigger) {
-    let Some(token_id) = trigger.deploy_token_id else {
-        return;
-    };
-    let revoked = async {
-        let integration = services
-            .integrations
-            .get_integration(&trigger.integration_id)
-            .await
-            .ok()??;
-        let token = access_token(services, &integration).await.ok()?;
-        services
-            .gitlab
-            .revoke_deploy_token(&integration.host_url, &token, trigger.project_id, token_id)
-            .await
-            .ok()
-    }
-    .await;
-    match revoked {
-        Some(()) => tracing::info!(trigger_id = %trigger.id, "clone credential revoked"),
-        None => {
-            tracing::warn!(trigger_id = %trigger.id, "the clone credential could not be revoked; it expires on its own")
-        }
-    }
 }

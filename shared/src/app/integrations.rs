@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::app::build_triggers::has_active_builds;
+use crate::app::claim_expiry::has_active_builds;
 use crate::app::commit_status::{StatusReporting, status_reporting};
 use crate::app::credentials::{access_token, oauth_client, read_credentials};
 use crate::app::{LookupError, Services};

@@ -5,6 +5,7 @@
 //! each HTTP handler maps its enum to the error envelope once.
 
 pub mod build_triggers;
+pub mod claim_expiry;
 pub mod commit_status;
 pub mod connect;
 pub mod credentials;

@@ -124,6 +124,19 @@ pub async fn serve_token_check() -> Result<(), Error> {
     .await
 }
 
+/// The entry point of the claim expiry, on an EventBridge schedule every minute: claims past
+/// `CLAIM_TIMEOUT_SECONDS` are queued again and their clone credentials revoked.
+pub async fn serve_claim_expiry() -> Result<(), Error> {
+    let started = start().await?;
+    let services = &started.app.services;
+    run_events(
+        move |_: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
+            Ok(crate::inbound::schedule::expire_claims(services).await?)
+        },
+    )
+    .await
+}
+
 /// The entry point of the sync worker, fed by the sync queue: each message is one job, run
 /// until the invocation's deadline nears; a job that fails is reported for SQS to retry (and,
 /// after its retries, to set aside in the dead-letter queue).

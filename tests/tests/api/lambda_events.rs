@@ -246,3 +246,18 @@ fn the_sync_worker_event_reads_as_a_job() {
         serde_json::from_str(event.records[0].body.as_deref().unwrap()).expect("a sync job");
     assert_eq!((job.generation, job.purge), (1, false));
 }
+
+#[test]
+fn the_schedule_events_read_as_eventbridge_events() {
+    for function in ["token-check", "claim-expiry"] {
+        let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let event: aws_lambda_events::event::eventbridge::EventBridgeEvent =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(event.detail_type, "Scheduled Event", "{path}");
+        assert!(
+            event.resources.iter().flatten().any(|r| r.contains("rule/")),
+            "{path} names its rule"
+        );
+    }
+}

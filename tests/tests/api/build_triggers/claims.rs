@@ -280,6 +280,10 @@ async fn a_claim_without_reports_runs_out_and_its_credential_is_revoked() {
         "held until the timeout"
     );
     s.h.clock.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let expired = shared::inbound::schedule::expire_claims(&s.h.app.services)
+        .await
+        .unwrap();
+    assert_eq!(expired.requeued, 1, "the scheduled claim expiry queues it again");
     let (_, queue) =
         s.h.call_with(Method::GET, "/v1/build-triggers?status=queued", &runner, None)
             .await;
@@ -325,3 +329,55 @@ async fn a_refused_clone_credential_puts_the_trigger_back() {
             .await;
     assert_eq!(got["trigger"]["status"], "queued");
 }
+
+/// With nobody reading the queue, the schedule alone queues a run-out claim again and revokes
+/// its clone credential; a read of the trigger never shows a run-out claim as held.
+async fn claims_run_out_with_nobody_polling(backend: Backend) {
+    let s = setup(backend).await;
+    let id = new_trigger(&s).await;
+    let runner = s.h.token_for(Role::Runner, "runner-1");
+    assert_eq!(
+        s.h.call_with(Method::POST, &claim_path(&id), &runner, None).await.0,
+        200
+    );
+    let services = &s.h.app.services;
+    let none = shared::inbound::schedule::expire_claims(services).await.unwrap();
+    assert_eq!(none.requeued, 0, "a claim within its timeout is left alone");
+    s.h.clock
+        .0
+        .fetch_add(services.config.claim_timeout_secs, std::sync::atomic::Ordering::SeqCst);
+    let expired = shared::inbound::schedule::expire_claims(services).await.unwrap();
+    assert_eq!(expired.requeued, 1);
+    let stored = services
+        .triggers
+        .get_trigger(&shared::domain::ids::TriggerId::from(id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, shared::domain::trigger::TriggerStatus::Queued);
+    assert!(
+        s.h.gitlab.state.builds.deploy_tokens()[0].revoked,
+        "the run-out claim's credential is revoked"
+    );
+    let again = shared::inbound::schedule::expire_claims(services).await.unwrap();
+    assert_eq!(again.requeued, 0, "nothing is requeued twice");
+
+    // Claimed again and run out, then read before the schedule comes round: not held.
+    assert_eq!(
+        s.h.call_with(Method::POST, &claim_path(&id), &runner, None).await.0,
+        200
+    );
+    s.h.clock
+        .0
+        .fetch_add(services.config.claim_timeout_secs, std::sync::atomic::Ordering::SeqCst);
+    let (status, answer) =
+        s.h.call_with(Method::GET, &format!("/v1/build-triggers/{id}"), &runner, None)
+            .await;
+    assert_eq!(
+        (status, answer["trigger"]["status"].as_str()),
+        (200, Some("queued")),
+        "{answer}"
+    );
+}
+
+on_backends!(app claims_run_out_with_nobody_polling: memory, embedded, moto);
