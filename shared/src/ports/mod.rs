@@ -79,6 +79,14 @@ pub trait IntegrationStore: Send + Sync {
     async fn retire_integration(&self, id: &IntegrationId) -> Result<(), StoreError>;
     /// Removes the integration and everything kept under it. Removing what is gone is not an error.
     async fn delete_integration(&self, id: &IntegrationId) -> Result<(), StoreError>;
+    /// Removes one page (about `page` items) of what is kept under the integration, and the
+    /// integration itself once nothing else is left; answers whether all of it is gone. A purge
+    /// calls it until it is, and may stop between calls. Stores that remove everything at once
+    /// in little memory keep this default.
+    async fn delete_integration_page(&self, id: &IntegrationId, page: usize) -> Result<bool, StoreError> {
+        let _ = page;
+        self.delete_integration(id).await.map(|()| true)
+    }
     /// Takes the integration's token-refresh lease for `owner` until `until`, unless another
     /// owner holds an unexpired one. Only the holder may talk to GitLab's token endpoint, so one
     /// refresh reaches GitLab at a time across all Lambdas. `Ok(false)` if someone else holds it.

@@ -16,6 +16,7 @@ mod oauth_flow;
 mod openapi;
 mod operations_template;
 mod personal_token_flow;
+mod purge;
 mod repository_listing;
 mod store_contract;
 mod sync_jobs;

@@ -163,6 +163,22 @@ impl IntegrationStore for DynamoStore {
         Ok(())
     }
 
+    async fn delete_integration_page(&self, id: &IntegrationId, page: usize) -> Result<bool, StoreError> {
+        let pk = integration_pk(id);
+        let children = self.child_keys_page(&pk, page).await?;
+        if children.is_empty() {
+            self.delete_integration_triggers(id).await?;
+            self.batch_write(vec![delete_request(pk, META.into())?]).await?;
+            return Ok(true);
+        }
+        let requests = children
+            .into_iter()
+            .map(|sk| delete_request(pk.clone(), sk))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(requests).await?;
+        Ok(false)
+    }
+
     async fn acquire_refresh_lease(
         &self,
         id: &IntegrationId,

@@ -169,6 +169,41 @@ impl DynamoStore {
             .map_err(unavailable)
     }
 
+    /// The sort keys of up to about `page` items of a partition other than its `META` item, read
+    /// as keys only, so a page costs its keys whatever the items carry.
+    async fn child_keys_page(&self, pk: &str, page: usize) -> Result<Vec<String>, StoreError> {
+        let limit = i32::try_from(page.max(2)).unwrap_or(i32::MAX);
+        let mut start: Option<Item> = None;
+        loop {
+            let answer = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .limit(limit)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let keys: Vec<String> = answer
+                .items()
+                .iter()
+                .filter_map(|item| match item.get("sk") {
+                    Some(AttributeValue::S(sk)) if sk != keys::META => Some(sk.clone()),
+                    _ => None,
+                })
+                .collect();
+            // A page holding only `META` says nothing of what follows it: read on.
+            match answer.last_evaluated_key() {
+                Some(last) if keys.is_empty() => start = Some(last.clone()),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)

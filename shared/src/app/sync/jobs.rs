@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::app::Services;
-use crate::app::sync::pass::{LEASE_SECS, Pass};
+use crate::app::sync::pass::{HANDOVER_MARGIN, LEASE_SECS, Pass};
 use crate::app::sync::pass_error::PassError;
 use crate::domain::ids::IntegrationId;
 use crate::domain::sync::{SyncRecord, SyncRunState};
@@ -122,12 +122,32 @@ pub async fn run_job(
     }
     // Only a deleted integration is purged, whatever a stray message says.
     match services.integrations.get_integration(&job.integration_id).await? {
-        Some(record) if record.deleted_at.is_some() => {
-            services.integrations.delete_integration(&job.integration_id).await?;
-            tracing::info!(integration_id = %job.integration_id, "deleted integration's items removed");
-            Ok(JobOutcome::Finished)
-        }
+        Some(record) if record.deleted_at.is_some() => purge(services, job, deadline).await,
         _ => Ok(JobOutcome::Skipped),
+    }
+}
+
+/// Items a purge removes per store call: its memory holds one page of keys, whatever the size
+/// of the account.
+const PURGE_PAGE: usize = 1_000;
+
+/// Removes a deleted integration's items page by page; near the deadline the rest is queued as
+/// a new job, as sync passes hand over.
+async fn purge(services: &Services, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, SyncJobError> {
+    loop {
+        if services
+            .integrations
+            .delete_integration_page(&job.integration_id, PURGE_PAGE)
+            .await?
+        {
+            tracing::info!(integration_id = %job.integration_id, "deleted integration's items removed");
+            return Ok(JobOutcome::Finished);
+        }
+        if deadline.is_some_and(|d| Instant::now() + HANDOVER_MARGIN >= d) {
+            services.sync_queue.enqueue(job).await?;
+            tracing::info!(integration_id = %job.integration_id, "a purge near its deadline handed the rest over");
+            return Ok(JobOutcome::HandedOver);
+        }
     }
 }
 

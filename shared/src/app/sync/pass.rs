@@ -27,7 +27,7 @@ pub(super) const LEASE_SECS: i64 = 60;
 /// How often a job records its progress.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// Time left under which a job stops and hands the rest of its pass to the next job.
-const HANDOVER_MARGIN: Duration = Duration::from_secs(20);
+pub(crate) const HANDOVER_MARGIN: Duration = Duration::from_secs(20);
 
 /// One job's share of a pass.
 pub(super) struct Pass<'a> {
