@@ -53,7 +53,8 @@ pub async fn requeue_expired_claims(services: &Services) -> Result<usize, StoreE
 }
 
 /// Whether builds of the integration are claimed or running (its delete must wait for them).
-/// A claim past its timeout holds nothing, whether or not the schedule has requeued it yet.
+/// A claim past its timeout holds nothing: one the schedule has not reached yet is queued again
+/// here, so its clone credential is revoked before the integration goes.
 pub async fn has_active_builds(services: &Services, integration_id: &IntegrationId) -> Result<bool, StoreError> {
     let now = services.clock.now();
     for status in [TriggerStatus::Claimed, TriggerStatus::Running] {
@@ -66,6 +67,9 @@ pub async fn has_active_builds(services: &Services, integration_id: &Integration
             let page = services.triggers.list_triggers(&filter, after.as_deref(), 200).await?;
             if page.iter().any(|t| !t.claim_expired(now)) {
                 return Ok(true);
+            }
+            for run_out in &page {
+                requeue(services, run_out, now).await?;
             }
             match page.last() {
                 Some(last) if page.len() == 200 => after = Some(last.queue_position()),
