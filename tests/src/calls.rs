@@ -1,5 +1,5 @@
 //! Typed helpers for the calls most tests repeat: connect the test token, read an integration,
-//! and deliver a push the way GitLab does.
+//! and deliver a payload (a push, say) the way GitLab does.
 
 use http::Method;
 use serde_json::{Value, json};
@@ -17,8 +17,9 @@ pub struct Connected {
     pub answer: Value,
 }
 
-/// A push of `commit` to `main` of GitLab project `project`, as GitLab sends it.
-pub fn push_payload(project: u64, commit: &str, path_claimed: &str) -> Value {
+/// A push of `commit` to `main` of GitLab project `project`, as GitLab sends it; the payload
+/// claims the path `path_claimed` (the service must take the stored one).
+pub fn push_payload(project: u64, commit: &str, message: &str, path_claimed: &str) -> Value {
     json!({
         "object_kind": "push",
         "ref": "refs/heads/main",
@@ -27,7 +28,7 @@ pub fn push_payload(project: u64, commit: &str, path_claimed: &str) -> Value {
         "checkout_sha": commit,
         "user_username": "jsmith",
         "project": {"id": project, "path_with_namespace": path_claimed},
-        "commits": [{"id": commit, "message": "Add the feature"}],
+        "commits": [{"id": commit, "message": message}],
     })
 }
 
@@ -67,11 +68,5 @@ impl Harness {
             )
             .await;
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-    }
-
-    /// Delivers a push of `commit` to project `project` (see [`push_payload`]).
-    pub async fn deliver_push(&self, secret: &str, project: u64, commit: &str, path_claimed: &str) -> (u16, Value) {
-        self.deliver(secret, "Push Hook", &push_payload(project, commit, path_claimed))
-            .await
     }
 }

@@ -5,8 +5,6 @@
 
 use std::fmt::Write;
 
-use crate::template_model;
-
 const HEADER: &str = r#"# GENERATED from template.yaml's functions by tests/tests/api/operations_template.rs; do not
 # edit by hand (see that file for how to regenerate). Every function's log group, with retention,
 # and its alarms on errors and throttles. Nested by template.yaml as `Operations`.
@@ -21,23 +19,22 @@ Parameters:
     Default: ""
 "#;
 
-/// (logical id, binary) of every function, in the template's order.
+/// (logical id, binary) of every function, in the template's order (YAML mappings keep it; the
+/// parsed model's JSON maps sort their keys).
 fn functions() -> Vec<(String, String)> {
     let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let resources = template_model::load().resources();
-    // The map is sorted; the template's own order keeps the generated file readable.
-    let mut found: Vec<(usize, String, String)> = resources
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let resources = template["Resources"].as_mapping().expect("a Resources section");
+    resources
         .iter()
-        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
         .map(|(id, r)| {
-            let at = text.find(&format!("\n  {id}:\n")).unwrap_or(usize::MAX);
+            let id = id.as_str().expect("string logical ids").to_string();
             let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_default();
-            (at, id.clone(), binary.to_string())
+            (id, binary.to_string())
         })
-        .collect();
-    found.sort();
-    found.into_iter().map(|(_, id, binary)| (id, binary)).collect()
+        .collect()
 }
 
 fn alarm(out: &mut String, id: &str, kind: &str, description: &str, metric: &str) {

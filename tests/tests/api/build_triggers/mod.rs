@@ -33,16 +33,7 @@ pub(crate) async fn setup(backend: Backend) -> Setup {
 }
 
 pub(crate) fn push(message: &str, path_claimed: &str) -> Value {
-    json!({
-        "object_kind": "push",
-        "ref": "refs/heads/main",
-        "before": "0000000000000000000000000000000000000000",
-        "after": SHA,
-        "checkout_sha": SHA,
-        "user_username": "jsmith",
-        "project": {"id": PROJECT, "path_with_namespace": path_claimed},
-        "commits": [{"id": SHA, "message": message}],
-    })
+    oore_gitlab_tests::push_payload(PROJECT, SHA, message, path_claimed)
 }
 
 /// Delivers `payload` with the integration's secret; returns the answer.
