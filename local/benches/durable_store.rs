@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use oore_local::fake_gitlab::FakeOptions;
 use shared::adapters::embedded::LocalData;
-use support::{Runner, deliver, fake_gitlab, push_fixture};
+use support::{Runner, deliver, fake_gitlab, push_fixture, push_of_commit};
 
 fn count(var: &str, default: usize) -> usize {
     std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -113,17 +113,17 @@ async fn main() {
     // The soak.
     let runner = Runner::start(&dir);
     let rss_before = rss_mib(runner.child.id());
-    let body = Arc::new(serde_json::to_vec(&push_fixture()).unwrap());
+    let template = Arc::new(push_fixture());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pid = runner.child.id();
     let began = Instant::now();
     let senders: Vec<_> = (0..16)
         .map(|_| {
-            let (http, base, secret, body, next, pid) = (
+            let (http, base, secret, template, next, pid) = (
                 http.clone(),
                 runner.base.clone(),
                 secret.clone(),
-                body.clone(),
+                template.clone(),
                 next.clone(),
                 pid,
             );
@@ -138,6 +138,8 @@ async fn main() {
                         println!("soak: {sent_so_far} sent, runner RSS {:.1} MiB", rss_mib(pid));
                     }
                     let key = uuid::Uuid::new_v4().to_string();
+                    // Each delivery a new commit: a build of its own, as pushes arrive.
+                    let body = push_of_commit(&template, sent_so_far);
                     let sent = Instant::now();
                     let answer = deliver(&http, &base, &secret, &key, &body).await;
                     assert_eq!(answer.map(|(status, _)| status), Some(200));

@@ -20,17 +20,20 @@ fn attribute(name: &str) -> BuildResult<AttributeDefinition> {
         .build()
 }
 
-/// Creates the table (`pk`/`sk`, index `gsi1`, a stream of new images) unless it exists.
+/// Creates the table (`pk`/`sk`, indexes `gsi1` and `gsi2`, a stream of new images) unless it
+/// exists.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
     if client.describe_table().table_name(table).send().await.is_ok() {
         return Ok(());
     }
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name("gsi1")
-        .key_schema(key("gsi1pk", KeyType::Hash)?)
-        .key_schema(key("gsi1sk", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()?;
+    let index = |n: u8| {
+        GlobalSecondaryIndex::builder()
+            .index_name(format!("gsi{n}"))
+            .key_schema(key(&format!("gsi{n}pk"), KeyType::Hash)?)
+            .key_schema(key(&format!("gsi{n}sk"), KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+    };
     client
         .create_table()
         .table_name(table)
@@ -39,9 +42,12 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
         .attribute_definitions(attribute("sk")?)
         .attribute_definitions(attribute("gsi1pk")?)
         .attribute_definitions(attribute("gsi1sk")?)
+        .attribute_definitions(attribute("gsi2pk")?)
+        .attribute_definitions(attribute("gsi2sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
-        .global_secondary_indexes(gsi)
+        .global_secondary_indexes(index(1)?)
+        .global_secondary_indexes(index(2)?)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use oore_local::fake_gitlab::FakeOptions;
-use support::{Runner, deliver, fake_gitlab, push_fixture};
+use support::{Runner, deliver, fake_gitlab, push_fixture, push_of_commit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_answered_before_a_kill_are_kept_exactly_once() {
@@ -24,25 +24,30 @@ async fn deliveries_answered_before_a_kill_are_kept_exactly_once() {
     runner.settled_sync(&http, &integration).await;
 
     // Eight senders deliver until the runner dies under them.
-    let body = Arc::new(serde_json::to_vec(&push_fixture()).unwrap());
+    let template = Arc::new(push_fixture());
     let answered = Arc::new(AtomicUsize::new(0));
+    let commit = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..8)
         .map(|_| {
-            let (http, base, secret, body, answered) = (
+            let (http, base, secret, template, answered, commit) = (
                 http.clone(),
                 runner.base.clone(),
                 secret.clone(),
-                body.clone(),
+                template.clone(),
                 answered.clone(),
+                commit.clone(),
             );
             tokio::spawn(async move {
                 let mut acknowledged = Vec::new();
                 for _ in 0..2_000 {
                     let key = uuid::Uuid::new_v4().to_string();
+                    // A commit of its own: the same commit again would be the same build.
+                    let n = commit.fetch_add(1, Ordering::SeqCst);
+                    let body = push_of_commit(&template, n);
                     match deliver(&http, &base, &secret, &key, &body).await {
                         Some((200, answer)) => {
                             let trigger = answer["trigger_id"].as_str().expect("a push triggers").to_string();
-                            acknowledged.push((key, trigger));
+                            acknowledged.push((key, trigger, n));
                             answered.fetch_add(1, Ordering::SeqCst);
                         }
                         Some((status, answer)) => panic!("{status}: {answer}"),
@@ -84,7 +89,7 @@ async fn deliveries_answered_before_a_kill_are_kept_exactly_once() {
             "triggers",
         )
         .await;
-    for (key, trigger) in &acknowledged {
+    for (key, trigger, _) in &acknowledged {
         let entries = log.iter().filter(|d| d["delivery_id"] == key.as_str()).count();
         assert_eq!(entries, 1, "delivery {key} is logged once");
         let copies = triggers.iter().filter(|t| t["id"] == trigger.as_str()).count();
@@ -97,7 +102,8 @@ async fn deliveries_answered_before_a_kill_are_kept_exactly_once() {
 
     // GitLab retrying an acknowledged delivery after the restart: the same secret verifies it
     // and its dedupe marker was kept.
-    let (key, _) = &acknowledged[0];
+    let (key, _, n) = &acknowledged[0];
+    let body = push_of_commit(&template, *n);
     let (status, answer) = deliver(&http, &runner.base, &secret, key, &body).await.unwrap();
     assert_eq!((status, answer["duplicate"].as_bool()), (200, Some(true)), "{answer}");
     runner.kill();

@@ -1,7 +1,9 @@
 //! Prints numbers, asserts nothing about speed: the in-process time of one webhook delivery
 //! through the receiver (in-memory store) for a push that builds, a repeat, and an ignored
 //! event; how long after its delivery a build's `pending` status reaches GitLab on the local
-//! runner; and, with moto running, the AWS calls a warm delivery makes, counted in the SDK clients.
+//! runner; and, with moto running, the AWS calls a warm delivery of each class makes (counted in
+//! the SDK clients), the DynamoDB capacity units it spends (metered from the bodies sent, by
+//! DynamoDB's sizing rules) and its cost per million at list prices.
 //!
 //! Run: `scripts/bench.sh --bench webhooks` (starts moto), or
 //! `cargo bench -p oore-gitlab-tests --bench webhooks` (in-memory numbers only).
@@ -41,11 +43,20 @@ async fn connected(backend: Backend) -> (Harness, String) {
     (h, secret)
 }
 
+/// The push fixture for commit number `n`: each commit is a build of its own.
+fn push_of_commit(n: usize) -> String {
+    let mut push: Value = serde_json::from_str(PUSH).unwrap();
+    let sha = format!("{:040x}", 0xc0_0000 + n);
+    push["after"] = Value::from(sha.clone());
+    push["checkout_sha"] = Value::from(sha);
+    push.to_string()
+}
+
 async fn time_deliveries(
     h: &Harness,
     label: &str,
     count: usize,
-    make: impl Fn(usize) -> (Vec<(String, String)>, &'static str),
+    make: impl Fn(usize) -> (Vec<(String, String)>, String),
     expect: &str,
 ) {
     let mut samples = Vec::with_capacity(count);
@@ -79,7 +90,7 @@ async fn embedded_latency() {
         &h,
         "push (triggers a build)",
         2_000,
-        |i| (headers("Push Hook", &secret, &format!("push-{i}")), PUSH),
+        |i| (headers("Push Hook", &secret, &format!("push-{i}")), push_of_commit(i)),
         "triggered",
     )
     .await;
@@ -87,7 +98,12 @@ async fn embedded_latency() {
         &h,
         "repeat of a delivery",
         2_000,
-        |i| (headers("Push Hook", &secret, &format!("push-{}", i % 10)), PUSH),
+        |i| {
+            (
+                headers("Push Hook", &secret, &format!("push-{}", i % 10)),
+                push_of_commit(i % 10),
+            )
+        },
         "duplicate",
     )
     .await;
@@ -95,7 +111,7 @@ async fn embedded_latency() {
         &h,
         "note (ignored)",
         2_000,
-        |i| (headers("Note Hook", &secret, &format!("note-{i}")), NOTE),
+        |i| (headers("Note Hook", &secret, &format!("note-{i}")), NOTE.to_string()),
         "ignored",
     )
     .await;
@@ -147,48 +163,86 @@ async fn pending_status_latency() {
     );
 }
 
-async fn aws_calls_per_warm_delivery() {
+/// List prices (us-east-1, on demand) per million: DynamoDB write and read request units, HTTP
+/// API requests, Lambda requests (the delivery's Lambda time adds well under a cent a million at
+/// 128 MB for the ~10 ms a delivery takes).
+const WRITE_UNIT_PRICE: f64 = 0.625;
+const READ_UNIT_PRICE: f64 = 0.125;
+const HTTP_API_PRICE: f64 = 1.00;
+const LAMBDA_REQUEST_PRICE: f64 = 0.20;
+
+/// AWS calls and DynamoDB capacity units per warm delivery of each class, and what a million
+/// of them cost at list prices.
+async fn aws_cost_per_delivery() {
     if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
-        println!("AWS calls per warm delivery: skipped (no AWS_ENDPOINT_URL; scripts/bench.sh starts moto)");
+        println!("AWS cost per delivery: skipped (no AWS_ENDPOINT_URL; scripts/bench.sh starts moto)");
         return;
     }
     let (h, secret) = connected(Backend::Moto).await;
     let counter = h.aws_calls.clone().expect("moto apps count their calls");
-    // The first delivery of a container may read secrets; the ones after it are warm.
-    h.send(
-        Method::POST,
-        "/v1/webhooks/gitlab",
-        &headers("Push Hook", &secret, "warm-up"),
-        Some(PUSH.as_bytes().to_vec()),
-    )
-    .await;
-    let deliveries = 50u64;
-    let before = counter.snapshot();
-    let started = Instant::now();
-    for i in 0..deliveries {
-        let (status, _, _) = h
-            .send(
-                Method::POST,
-                "/v1/webhooks/gitlab",
-                &headers("Push Hook", &secret, &format!("m-{i}")),
-                Some(PUSH.as_bytes().to_vec()),
-            )
-            .await;
-        assert_eq!(status, 200);
+    let meter = counter.capacity();
+    // The first delivery of a container may read secrets, and notes the hour on the hook record;
+    // the ones after it are warm.
+    let deliver = |key: String, event: &'static str, body: String| {
+        let h = &h;
+        let secret = &secret;
+        async move {
+            let (status, _, answer) = h
+                .send(
+                    Method::POST,
+                    "/v1/webhooks/gitlab",
+                    &headers(event, secret, &key),
+                    Some(body.into_bytes()),
+                )
+                .await;
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+            String::from_utf8_lossy(&answer).to_string()
+        }
+    };
+    deliver("warm-up".into(), "Push Hook", push_of_commit(999_999)).await;
+    let deliveries = 50usize;
+    type Make = Box<dyn Fn(usize) -> (String, &'static str, String)>;
+    let classes: [(&str, &str, Make); 3] = [
+        (
+            "push that builds",
+            "triggered",
+            Box::new(|i| (format!("build-{i}"), "Push Hook", push_of_commit(i))),
+        ),
+        (
+            "resend (duplicate)",
+            "duplicate",
+            Box::new(|i| (format!("build-{i}"), "Push Hook", push_of_commit(i))),
+        ),
+        (
+            "logged only (note)",
+            "ignored",
+            Box::new(|i| (format!("note-{i}"), "Note Hook", NOTE.to_string())),
+        ),
+    ];
+    for (label, expect, make) in classes {
+        let (calls_before, units_before) = (counter.snapshot(), meter.snapshot());
+        for i in 0..deliveries {
+            let (key, event, body) = make(i);
+            let answer = deliver(key, event, body).await;
+            assert!(answer.contains(expect), "{label}: {answer}");
+        }
+        let calls = counter.snapshot() - calls_before;
+        let units = meter.snapshot() - units_before;
+        let n = deliveries as f64;
+        let (write, read) = (units.write / n, units.read / n);
+        let dynamodb = write * WRITE_UNIT_PRICE + read * READ_UNIT_PRICE;
+        println!(
+            "cost per delivery, {label:<20} DynamoDB calls {:.2}, Secrets Manager {:.2}; write units {write:.2}, read units {read:.2}; per million: DynamoDB ${dynamodb:.2}, with API and Lambda ${:.2}",
+            calls.dynamodb as f64 / n,
+            calls.secrets_manager as f64 / n,
+            dynamodb + HTTP_API_PRICE + LAMBDA_REQUEST_PRICE,
+        );
     }
-    let elapsed = started.elapsed();
-    let spent = counter.snapshot() - before;
-    println!(
-        "AWS calls per warm delivery (push that builds, {deliveries} deliveries on moto): DynamoDB {:.2}, Secrets Manager {:.2}  (budget: <= 2, 0); {:.1} ms each on moto",
-        spent.dynamodb as f64 / deliveries as f64,
-        spent.secrets_manager as f64 / deliveries as f64,
-        elapsed.as_secs_f64() * 1e3 / deliveries as f64,
-    );
 }
 
 #[tokio::main]
 async fn main() {
     embedded_latency().await;
     pending_status_latency().await;
-    aws_calls_per_warm_delivery().await;
+    aws_cost_per_delivery().await;
 }

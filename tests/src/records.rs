@@ -73,16 +73,18 @@ pub fn delivery(integration: &IntegrationId, key: &str, at: i64, outcome: Delive
     }
 }
 
-/// A queued push trigger for project 1 on main.
+/// A queued push trigger for project 1 on main, of a commit named after `key` (so another key
+/// is another build, and the same key the same one).
 pub fn trigger(integration: &IntegrationId, key: &str, at: i64) -> Trigger {
+    let commit = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).simple();
     let request = BuildRequest {
         event: TriggerEvent::Push,
         git_ref: "refs/heads/main".into(),
         branch: Some("main".into()),
         tag: None,
-        commit_sha: "a".repeat(40),
+        commit_sha: format!("{commit}00000000"),
         actor: Some("u".into()),
         merge_request: None,
     };
-    Trigger::queued(request, integration, ProjectId(1), key, at)
+    Trigger::queued(request, &repo(integration, 1), key, at)
 }

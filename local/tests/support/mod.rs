@@ -22,6 +22,14 @@ pub fn push_fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The push fixture with commit number `n` (each commit a build of its own), as sent.
+pub fn push_of_commit(template: &Value, n: usize) -> Vec<u8> {
+    let mut push = template.clone();
+    push["after"] = Value::from(format!("{:040x}", n + 1));
+    push["checkout_sha"] = push["after"].clone();
+    serde_json::to_vec(&push).unwrap()
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -9,12 +9,15 @@ use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContex
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
 
+use crate::adapters::capacity::CapacityMeter;
+
 /// Operations sent so far, per service. Cloning shares the counts.
 #[derive(Debug, Clone, Default)]
 pub struct AwsCallCounter {
     dynamodb: Arc<AtomicU64>,
     secrets_manager: Arc<AtomicU64>,
     dynamodb_bytes: Arc<AtomicU64>,
+    capacity: CapacityMeter,
 }
 
 /// How many operations each service has seen.
@@ -33,6 +36,11 @@ impl AwsCallCounter {
             secrets_manager: self.secrets_manager.load(Ordering::SeqCst),
             dynamodb_bytes: self.dynamodb_bytes.load(Ordering::SeqCst),
         }
+    }
+
+    /// The capacity units the DynamoDB client spent (its interceptor is the meter itself).
+    pub fn capacity(&self) -> CapacityMeter {
+        self.capacity.clone()
     }
 
     pub fn dynamodb_bytes_interceptor(&self) -> ResponseBytes {

@@ -2,6 +2,7 @@
 //! runner's durable store (feature `embedded`) and memory, and the settings the AWS SDK clients share.
 
 pub mod aws_calls;
+pub mod capacity;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;

@@ -43,8 +43,12 @@ pub struct TriggerView {
     pub updated_at: i64,
 }
 
-/// The trigger with its repository's name and clone URL (absent if the repository is gone).
+/// The trigger with its repository's name and clone URL: the ones it carries, or, for a trigger
+/// stored before it carried them, the stored repository's (absent if the repository is gone).
 pub async fn trigger_view(services: &Services, trigger: &Trigger) -> Result<TriggerView, StoreError> {
+    if let (Some(full_name), Some(clone_url)) = (&trigger.full_name, &trigger.clone_url) {
+        return Ok(view_with(trigger, Some(full_name.clone()), Some(clone_url.clone())));
+    }
     let repository = services.repositories.get_repository(&trigger.repository_id).await?;
     let clone_url = match &repository {
         Some(repo) if repo.clone_url.is_some() => repo.clone_url.clone(),
@@ -55,12 +59,16 @@ pub async fn trigger_view(services: &Services, trigger: &Trigger) -> Result<Trig
             .map(|i| repo.clone_url_on(&i.host_url)),
         None => None,
     };
-    Ok(TriggerView {
+    Ok(view_with(trigger, repository.map(|r| r.full_name), clone_url))
+}
+
+fn view_with(trigger: &Trigger, full_name: Option<String>, clone_url: Option<String>) -> TriggerView {
+    TriggerView {
         id: trigger.id.clone(),
         integration_id: trigger.integration_id.clone(),
         repository_id: trigger.repository_id.clone(),
         project_id: trigger.project_id,
-        full_name: repository.map(|r| r.full_name),
+        full_name,
         clone_url,
         event: trigger.event,
         git_ref: trigger.git_ref.clone(),
@@ -74,7 +82,7 @@ pub async fn trigger_view(services: &Services, trigger: &Trigger) -> Result<Trig
         description: trigger.description.clone(),
         created_at: trigger.created_at,
         updated_at: trigger.updated_at,
-    })
+    }
 }
 
 /// A page of the queue.

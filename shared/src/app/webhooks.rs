@@ -2,9 +2,9 @@
 //!
 //! Checks run in the daemon's order (413, 401 missing_token, 400 invalid_payload, 401
 //! invalid_token), then the Standard Webhooks signature when GitLab sent one. A warm delivery
-//! costs one DynamoDB query (the secret's key, found by its digest) and one transaction (dedupe
-//! marker, log entry, trigger, repository check); the signing master key is read through the
-//! cached vault, so no Secrets Manager call once warm.
+//! reads the secret's key (by its digest), the repository and the hook record, and writes one
+//! item with one conditional put (the log entry, and the trigger when it builds); the signing
+//! master key is read through the cached vault, so no Secrets Manager call once warm.
 
 use serde_json::Value;
 
@@ -15,6 +15,7 @@ use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::event_kind::{EventKind, event_kind};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
+use crate::domain::integration::Repository;
 use crate::domain::name_index::{IndexEntry, merge};
 use crate::domain::secrets::webhook_secret_digest;
 use crate::domain::signature::{SignatureHeaders, verify_signature};
@@ -25,6 +26,9 @@ use crate::ports::{GitLabError, Recorded, StoreError};
 
 /// Largest delivery accepted, as the daemon.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
+/// How often a hook record's `last_delivery_at` is written at most.
+const HOOK_NOTE_INTERVAL_SECS: i64 = 3600;
 
 /// Longer than any secret we issue; longer tokens are refused without a lookup.
 const MAX_TOKEN_LEN: usize = 256;
@@ -56,7 +60,7 @@ pub enum WebhookOutcome {
 }
 
 /// Why a delivery was refused. GitLab resends on any answer but 2xx, so only the retryable
-/// failures (`GitLabUnavailable`, `RepositoryNotRecorded`, backends) are worth a resend.
+/// failures (`GitLabUnavailable`, backends) are worth a resend.
 ///
 /// # Errors
 /// - `TooLarge`: the body is over [`MAX_WEBHOOK_BODY`].
@@ -67,7 +71,6 @@ pub enum WebhookOutcome {
 /// - `InvalidSignature`: a Standard Webhooks signature was sent and does not verify.
 /// - `SignatureRequired`: the integration requires signed deliveries and this one is not signed.
 /// - `GitLabUnavailable`: GitLab could not be asked about a project not synced yet.
-/// - `RepositoryNotRecorded`: the project was adopted but its record is still not readable.
 /// - `Credentials`, `MasterKey`, `Store`: the integration's token or a backend failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -85,8 +88,6 @@ pub enum WebhookError {
     SignatureRequired,
     #[error("GitLab could not be asked about this project: {0}")]
     GitLabUnavailable(GitLabError),
-    #[error("the repository could not be recorded")]
-    RepositoryNotRecorded,
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error(transparent)]
@@ -245,36 +246,18 @@ pub async fn gitlab_webhook(
                 return Err(verified.refuse(services, "the event names no project", refusal).await);
             };
             // The payload's project path is not trusted: a repository's secret proves only its
-            // project id, so names come from the stored repository when the trigger is read.
-            let trigger = Trigger::queued(
-                request,
-                &verified.key.integration_id,
-                project,
-                &verified.delivery_key,
-                now,
-            );
-            let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
-            let mut recorded = services
-                .webhooks
-                .record_delivery(&entry, Some(&trigger), Some(project))
-                .await?;
-            if recorded == Recorded::RepositoryMissing {
-                let stored = services
-                    .repositories
-                    .get_repository(&RepositoryId::derive(&verified.key.integration_id, project))
-                    .await?;
-                let archived = match stored {
-                    Some(repository) => repository.archived,
-                    None => adopt_repository(services, &verified, project).await?,
-                };
-                if archived {
-                    return ignore(services, &verified, "archived projects do not build".into()).await;
-                }
-                recorded = services
-                    .webhooks
-                    .record_delivery(&entry, Some(&trigger), Some(project))
-                    .await?;
+            // project id, so the trigger takes its names from the stored repository.
+            let repository = match stored_repository(services, &verified, project).await? {
+                Some(repository) => repository,
+                None => adopt_repository(services, &verified, project).await?,
+            };
+            if repository.archived {
+                return ignore(services, &verified, "archived projects do not build".into()).await;
             }
+            let trigger = Trigger::queued(request, &repository, &verified.delivery_key, now);
+            let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
+            let recorded = services.webhooks.record_delivery(&entry, Some(&trigger)).await?;
+            note_hook_delivery(services, &verified).await;
             match recorded {
                 Recorded::New => {
                     tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.event, "build triggered");
@@ -283,9 +266,49 @@ pub async fn gitlab_webhook(
                     Ok(WebhookOutcome::Triggered(trigger.id))
                 }
                 Recorded::Duplicate => Ok(duplicate(services, &verified).await),
-                Recorded::RepositoryMissing => Err(WebhookError::RepositoryNotRecorded),
             }
         }
+    }
+}
+
+/// The stored repository of the delivery's project, read consistently: one just removed (or
+/// its integration deleted) does not build.
+async fn stored_repository(
+    services: &Services,
+    verified: &Verified,
+    project: ProjectId,
+) -> Result<Option<Repository>, WebhookError> {
+    let found = services
+        .repositories
+        .get_repositories(&verified.key.integration_id, &[project])
+        .await?;
+    Ok(found.into_iter().next())
+}
+
+/// Notes the delivery's time on its project's hook record, at most once an hour (the hook
+/// listing shows it to the hour), apart from the delivery's own write. A failure here costs
+/// only freshness, so it is logged, not answered.
+async fn note_hook_delivery(services: &Services, verified: &Verified) {
+    let Some(project) = verified.project_id else {
+        return;
+    };
+    let integration_id = &verified.key.integration_id;
+    let noted = async {
+        let hooks = services.hooks.get_hooks(integration_id, &[project]).await?;
+        let stale = hooks.first().is_some_and(|hook| {
+            hook.last_delivery_at
+                .is_none_or(|at| at <= verified.now - HOOK_NOTE_INTERVAL_SECS)
+        });
+        if stale {
+            services
+                .hooks
+                .note_delivery(integration_id, project, verified.now)
+                .await?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    if let Err(err) = noted.await {
+        tracing::warn!(%integration_id, error = %err, "could not note a delivery on its hook record");
     }
 }
 
@@ -310,9 +333,11 @@ async fn token_event(
 /// A delivery that builds nothing: recorded (so a repeat is a duplicate) and answered 200.
 async fn ignore(services: &Services, verified: &Verified, reason: String) -> Result<WebhookOutcome, WebhookError> {
     let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
-    match services.webhooks.record_delivery(&entry, None, None).await? {
+    let recorded = services.webhooks.record_delivery(&entry, None).await?;
+    note_hook_delivery(services, verified).await;
+    match recorded {
         Recorded::Duplicate => Ok(duplicate(services, verified).await),
-        _ => Ok(WebhookOutcome::Ignored(reason)),
+        Recorded::New => Ok(WebhookOutcome::Ignored(reason)),
     }
 }
 
@@ -326,13 +351,13 @@ async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
 }
 
 /// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
-/// dropping the build; answers whether the project is archived. A project the integration cannot
-/// see is refused like a wrong token.
+/// dropping the build; answers the stored repository. A project the integration cannot see is
+/// refused like a wrong token.
 async fn adopt_repository(
     services: &Services,
     verified: &Verified,
     project_id: ProjectId,
-) -> Result<bool, WebhookError> {
+) -> Result<Repository, WebhookError> {
     let integration_id = &verified.key.integration_id;
     let integration = services
         .integrations
@@ -374,5 +399,5 @@ async fn adopt_repository(
         services.repositories.write_name_index(integration_id, &merged).await?;
     }
     tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
-    Ok(repository.archived)
+    Ok(repository)
 }

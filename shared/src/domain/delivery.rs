@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::trigger::{FINAL_TRIGGER_RETENTION_SECS, Trigger};
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,35 @@ impl DeliveryRecord {
         match self.project_id {
             Some(project) => format!("project:{project}\n{}", self.delivery_key),
             None => format!("integration\n{}", self.delivery_key),
+        }
+    }
+
+    /// The log entry of the delivery that made `trigger`, for stores that keep the two as one
+    /// item: its id is the trigger's, its time the trigger's creation.
+    pub fn of_trigger(trigger: &Trigger) -> DeliveryRecord {
+        DeliveryRecord {
+            id: trigger.id.to_string(),
+            integration_id: trigger.integration_id.clone(),
+            delivery_key: trigger.delivery_key.clone(),
+            event: trigger.event.as_str().to_string(),
+            project_id: Some(trigger.project_id),
+            repository_id: Some(trigger.repository_id.clone()),
+            outcome: DeliveryOutcome::Triggered,
+            reason: None,
+            trigger_id: Some(trigger.id.clone()),
+            received_at: trigger.created_at,
+            expires_at: trigger
+                .expires_at()
+                .unwrap_or(trigger.created_at + FINAL_TRIGGER_RETENTION_SECS),
+        }
+    }
+
+    /// What recording this delivery is recognised by: the build when it builds (every delivery
+    /// of one push, through any hook, is one build), else its dedupe key.
+    pub fn recorded_as(&self, trigger: Option<&Trigger>) -> String {
+        match trigger {
+            Some(trigger) => format!("build\n{}", trigger.build_id()),
+            None => self.dedupe_key(),
         }
     }
 }

@@ -105,9 +105,16 @@ string_id!(
 );
 
 impl TriggerId {
-    /// A fresh random id for a new trigger.
+    /// A fresh random id: a build asked for again on purpose (a retry) is a trigger of its own.
     pub fn generate() -> Self {
         TriggerId(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The id of the build `identity` names (integration, project, event kind, ref, commit):
+    /// every delivery of the same push, a resend or a copy through another hook, derives the
+    /// same id, so stores can keep one trigger per build with one conditional write.
+    pub fn for_build(identity: &str) -> Self {
+        TriggerId(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, identity.as_bytes()).to_string())
     }
 }
 

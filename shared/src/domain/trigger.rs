@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
+use crate::domain::integration::Repository;
 use crate::domain::webhook::{BuildRequest, MergeRequestRef, TriggerEvent};
 
 /// Where a trigger is in its life.
@@ -107,14 +108,21 @@ pub enum TransitionError {
 /// How long a finished trigger stays readable (its build system and the UI may still ask).
 pub const FINAL_TRIGGER_RETENTION_SECS: i64 = 30 * 24 * 3600;
 
-/// A build a delivery asked for, as stored. Names (full name, clone URL) are not kept here:
-/// they come from the stored repository when the trigger is read.
+/// A build a delivery asked for, as stored. Its repository's full name and clone URL are
+/// copied from the stored repository (never from the payload) when the delivery is recorded,
+/// so reading the queue needs no lookup per trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
     pub id: TriggerId,
     pub integration_id: IntegrationId,
     pub repository_id: RepositoryId,
     pub project_id: ProjectId,
+    /// The repository's `path_with_namespace` when the trigger was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    /// The repository's HTTPS clone URL when the trigger was made (GitLab's `http_url_to_repo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_url: Option<String>,
     pub event: TriggerEvent,
     /// The full ref: `refs/heads/x`, `refs/tags/v1`, or `refs/merge-requests/{iid}/head`.
     pub git_ref: String,
@@ -144,19 +152,16 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    /// A queued trigger for `request` on the integration's project.
-    pub fn queued(
-        request: BuildRequest,
-        integration_id: &IntegrationId,
-        project_id: ProjectId,
-        delivery_key: &str,
-        now: i64,
-    ) -> Self {
-        Trigger {
+    /// A queued trigger for `request` on the stored `repository`, its id derived from what it
+    /// builds ([`Trigger::build_id`]).
+    pub fn queued(request: BuildRequest, repository: &Repository, delivery_key: &str, now: i64) -> Self {
+        let mut trigger = Trigger {
             id: TriggerId::generate(),
-            integration_id: integration_id.clone(),
-            repository_id: RepositoryId::derive(integration_id, project_id),
-            project_id,
+            integration_id: repository.integration_id.clone(),
+            repository_id: repository.id.clone(),
+            project_id: repository.external_id,
+            full_name: Some(repository.full_name.clone()),
+            clone_url: repository.clone_url.clone(),
             event: request.event,
             git_ref: request.git_ref,
             sha: request.commit_sha,
@@ -174,7 +179,23 @@ impl Trigger {
             created_at: now,
             updated_at: now,
             version: 0,
-        }
+        };
+        trigger.id = trigger.build_id();
+        trigger
+    }
+
+    /// The id every delivery of this build derives: integration, project, event kind, ref and
+    /// commit. A new trigger's own id; a trigger stored before ids were derived keeps a random
+    /// one, and stores mark its build under this id.
+    pub fn build_id(&self) -> TriggerId {
+        TriggerId::for_build(&format!(
+            "{}\n{}\n{}\n{}\n{}",
+            self.integration_id,
+            self.project_id,
+            self.event.as_str(),
+            self.git_ref,
+            self.sha
+        ))
     }
 
     /// The short ref GitLab's commit status takes: the branch (a merge request's source
@@ -269,7 +290,39 @@ mod tests {
             actor: None,
             merge_request: None,
         };
-        Trigger::queued(request, &"i".into(), ProjectId(1), "k", 100)
+        Trigger::queued(request, &repository(), "k", 100)
+    }
+
+    fn repository() -> Repository {
+        let integration = IntegrationId::from("i");
+        Repository {
+            id: RepositoryId::derive(&integration, ProjectId(1)),
+            integration_id: integration,
+            installation_id: "inst".into(),
+            external_id: ProjectId(1),
+            full_name: "group/project".into(),
+            default_branch: Some("main".into()),
+            is_private: true,
+            avatar_url: None,
+            clone_url: Some("https://gitlab.example.com/group/project.git".into()),
+            archived: false,
+            sync_generation: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn every_delivery_of_one_build_derives_the_same_id() {
+        let first = trigger();
+        let mut later = trigger();
+        later.delivery_key = "another-hook".into();
+        later.created_at = 200;
+        assert_eq!(first.id, later.id);
+        assert_eq!(first.id, first.build_id());
+        later.sha = "b".repeat(40);
+        assert_ne!(first.build_id(), later.build_id());
+        assert_eq!(first.full_name.as_deref(), Some("group/project"));
     }
 
     #[test]

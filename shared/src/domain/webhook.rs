@@ -21,6 +21,17 @@ pub enum TriggerEvent {
     MergeRequest,
 }
 
+impl TriggerEvent {
+    /// The event kind's name, as in the delivery log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerEvent::Push => "push",
+            TriggerEvent::TagPush => "tag_push",
+            TriggerEvent::MergeRequest => "merge_request",
+        }
+    }
+}
+
 /// The merge request a build is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeRequestRef {

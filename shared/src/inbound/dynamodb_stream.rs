@@ -18,9 +18,11 @@ pub async fn hand_off_records(services: &Services, events: &dyn BuildEvents, eve
             continue;
         }
         let handed_off = match trigger_from_image(record.change.new_image.clone()) {
-            Ok(trigger) => hand_off_trigger(services, Some(events), &trigger)
+            Ok(Some(trigger)) => hand_off_trigger(services, Some(events), &trigger)
                 .await
                 .map_err(|e| e.to_string()),
+            // A build marker of a trigger stored before: nothing new to hand off.
+            Ok(None) => Ok(()),
             // A record we cannot read will not read better on a retry.
             Err(err) => {
                 tracing::error!(event_id = %record.event_id, error = %err, "a trigger record could not be read; skipped");

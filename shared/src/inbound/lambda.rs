@@ -10,6 +10,7 @@ use lambda_http::{Request, RequestExt, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgeEvents;
 use crate::app::deadline::{deadline_of, within};
 use crate::config::Config;
@@ -40,6 +41,14 @@ impl Started {
             aws_sdk_eventbridge::Client::new(&self.sdk),
             name,
         ))
+    }
+
+    /// The table itself, for work on its shape rather than through the ports.
+    fn table(&self) -> DynamoStore {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.app.services.config.table_name.clone(),
+        )
     }
 }
 
@@ -132,6 +141,28 @@ pub async fn serve_claim_expiry() -> Result<(), Error> {
     run_events(
         move |_: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
             Ok(crate::inbound::schedule::expire_claims(services).await?)
+        },
+    )
+    .await
+}
+
+/// The entry point of the storage migration, on an EventBridge schedule: moves what was stored
+/// before a delivery was one item, until its marker says done (then each run is one read).
+pub async fn serve_storage_migration() -> Result<(), Error> {
+    let started = start().await?;
+    let (table, retention) = (started.table(), started.app.services.config.delivery_retention_secs);
+    let table = &table;
+    run_events(
+        move |event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
+            let deadline = deadline_of(&event.context);
+            // Boxed: the scan loop's future is too deep to lay out inline in `main`.
+            let progress = Box::pin(table.migrate_storage_shape(retention, Some(deadline))).await?;
+            tracing::info!(
+                moved = progress.triggers_moved,
+                done = progress.done,
+                "storage migration ran"
+            );
+            Ok(progress)
         },
     )
     .await

@@ -172,6 +172,14 @@ pub trait HookStore: Send + Sync {
         project_id: ProjectId,
         health: &HookHealth,
     ) -> Result<(), StoreError>;
+    /// Records when a delivery for the project last arrived, on its hook record if there is
+    /// one. Callers write it at most once an hour per hook, apart from the delivery itself.
+    async fn note_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        at: i64,
+    ) -> Result<(), StoreError>;
     /// Forgets the hook we registered on the project (GitLab no longer has it).
     async fn remove_hook(&self, integration_id: &IntegrationId, project_id: ProjectId) -> Result<(), StoreError>;
     /// The hooks we registered on the integration's projects.
@@ -187,12 +195,11 @@ pub trait HookStore: Send + Sync {
 /// What became of an attempt to record a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
-    /// The delivery, its dedupe marker and its trigger (if any) were written.
+    /// The delivery (with its trigger, if it builds) was written.
     New,
-    /// A delivery with the same key was recorded before; nothing was written.
+    /// The same delivery, or a delivery of the same build, was recorded before; nothing was
+    /// written.
     Duplicate,
-    /// The delivery needs a repository that is not stored, or is archived; nothing was written.
-    RepositoryMissing,
 }
 
 /// Webhook keys, the delivery log and build triggers.
@@ -214,14 +221,14 @@ pub trait WebhookStore: Send + Sync {
     /// Sets whether deliveries must be signed on every key the integration has.
     async fn set_signature_requirement(&self, integration_id: &IntegrationId, required: bool)
     -> Result<(), StoreError>;
-    /// Records a delivery, its dedupe marker and its trigger, all or nothing, and the time on
-    /// its project's hook record. `repository` is the GitLab project whose repository must be
-    /// stored (and not archived) for the trigger to be written.
+    /// Records a delivery exactly once, with its trigger when it builds, all or nothing. A
+    /// delivery that builds is recognised by its build ([`Trigger::build_id`]: a resend, or the
+    /// same push through another hook, is a duplicate); one that builds nothing by its
+    /// [`DeliveryRecord::dedupe_key`].
     async fn record_delivery(
         &self,
         delivery: &DeliveryRecord,
         trigger: Option<&Trigger>,
-        repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError>;
     /// Adds a log entry that needs no dedupe (a duplicate's or a refusal's).
     async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError>;

@@ -25,7 +25,8 @@ pub fn aws_app_counted(
     clients.dynamodb = clients
         .dynamodb
         .interceptor(counter.dynamodb_interceptor())
-        .interceptor(counter.dynamodb_bytes_interceptor());
+        .interceptor(counter.dynamodb_bytes_interceptor())
+        .interceptor(counter.capacity());
     clients.secrets = clients.secrets.interceptor(counter.secrets_manager_interceptor());
     let app = assemble(config, clients.backends(gitlab, clock, Handoff::Stream));
     (app, counter)

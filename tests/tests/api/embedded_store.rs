@@ -8,7 +8,7 @@ use oore_gitlab_tests::records::{delivery, record, repo, trigger};
 use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::embedded::{LocalData, OpenError, STORE_FILE, VAULT_KEY_FILE};
 use shared::domain::delivery::DeliveryOutcome;
-use shared::domain::ids::{IntegrationId, ProjectId};
+use shared::domain::ids::IntegrationId;
 use shared::domain::oauth::PendingAuthorization;
 use shared::domain::sync::{FINISHED_SYNC_RETENTION_SECS, SyncRecord, SyncRunState};
 use shared::domain::trigger::{FINAL_TRIGGER_RETENTION_SECS, ReportedState};
@@ -140,10 +140,7 @@ async fn expired_items_are_swept_at_their_time_and_not_before() {
     let built = trigger(&a, "built", 1000);
     let logged = delivery(&a, "built", 1000, DeliveryOutcome::Triggered);
     assert_eq!(
-        store
-            .record_delivery(&logged, Some(&built), Some(ProjectId(1)))
-            .await
-            .unwrap(),
+        store.record_delivery(&logged, Some(&built)).await.unwrap(),
         Recorded::New
     );
     let claimed = built.claimed("runner", 5000, 1100);
@@ -156,7 +153,6 @@ async fn expired_items_are_swept_at_their_time_and_not_before() {
         .record_delivery(
             &delivery(&a, "waiting", 1300, DeliveryOutcome::Triggered),
             Some(&waiting),
-            Some(ProjectId(1)),
         )
         .await
         .unwrap();
@@ -215,7 +211,7 @@ async fn expired_items_are_swept_at_their_time_and_not_before() {
         "the later delivery's entry stays until its own day is over"
     );
     // The marker went with the day: GitLab sending the first delivery again is a new delivery.
-    assert_eq!(store.record_delivery(&logged, None, None).await.unwrap(), Recorded::New);
+    assert_eq!(store.record_delivery(&logged, None).await.unwrap(), Recorded::New);
 
     let later = 1200 + FINAL_TRIGGER_RETENTION_SECS.max(FINISHED_SYNC_RETENTION_SECS) + 1;
     let swept = store.sweep_expired(later).await.unwrap();

@@ -34,9 +34,10 @@ async fn hook_contract<S: IntegrationStore + RepositoryStore + HookStore + Webho
         .unwrap();
     store.put_hook(&a, ProjectId(1), 501).await.unwrap();
     store.put_hook(&a, ProjectId(2), 502).await.unwrap();
-    // A delivery notes its time on the project's record, registered or not.
-    store.record_delivery(&push(&a, 1, 1000), None, None).await.unwrap();
-    store.record_delivery(&push(&a, 3, 1001), None, None).await.unwrap();
+    // A delivery's time is noted on the project's hook record, when we registered one.
+    store.record_delivery(&push(&a, 1, 1000), None).await.unwrap();
+    store.note_delivery(&a, ProjectId(1), 1000).await.unwrap();
+    store.note_delivery(&a, ProjectId(3), 1001).await.unwrap();
 
     let mut listed = store.list_hooks(&a).await.unwrap();
     listed.sort_by_key(|h| h.project_id);

@@ -230,7 +230,8 @@ fn the_hand_off_event_reads_as_a_trigger() {
     let record = &event.records[0];
     assert_eq!(record.event_name, "INSERT");
     let trigger = shared::adapters::dynamodb::trigger_from_image(record.change.new_image.clone())
-        .expect("the image is a trigger");
+        .expect("the image reads")
+        .expect("the image is a trigger, not a build marker");
     assert_eq!(trigger.status, shared::domain::trigger::TriggerStatus::Queued);
     assert_eq!(trigger.git_ref, "refs/heads/main");
 }
@@ -249,7 +250,7 @@ fn the_sync_worker_event_reads_as_a_job() {
 
 #[test]
 fn the_schedule_events_read_as_eventbridge_events() {
-    for function in ["token-check", "claim-expiry"] {
+    for function in ["token-check", "claim-expiry", "storage-migration"] {
         let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let event: aws_lambda_events::event::eventbridge::EventBridgeEvent =

@@ -18,6 +18,7 @@ mod operations_template;
 mod personal_token_flow;
 mod purge;
 mod repository_listing;
+mod storage_migration;
 mod store_contract;
 mod sync_jobs;
 mod sync_walk;

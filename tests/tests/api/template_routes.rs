@@ -94,7 +94,7 @@ fn needed(route: &shared::inbound::http::routes::Route) -> BTreeSet<(String, Str
             set.insert((a.to_string(), resource.to_string()));
         }
     };
-    let table = r#"[!GetAtt Table.Arn, !Sub "${Table.Arn}/index/gsi1"]"#;
+    let table = r#"[!GetAtt Table.Arn, !Sub "${Table.Arn}/index/*"]"#;
     // A listing reads its page's repositories with BatchGetItem.
     let read = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"];
     let write = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"];

@@ -97,6 +97,27 @@ impl HookStore for DynamoStore {
         registered(self.query_prefix(&integration_pk(integration_id), HOOK_PREFIX).await?)
     }
 
+    async fn note_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(hook_sk(project_id)))
+            .update_expression("SET last_delivery_at = :at")
+            .condition_expression("attribute_exists(hook_id)")
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await;
+        // No registered hook: nothing to note.
+        condition_held(result).map(|_| ())
+    }
+
     async fn get_hooks(
         &self,
         integration_id: &IntegrationId,
@@ -105,28 +126,5 @@ impl HookStore for DynamoStore {
         let pk = integration_pk(integration_id);
         let keys = projects.iter().map(|p| (pk.clone(), hook_sk(*p))).collect();
         registered(self.batch_get(keys).await?)
-    }
-}
-
-impl DynamoStore {
-    /// The transaction write that notes a delivery's time on its project's hook record.
-    pub(super) fn delivery_noted(
-        &self,
-        integration_id: &IntegrationId,
-        project_id: ProjectId,
-        at: i64,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(hook_sk(project_id)))
-            .update_expression("SET project_id = :project, last_delivery_at = :at")
-            .expression_attribute_values(":project", s(project_id.to_string()))
-            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(update)
-            .build())
     }
 }

@@ -94,6 +94,18 @@ pub fn trigger_pk(id: &TriggerId) -> String {
     format!("{TRIGGER_PREFIX}{id}")
 }
 
+/// One integration's triggers, on `gsi2`, by queue position: its queue, and the log entries
+/// of its deliveries that built.
+pub fn integration_triggers_gsi2pk(id: &IntegrationId) -> String {
+    format!("TRIGGERS#{id}")
+}
+
+/// The log entries of one integration's deliveries that built nothing (each also its own
+/// dedupe marker), on `gsi2`, by time.
+pub fn integration_deliveries_gsi2pk(id: &IntegrationId) -> String {
+    format!("DELIVERIES#{id}")
+}
+
 /// The queue of triggers in one status, on `gsi1`; its sort key is the trigger's queue position.
 pub fn trigger_queue_gsi1pk(status: TriggerStatus) -> String {
     format!("TRIGGERS#{}", status.as_str())

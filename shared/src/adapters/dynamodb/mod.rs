@@ -46,9 +46,12 @@
 //! beside them. One module per port: `integrations`, `repositories`, `webhooks`, `triggers`,
 //! `oauth_states`.
 
+mod deliveries;
 mod hooks;
 mod integrations;
 pub mod keys;
+mod migration;
+pub use migration::MigrationProgress;
 mod name_index;
 mod oauth_states;
 mod repositories;
@@ -71,10 +74,11 @@ use crate::ports::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
-const KEY_ATTRIBUTES: [&str; 5] = ["pk", "sk", "gsi1pk", "gsi1sk", "ttl"];
+const KEY_ATTRIBUTES: [&str; 7] = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl"];
 /// The table's TTL attribute.
 const TTL: &str = "ttl";
 const GSI1: &str = "gsi1";
+const GSI2: &str = "gsi2";
 /// BatchWriteItem takes at most 25 requests.
 const BATCH: usize = 25;
 /// BatchWriteItem calls sent side by side.
@@ -220,19 +224,6 @@ impl DynamoStore {
             .key("pk", s(pk))
             .key("sk", s(sk))
             .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(TransactWriteItem::builder().condition_check(check).build())
-    }
-
-    /// A transaction's check that the repository item exists and is not archived.
-    fn buildable_check(&self, pk: String, sk: String) -> Result<TransactWriteItem, StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(archived) OR archived = :no)")
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())

@@ -1,13 +1,17 @@
 //! The trigger store on DynamoDB: each trigger in its own partition (found by id), queued on
-//! `gsi1` by status, oldest first; every change conditioned on the version it was made from.
+//! `gsi1` by status and on `gsi2` by integration, oldest first; every change conditioned on the
+//! version it was made from.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::dynamodb::keys::{META, TRIGGER_PREFIX, trigger_pk, trigger_queue_gsi1pk};
+use crate::adapters::dynamodb::keys::{
+    META, TRIGGER_PREFIX, integration_triggers_gsi2pk, trigger_pk, trigger_queue_gsi1pk,
+};
+use crate::adapters::dynamodb::migration::MOVED_TO;
 use crate::adapters::dynamodb::{
-    DynamoStore, GSI1, Item, TTL, condition_held, conflict_unless_held, delete_request, from_item, number, s, to_item,
-    unavailable,
+    DynamoStore, GSI1, GSI2, Item, TTL, condition_held, conflict_unless_held, delete_request, from_item, number, s,
+    to_item, unavailable,
 };
 use crate::domain::ids::{IntegrationId, TriggerId};
 use crate::domain::trigger::{Trigger, TriggerStatus};
@@ -18,13 +22,21 @@ pub fn is_trigger_item(keys: &serde_dynamo::Item) -> bool {
     matches!(keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(TRIGGER_PREFIX))
 }
 
-/// The trigger a stream record's new image holds.
+/// The trigger a stream record's new image holds; `None` for a build marker (which stands for
+/// a trigger stored under another id, see `migration.rs`).
 ///
 /// # Errors
-/// When the image is not a trigger's item.
-pub fn trigger_from_image(image: serde_dynamo::Item) -> Result<Trigger, StoreError> {
+/// When the image is neither a trigger's item nor a marker.
+pub fn trigger_from_image(image: serde_dynamo::Item) -> Result<Option<Trigger>, StoreError> {
     let item: Item = image.into();
-    from_item(item)
+    trigger_of(item)
+}
+
+fn trigger_of(item: Item) -> Result<Option<Trigger>, StoreError> {
+    if item.contains_key(MOVED_TO) {
+        return Ok(None);
+    }
+    from_item(item).map(Some)
 }
 
 impl DynamoStore {
@@ -36,6 +48,8 @@ impl DynamoStore {
                 ("sk", META.into()),
                 ("gsi1pk", trigger_queue_gsi1pk(trigger.status)),
                 ("gsi1sk", trigger.queue_position()),
+                ("gsi2pk", integration_triggers_gsi2pk(&trigger.integration_id)),
+                ("gsi2sk", trigger.queue_position()),
             ],
         )?;
         if let Some(at) = trigger.expires_at() {
@@ -44,16 +58,21 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// Up to `limit` triggers of one status queue after `after`, of one integration if given.
-    /// A filtered query may read pages with nothing for us; it keeps reading until it has
-    /// `limit` or the queue ends.
+    /// Up to `limit` triggers after `after` from one index partition: a status queue on `gsi1`,
+    /// or one integration's triggers on `gsi2` (keeping those of `status` when given). Only the
+    /// second reads what a filter drops, and only that integration's other triggers.
     async fn queue_page(
         &self,
-        status: TriggerStatus,
-        integration_id: Option<&IntegrationId>,
+        partition: QueuePartition<'_>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Trigger>, StoreError> {
+        let (index, pk_name, sk_name, pk, status) = match partition {
+            QueuePartition::Status(status) => (GSI1, "gsi1pk", "gsi1sk", trigger_queue_gsi1pk(status), None),
+            QueuePartition::Integration(id, status) => {
+                (GSI2, "gsi2pk", "gsi2sk", integration_triggers_gsi2pk(id), status)
+            }
+        };
         let mut found = Vec::new();
         let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
         loop {
@@ -61,20 +80,23 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(GSI1)
-                .expression_attribute_values(":pk", s(trigger_queue_gsi1pk(status)))
+                .index_name(index)
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk.clone()))
                 .limit(limit.clamp(1, 1000) as i32)
                 .set_exclusive_start_key(start.take());
             query = match after {
                 Some(after) => query
-                    .key_condition_expression("gsi1pk = :pk AND gsi1sk > :after")
+                    .key_condition_expression("#pk = :pk AND #sk > :after")
+                    .expression_attribute_names("#sk", sk_name)
                     .expression_attribute_values(":after", s(after)),
-                None => query.key_condition_expression("gsi1pk = :pk"),
+                None => query.key_condition_expression("#pk = :pk"),
             };
-            if let Some(id) = integration_id {
+            if let Some(status) = status {
                 query = query
-                    .filter_expression("integration_id = :integration")
-                    .expression_attribute_values(":integration", s(id.as_str()));
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", s(status.as_str()));
             }
             let out = query.send().await.map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
@@ -89,26 +111,40 @@ impl DynamoStore {
         Ok(found)
     }
 
-    /// Removes every trigger of an integration (its delete).
+    /// Removes every trigger of an integration (its delete), a page of its `gsi2` partition at
+    /// a time.
     pub(super) async fn delete_integration_triggers(&self, integration_id: &IntegrationId) -> Result<(), StoreError> {
-        for status in TriggerStatus::ALL {
+        loop {
             let triggers = self
-                .queue_page(status, Some(integration_id), None, usize::MAX >> 1)
+                .queue_page(QueuePartition::Integration(integration_id, None), None, 1000)
                 .await?;
+            if triggers.is_empty() {
+                return Ok(());
+            }
             let requests = triggers
                 .iter()
                 .map(|t| delete_request(trigger_pk(&t.id), META.into()))
                 .collect::<Result<Vec<_>, _>>()?;
             self.batch_write(requests).await?;
         }
-        Ok(())
     }
+}
+
+/// Where a page of the queue is read from.
+enum QueuePartition<'a> {
+    Status(TriggerStatus),
+    Integration(&'a IntegrationId, Option<TriggerStatus>),
 }
 
 #[async_trait]
 impl TriggerStore for DynamoStore {
     async fn get_trigger(&self, id: &TriggerId) -> Result<Option<Trigger>, StoreError> {
-        self.get(trigger_pk(id), META.into()).await?.map(from_item).transpose()
+        Ok(self
+            .get(trigger_pk(id), META.into())
+            .await?
+            .map(trigger_of)
+            .transpose()?
+            .flatten())
     }
 
     async fn list_triggers(
@@ -117,6 +153,11 @@ impl TriggerStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Trigger>, StoreError> {
+        if let Some(id) = &filter.integration_id {
+            return self
+                .queue_page(QueuePartition::Integration(id, filter.status), after, limit)
+                .await;
+        }
         let statuses: Vec<TriggerStatus> = match filter.status {
             Some(status) => vec![status],
             None => TriggerStatus::ALL.to_vec(),
@@ -124,7 +165,7 @@ impl TriggerStore for DynamoStore {
         let pages = futures::future::try_join_all(
             statuses
                 .into_iter()
-                .map(|status| self.queue_page(status, filter.integration_id.as_ref(), after, limit)),
+                .map(|status| self.queue_page(QueuePartition::Status(status), after, limit)),
         )
         .await?;
         let mut merged: Vec<Trigger> = pages.into_iter().flatten().collect();

@@ -1,5 +1,5 @@
-//! The webhook store on DynamoDB: webhook keys and their rotation, and the delivery log with its
-//! dedupe markers (a delivery's trigger is written with it; `triggers.rs` keeps the rest).
+//! The webhook store on DynamoDB: webhook keys and their rotation; the delivery log is in
+//! `deliveries.rs`, the rest of the trigger queue in `triggers.rs`.
 
 use std::collections::HashMap;
 
@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use crate::adapters::dynamodb::keys::{
-    DELIVERY_PREFIX, WEBHOOK_KEY_GSI1SK, WEBHOOK_KEY_ITEMS, dedupe_sk, delivery_sk, integration_pk, repository_sk,
-    webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix, webhook_key_sk,
+    WEBHOOK_KEY_GSI1SK, WEBHOOK_KEY_ITEMS, integration_pk, webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix,
+    webhook_key_sk,
 };
 use crate::adapters::dynamodb::{DynamoStore, Item, TTL, condition_held, from_item, number, s, to_item, unavailable};
 use crate::domain::delivery::DeliveryRecord;
@@ -16,9 +16,6 @@ use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::{WebhookKey, scope_of};
 use crate::ports::{Recorded, StoreError, WebhookStore};
-
-/// How often a delivery's transaction is retried when it collides with a concurrent one.
-const TRANSACTION_RETRIES: u32 = 6;
 
 impl DynamoStore {
     pub(super) fn webhook_key_item(key: &WebhookKey) -> Result<Item, StoreError> {
@@ -42,27 +39,6 @@ impl DynamoStore {
             ("pk".to_string(), s(integration_pk(integration_id))),
             ("sk".to_string(), s(webhook_head_sk(scope))),
             ("current_digest".to_string(), s(current)),
-        ])
-    }
-
-    fn delivery_item(delivery: &DeliveryRecord) -> Result<Item, StoreError> {
-        let mut item = to_item(
-            delivery,
-            &[
-                ("pk", integration_pk(&delivery.integration_id)),
-                ("sk", delivery_sk(&delivery.sort_key())),
-            ],
-        )?;
-        item.insert(TTL.into(), number(delivery.expires_at));
-        Ok(item)
-    }
-
-    fn dedupe_item(delivery: &DeliveryRecord) -> Item {
-        HashMap::from([
-            ("pk".to_string(), s(integration_pk(&delivery.integration_id))),
-            ("sk".to_string(), s(dedupe_sk(&delivery.dedupe_key()))),
-            ("entry".to_string(), s(delivery.sort_key())),
-            (TTL.to_string(), number(delivery.expires_at)),
         ])
     }
 }
@@ -185,66 +161,15 @@ impl WebhookStore for DynamoStore {
         &self,
         delivery: &DeliveryRecord,
         trigger: Option<&Trigger>,
-        repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError> {
-        let mut writes = vec![
-            self.put(Self::dedupe_item(delivery), Some("attribute_not_exists(pk)"))?,
-            self.put(Self::delivery_item(delivery)?, None)?,
-        ];
-        if let Some(trigger) = trigger {
-            writes.push(self.put(Self::trigger_item(trigger)?, None)?);
-        }
-        if let Some(project) = delivery.project_id {
-            writes.push(self.delivery_noted(&delivery.integration_id, project, delivery.received_at)?);
-        }
-        // The repository check goes last: a failure there is told by its position.
-        if let Some(project) = repository {
-            writes.push(self.buildable_check(integration_pk(&delivery.integration_id), repository_sk(project))?);
-        }
-        for attempt in 0..=TRANSACTION_RETRIES {
-            let reasons = match self.transact(writes.clone()).await? {
-                Ok(()) => return Ok(Recorded::New),
-                Err(reasons) => reasons,
-            };
-            let failed = |index: usize| reasons.get(index).is_some_and(|code| code == "ConditionalCheckFailed");
-            if failed(0) {
-                return Ok(Recorded::Duplicate);
-            }
-            if repository.is_some() && failed(writes.len() - 1) {
-                return Ok(Recorded::RepositoryMissing);
-            }
-            // Reasons missing or a TransactionConflict with a concurrent copy: look at what the
-            // other writer left, then try again.
-            if self
-                .get(
-                    integration_pk(&delivery.integration_id),
-                    dedupe_sk(&delivery.dedupe_key()),
-                )
-                .await?
-                .is_some()
-            {
-                return Ok(Recorded::Duplicate);
-            }
-            if let Some(project) = repository
-                && self
-                    .get(integration_pk(&delivery.integration_id), repository_sk(project))
-                    .await?
-                    .is_none()
-            {
-                return Ok(Recorded::RepositoryMissing);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
-        }
-        Err(StoreError::Unavailable(
-            "the delivery's transaction kept colliding with concurrent writes".into(),
-        ))
+        self.put_delivery_once(delivery, trigger).await
     }
 
     async fn log_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::delivery_item(delivery)?))
+            .set_item(Some(Self::log_entry_item(delivery)?))
             .send()
             .await
             .map_err(unavailable)?;
@@ -257,36 +182,6 @@ impl WebhookStore for DynamoStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
-        let pk = integration_pk(integration_id);
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(DELIVERY_PREFIX))
-            .scan_index_forward(false)
-            // One more than asked, to know whether another page exists.
-            .limit(limit as i32 + 1);
-        if let Some(cursor) = cursor {
-            query = query
-                .exclusive_start_key("pk", s(pk))
-                .exclusive_start_key("sk", s(delivery_sk(cursor)));
-        }
-        let out = query.send().await.map_err(unavailable)?;
-        let mut page: Vec<DeliveryRecord> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        let more = page.len() > limit;
-        page.truncate(limit);
-        let next = if more {
-            page.last().map(DeliveryRecord::sort_key)
-        } else {
-            None
-        };
-        Ok((page, next))
+        self.delivery_log_page(integration_id, limit, cursor).await
     }
 }

@@ -195,6 +195,25 @@ impl HookStore for EmbeddedStore {
         .await
     }
 
+    async fn note_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let integration = integration_id.clone();
+        self.write(move |txn| {
+            let mut hooks = txn.open_table(HOOKS).map_err(unavailable)?;
+            let key = project_key(&integration, project_id);
+            if let Some(mut record) = get::<HookRecord>(&hooks, &key)?.filter(|r| r.hook_id.is_some()) {
+                record.last_delivery_at = Some(at);
+                put(&mut hooks, &key, &record)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn remove_hook(&self, integration_id: &IntegrationId, project_id: ProjectId) -> Result<(), StoreError> {
         let integration = integration_id.clone();
         self.write(move |txn| {

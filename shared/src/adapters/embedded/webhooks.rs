@@ -6,15 +6,13 @@ use redb::{ReadableTable, WriteTransaction};
 
 use crate::adapters::embedded::expiry::{Kind, schedule};
 use crate::adapters::embedded::integrations::put_key;
-use crate::adapters::embedded::repositories::change_hook;
 use crate::adapters::embedded::triggers::put_trigger;
 use crate::adapters::embedded::{
-    DEDUPE, DELIVERIES, EmbeddedStore, INTEGRATIONS, KEYS_BY_INTEGRATION, REPOSITORIES, WEBHOOK_KEYS, decode, exists,
-    get, project_key, put, range_of, remove, scan_keys, unavailable, under,
+    DEDUPE, DELIVERIES, EmbeddedStore, INTEGRATIONS, KEYS_BY_INTEGRATION, WEBHOOK_KEYS, decode, exists, get, put,
+    range_of, remove, scan_keys, unavailable, under,
 };
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
-use crate::domain::integration::Repository;
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{Recorded, StoreError, WebhookStore};
@@ -127,35 +125,21 @@ impl WebhookStore for EmbeddedStore {
         &self,
         delivery: &DeliveryRecord,
         trigger: Option<&Trigger>,
-        repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError> {
+        let marker = under(&delivery.integration_id, &delivery.recorded_as(trigger));
         let (delivery, trigger) = (delivery.clone(), trigger.cloned());
         // One writer at a time: the marker checked here cannot be written by another delivery
         // before this transaction commits.
         self.write(move |txn| {
-            let marker = under(&delivery.integration_id, &delivery.dedupe_key());
             let mut dedupe = txn.open_table(DEDUPE).map_err(unavailable)?;
             if exists(&dedupe, &marker)? {
                 return Ok(Recorded::Duplicate);
-            }
-            if let Some(project) = repository {
-                let repositories = txn.open_table(REPOSITORIES).map_err(unavailable)?;
-                let buildable = get::<Repository>(&repositories, &project_key(&delivery.integration_id, project))?
-                    .is_some_and(|r| !r.archived);
-                if !buildable {
-                    return Ok(Recorded::RepositoryMissing);
-                }
             }
             put(&mut dedupe, &marker, &delivery.expires_at)?;
             schedule(txn, delivery.expires_at, Kind::Dedupe, &marker)?;
             put_delivery(txn, &delivery)?;
             if let Some(trigger) = &trigger {
                 put_trigger(txn, trigger)?;
-            }
-            if let Some(project) = delivery.project_id {
-                change_hook(txn, &delivery.integration_id, project, |r| {
-                    r.last_delivery_at = Some(delivery.received_at)
-                })?;
             }
             Ok(Recorded::New)
         })

@@ -62,6 +62,24 @@ impl HookStore for MemoryStore {
         Ok(())
     }
 
+    async fn note_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(record) = self
+            .lock()
+            .hooks
+            .get_mut(integration_id)
+            .and_then(|hooks| hooks.get_mut(&project_id))
+            .filter(|r| r.hook_id.is_some())
+        {
+            record.last_delivery_at = Some(at);
+        }
+        Ok(())
+    }
+
     async fn remove_hook(&self, integration_id: &IntegrationId, project_id: ProjectId) -> Result<(), StoreError> {
         let mut t = self.lock();
         if let Some(record) = t

@@ -71,40 +71,23 @@ impl WebhookStore for MemoryStore {
         &self,
         delivery: &DeliveryRecord,
         trigger: Option<&Trigger>,
-        repository: Option<ProjectId>,
     ) -> Result<Recorded, StoreError> {
         let mut t = self.lock();
-        if t.dedupe
-            .get(&delivery.integration_id)
-            .is_some_and(|seen| seen.contains(&delivery.dedupe_key()))
+        let marker = delivery.recorded_as(trigger);
+        if !t
+            .dedupe
+            .entry(delivery.integration_id.clone())
+            .or_default()
+            .insert(marker)
         {
             return Ok(Recorded::Duplicate);
         }
-        let buildable = |project: ProjectId| {
-            t.repositories
-                .get(&delivery.integration_id)
-                .and_then(|repos| repos.get(&project))
-                .is_some_and(|r| !r.archived)
-        };
-        if let Some(project) = repository
-            && !buildable(project)
-        {
-            return Ok(Recorded::RepositoryMissing);
-        }
-        t.dedupe
-            .entry(delivery.integration_id.clone())
-            .or_default()
-            .insert(delivery.dedupe_key());
         t.deliveries
             .entry(delivery.integration_id.clone())
             .or_default()
             .insert(delivery.sort_key(), delivery.clone());
         if let Some(trigger) = trigger {
             t.triggers.insert(trigger.id.clone(), trigger.clone());
-        }
-        if let Some(project) = delivery.project_id {
-            MemoryStore::hook_entry(&mut t.hooks, &delivery.integration_id, project).last_delivery_at =
-                Some(delivery.received_at);
         }
         Ok(Recorded::New)
     }

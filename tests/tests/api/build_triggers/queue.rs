@@ -56,6 +56,9 @@ async fn the_queue_pages_oldest_first_and_filters_on_moto() {
     for i in 0..3 {
         let mut payload = push("feature", "x");
         payload["commits"][0]["message"] = json!(format!("change {i}"));
+        // Each delivery a commit of its own: the same commit again would be the same build.
+        payload["after"] = json!(format!("{:040}", i + 1));
+        payload["checkout_sha"] = payload["after"].clone();
         let headers = [
             ("x-gitlab-token".to_string(), s.secret.clone()),
             ("x-gitlab-event".to_string(), "Push Hook".to_string()),

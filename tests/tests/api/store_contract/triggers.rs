@@ -6,7 +6,7 @@ use oore_gitlab_tests::records::{delivery, record, repo, trigger};
 use oore_gitlab_tests::{moto_sdk, moto_table};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::domain::delivery::DeliveryOutcome;
-use shared::domain::ids::{IntegrationId, ProjectId};
+use shared::domain::ids::IntegrationId;
 use shared::domain::sync::{IdSlice, SyncRecord};
 use shared::domain::trigger::{ReportedState, TriggerStatus};
 use shared::ports::{
@@ -31,10 +31,7 @@ async fn trigger_contract<S: IntegrationStore + RepositoryStore + WebhookStore +
             2000 + i as i64,
             DeliveryOutcome::Triggered,
         );
-        assert_eq!(
-            store.record_delivery(&d, Some(&t), Some(ProjectId(1))).await.unwrap(),
-            Recorded::New
-        );
+        assert_eq!(store.record_delivery(&d, Some(&t)).await.unwrap(), Recorded::New);
         recorded.push(t);
     }
     assert_eq!(
@@ -177,10 +174,7 @@ async fn finished_triggers_and_sync_records_carry_a_ttl_on_moto() {
     store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
     let queued = trigger(&a, "ttl", 2000);
     let logged = delivery(&a, "ttl", 2000, DeliveryOutcome::Triggered);
-    store
-        .record_delivery(&logged, Some(&queued), Some(ProjectId(1)))
-        .await
-        .unwrap();
+    store.record_delivery(&logged, Some(&queued)).await.unwrap();
     let trigger_pk = format!("TRIGGER#{}", queued.id);
     assert_eq!(
         ttl_of(trigger_pk.clone(), "META").await,

@@ -90,41 +90,47 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore +
             .require_signature
     );
 
-    // Deliveries: one record per key, a trigger only with its repository stored.
-    let first_delivery = delivery(&a, "idem-1", 1000, DeliveryOutcome::Triggered);
-    let t = trigger(&a, "idem-1", 1000);
-    assert_eq!(
-        store
-            .record_delivery(&first_delivery, Some(&t), Some(ProjectId(1)))
-            .await
-            .unwrap(),
-        Recorded::RepositoryMissing
-    );
-    assert!(
-        store.list_triggers(&of(&a), None, 100).await.unwrap().is_empty(),
-        "nothing is written when the repository is missing"
-    );
+    // Deliveries: one record per build, whatever its delivery key; one per key otherwise.
     store.write_repositories(&a, &[repo(&a, 1)], &[]).await.unwrap();
+    let t = trigger(&a, "idem-1", 1000);
+    let mut first_delivery = delivery(&a, "idem-1", 1000, DeliveryOutcome::Triggered);
+    first_delivery.trigger_id = Some(t.id.clone());
     assert_eq!(
-        store
-            .record_delivery(&first_delivery, Some(&t), Some(ProjectId(1)))
-            .await
-            .unwrap(),
+        store.record_delivery(&first_delivery, Some(&t)).await.unwrap(),
         Recorded::New
     );
     let again = delivery(&a, "idem-1", 1001, DeliveryOutcome::Triggered);
     assert_eq!(
         store
-            .record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)), Some(ProjectId(1)))
+            .record_delivery(&again, Some(&trigger(&a, "idem-1", 1001)))
             .await
             .unwrap(),
         Recorded::Duplicate
     );
-    assert_eq!(store.list_triggers(&of(&a), None, 100).await.unwrap(), vec![t]);
+    // The same build through another hook (another delivery key) is the same delivery.
+    let mut through_another_hook = trigger(&a, "idem-1", 1002);
+    through_another_hook.delivery_key = "group-hook-key".into();
+    assert_eq!(
+        store
+            .record_delivery(
+                &delivery(&a, "group-hook-key", 1002, DeliveryOutcome::Triggered),
+                Some(&through_another_hook)
+            )
+            .await
+            .unwrap(),
+        Recorded::Duplicate
+    );
+    assert_eq!(store.list_triggers(&of(&a), None, 100).await.unwrap(), vec![t.clone()]);
+    let ignored = delivery(&a, "idem-2", 1003, DeliveryOutcome::Ignored);
+    assert_eq!(store.record_delivery(&ignored, None).await.unwrap(), Recorded::New);
+    assert_eq!(
+        store.record_delivery(&ignored, None).await.unwrap(),
+        Recorded::Duplicate
+    );
     // The same key under another integration is another delivery.
     assert_eq!(
         store
-            .record_delivery(&delivery(&b, "idem-1", 1000, DeliveryOutcome::Ignored), None, None)
+            .record_delivery(&delivery(&b, "idem-1", 1000, DeliveryOutcome::Ignored), None)
             .await
             .unwrap(),
         Recorded::New
@@ -143,7 +149,19 @@ async fn webhook_contract<S: IntegrationStore + RepositoryStore + WebhookStore +
         vec![1103, 1102, 1101]
     );
     let (rest, end) = store.list_deliveries(&a, 3, cursor.as_deref()).await.unwrap();
-    assert_eq!(rest.iter().map(|d| d.received_at).collect::<Vec<_>>(), vec![1100, 1000]);
+    assert_eq!(
+        rest.iter().map(|d| (d.received_at, d.outcome)).collect::<Vec<_>>(),
+        vec![
+            (1100, DeliveryOutcome::Duplicate),
+            (1003, DeliveryOutcome::Ignored),
+            (1000, DeliveryOutcome::Triggered)
+        ]
+    );
+    assert_eq!(
+        rest[2].trigger_id.as_ref(),
+        Some(&t.id),
+        "the build's entry names its trigger"
+    );
     assert_eq!(end, None);
 
     // Retiring takes the keys (and triggers) at once and leaves the log for the delete.

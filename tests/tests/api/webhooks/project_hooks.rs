@@ -31,7 +31,12 @@ async fn unsynced_repository_is_looked_up_once(backend: Backend) {
     );
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     assert_eq!(h.triggers_of(&integration).await[0].repository_id, repo);
-    assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
+    let mut next_commit = fixture("push.json");
+    next_commit["after"] = json!("1111111111111111111111111111111111111111");
+    next_commit["checkout_sha"] = next_commit["after"].clone();
+    let next_commit = serde_json::to_vec(&next_commit).unwrap();
+    let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &next_commit).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
     assert_eq!(
         h.gitlab.state.project_lookups.load(std::sync::atomic::Ordering::SeqCst),
         1,

@@ -27,21 +27,24 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     let integration = id_of(&started);
     let secret = secret_of(&started);
     // (fixture, outcome, event, ref, sha)
+    // A fixture that builds what an earlier one built (same project, event, ref and commit) is
+    // that build's duplicate: push.json repeats push_subgroup.json's push, and the merge request
+    // reopened at the commit it was opened with repeats its opening.
     let expected: &[(&str, &str, Option<BuiltAs>)] = &[
         (
-            "push.json",
+            "push_subgroup.json",
             "triggered",
+            Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d")),
+        ),
+        (
+            "push.json",
+            "duplicate",
             Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d")),
         ),
         (
             "push_merge.json",
             "triggered",
             Some(("push", "refs/heads/master", "78a76ee6b4992a6baf64c59fc4c44c7323d60438")),
-        ),
-        (
-            "push_subgroup.json",
-            "triggered",
-            Some(("push", "refs/heads/master", "2adc9465c4edfc33834e173fe89436a7cb899a1d")),
         ),
         (
             "branch_create.json",
@@ -70,7 +73,7 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         ),
         (
             "pull_request_reopen.json",
-            "triggered",
+            "duplicate",
             Some((
                 "merge_request",
                 "refs/merge-requests/1/head",
@@ -89,6 +92,10 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         let (status, answer) = deliver(&h, &gitlab_headers(event_header(name), &secret), &body).await;
         assert_eq!(status, 200, "{name}: {answer}");
         assert_eq!(answer["ok"], true, "{name}");
+        if *outcome == "duplicate" {
+            assert_eq!(answer["duplicate"], true, "{name}: {answer}");
+            continue;
+        }
         assert_eq!(answer["outcome"], *outcome, "{name}: {answer}");
         if let Some(build) = build {
             triggered.push((answer["trigger_id"].as_str().unwrap().to_string(), *build, name));
@@ -170,6 +177,7 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     let (_, answer) = deliver(&h, &gitlab_headers("Merge Request Hook", &secret), &body).await;
     assert_eq!(answer["reason"], "merge request update without new commits");
     update["object_attributes"]["oldrev"] = json!("ffffffffffffffffffffffffffffffffffffffff");
+    update["object_attributes"]["last_commit"]["id"] = json!("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
     let (_, answer) = deliver(
         &h,
         &gitlab_headers("Merge Request Hook", &secret),
@@ -186,10 +194,13 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
     )
     .await;
     assert_eq!(answer["reason"], "merge requests from forks are not built");
+    let mut service_push = fixture("push.json");
+    service_push["after"] = json!("dddddddddddddddddddddddddddddddddddddddd");
+    service_push["checkout_sha"] = service_push["after"].clone();
     let (_, answer) = deliver(
         &h,
         &gitlab_headers("Service Hook", &secret),
-        &serde_json::to_vec(&fixture("push.json")).unwrap(),
+        &serde_json::to_vec(&service_push).unwrap(),
     )
     .await;
     assert_eq!(answer["outcome"], "triggered");
@@ -360,8 +371,19 @@ async fn duplicates_answer_200_and_build_once() {
         .filter(|(n, _)| n != "idempotency-key" && n != "x-gitlab-event-uuid")
         .cloned()
         .collect();
-    assert_eq!(deliver(&h, &bare, &push).await.1["outcome"], "triggered");
     assert_eq!(deliver(&h, &bare, &push).await.1["duplicate"], true);
+    // Another delivery key (another hook) for the same push is the same build.
+    let mut other_hook = headers.clone();
+    other_hook.retain(|(n, _)| n != "idempotency-key");
+    other_hook.push(("idempotency-key".into(), "another-hook".into()));
+    assert_eq!(deliver(&h, &other_hook, &push).await.1["duplicate"], true);
+    // A payload that needs its body hash to dedupe: a new commit builds, its resend does not.
+    let mut next_commit = fixture("push.json");
+    next_commit["after"] = json!("1111111111111111111111111111111111111111");
+    next_commit["checkout_sha"] = json!("1111111111111111111111111111111111111111");
+    let next_commit = serde_json::to_vec(&next_commit).unwrap();
+    assert_eq!(deliver(&h, &bare, &next_commit).await.1["outcome"], "triggered");
+    assert_eq!(deliver(&h, &bare, &next_commit).await.1["duplicate"], true);
     assert_eq!(h.triggers_of(&integration).await.len(), 2);
     let (_, log) = h
         .call(
@@ -377,7 +399,7 @@ async fn duplicates_answer_200_and_build_once() {
         .iter()
         .map(|d| d["outcome"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 3);
+    assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 5);
 }
 
 on_backends!(app a_hundred_concurrent_copies_make_one_trigger: moto, embedded(multi_thread));
@@ -460,21 +482,30 @@ async fn the_delivery_log_pages_and_keeps_to_its_readers() {
 }
 
 #[tokio::test]
-async fn a_warm_delivery_costs_two_dynamodb_calls_and_no_secrets_manager_call_on_moto() {
+async fn a_warm_delivery_costs_four_dynamodb_calls_and_no_secrets_manager_call_on_moto() {
     let (h, started) = connected(Backend::Moto).await;
     h.sync_settled(started["integration"]["id"].as_str().unwrap()).await;
     let secret = secret_of(&started);
     let key = signing_key_of(&started);
-    let push = serde_json::to_vec(&fixture("push.json")).unwrap();
-    let signed = |id: &str| signed_headers(&secret, id, START_TIME, sign(id, START_TIME, &push, &key));
+    let push_of = |commit: &str| {
+        let mut push = fixture("push.json");
+        push["after"] = json!(commit);
+        push["checkout_sha"] = json!(commit);
+        serde_json::to_vec(&push).unwrap()
+    };
+    let signed = |id: &str, body: &[u8]| signed_headers(&secret, id, START_TIME, sign(id, START_TIME, body, &key));
     // Warm the container: the first signed delivery reads the master key once.
-    assert_eq!(deliver(&h, &signed("warm-up"), &push).await.0, 200);
+    let warm_up = push_of("1111111111111111111111111111111111111111");
+    assert_eq!(deliver(&h, &signed("warm-up", &warm_up), &warm_up).await.0, 200);
     let counter = h.aws_calls.as_ref().unwrap();
     let before = counter.snapshot();
-    let (status, answer) = deliver(&h, &signed("measured"), &push).await;
+    let measured = push_of("2222222222222222222222222222222222222222");
+    let (status, answer) = deliver(&h, &signed("measured", &measured), &measured).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
     let spent = counter.snapshot() - before;
-    assert_eq!((spent.dynamodb, spent.secrets_manager), (2, 0));
+    // The key, the repository and the hook record read; the delivery's one item written (the
+    // hook record's time was noted by the first delivery of the hour).
+    assert_eq!((spent.dynamodb, spent.secrets_manager), (4, 0));
 }
 
 /// Every delivery write fails, as a DynamoDB outage would.
@@ -498,12 +529,7 @@ impl WebhookStore for BrokenDeliveries {
     async fn set_signature_requirement(&self, id: &IntegrationId, required: bool) -> Result<(), StoreError> {
         self.0.set_signature_requirement(id, required).await
     }
-    async fn record_delivery(
-        &self,
-        _: &DeliveryRecord,
-        _: Option<&Trigger>,
-        _: Option<ProjectId>,
-    ) -> Result<Recorded, StoreError> {
+    async fn record_delivery(&self, _: &DeliveryRecord, _: Option<&Trigger>) -> Result<Recorded, StoreError> {
         Err(StoreError::Unavailable("throttled".into()))
     }
     async fn log_delivery(&self, _: &DeliveryRecord) -> Result<(), StoreError> {

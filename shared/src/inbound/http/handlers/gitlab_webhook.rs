@@ -99,11 +99,6 @@ impl From<WebhookError> for ApiError {
                 "gitlab_unavailable",
                 "GitLab could not be asked about this project; the delivery can be resent",
             ),
-            WebhookError::RepositoryNotRecorded => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                "the repository could not be recorded; try again shortly",
-            ),
             WebhookError::Credentials(err) => err.into(),
             WebhookError::MasterKey(err) => err.into(),
             WebhookError::Store(err) => err.into(),
