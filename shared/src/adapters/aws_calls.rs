@@ -1,6 +1,7 @@
-//! Counts the operations each AWS client sends, and the bytes DynamoDB answers, so tests and
-//! benchmarks can hold a request path to its budget (a warm webhook delivery: two DynamoDB
-//! calls, no Secrets Manager; a repository page: well under a megabyte read).
+//! Counts the operations each AWS client sends, the bytes DynamoDB answers and the capacity
+//! units it bills, so tests and benchmarks can hold a request path to its budget (a warm webhook
+//! delivery: five DynamoDB calls, no Secrets Manager; a repository page: well under a megabyte
+//! read).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

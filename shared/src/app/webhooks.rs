@@ -294,8 +294,8 @@ async fn note_hook_delivery(services: &Services, verified: &Verified) {
     };
     let integration_id = &verified.key.integration_id;
     let noted = async {
-        let hooks = services.hooks.get_hooks(integration_id, &[project]).await?;
-        let stale = hooks.first().is_some_and(|hook| {
+        let hook = services.hooks.hook_for_delivery(integration_id, project).await?;
+        let stale = hook.is_some_and(|hook| {
             hook.last_delivery_at
                 .is_none_or(|at| at <= verified.now - HOOK_NOTE_INTERVAL_SECS)
         });

@@ -184,6 +184,15 @@ pub trait HookStore: Send + Sync {
     async fn remove_hook(&self, integration_id: &IntegrationId, project_id: ProjectId) -> Result<(), StoreError>;
     /// The hooks we registered on the integration's projects.
     async fn list_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<HookRecord>, StoreError>;
+    /// The hook record of one project (registered hooks only), for noting a delivery: a store
+    /// may answer from a read that lags writes by a moment.
+    async fn hook_for_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+    ) -> Result<Option<HookRecord>, StoreError> {
+        Ok(self.get_hooks(integration_id, &[project_id]).await?.into_iter().next())
+    }
     /// The hook records of these projects (registered hooks only).
     async fn get_hooks(
         &self,

@@ -118,6 +118,24 @@ impl HookStore for DynamoStore {
         condition_held(result).map(|_| ())
     }
 
+    async fn hook_for_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+    ) -> Result<Option<HookRecord>, StoreError> {
+        // Eventually consistent (half a read unit): it only decides whether the hour's note is due.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(hook_sk(project_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(registered(out.item.into_iter().collect())?.into_iter().next())
+    }
+
     async fn get_hooks(
         &self,
         integration_id: &IntegrationId,

@@ -46,8 +46,17 @@ impl DynamoStore {
 #[async_trait]
 impl WebhookStore for DynamoStore {
     async fn find_webhook_key(&self, digest: &str) -> Result<Option<WebhookKey>, StoreError> {
+        // The index finds where the key lives; the key itself is then read consistently, so a
+        // key revoked or removed a moment ago (a rotation with grace 0, a deleted integration)
+        // is seen as it is now, not as the index last copied it.
         let items = self.query_gsi1(&webhook_key_gsi1pk(digest)).await?;
-        items.into_iter().next().map(from_item).transpose()
+        let Some(found) = items.into_iter().next() else {
+            return Ok(None);
+        };
+        let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (found.get("pk"), found.get("sk")) else {
+            return Ok(None);
+        };
+        self.get(pk.clone(), sk.clone()).await?.map(from_item).transpose()
     }
 
     async fn webhook_keys(

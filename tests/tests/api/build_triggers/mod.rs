@@ -6,6 +6,7 @@
 mod claims;
 mod handoff;
 mod queue;
+mod read_budget;
 
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;

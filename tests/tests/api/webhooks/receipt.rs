@@ -482,7 +482,7 @@ async fn the_delivery_log_pages_and_keeps_to_its_readers() {
 }
 
 #[tokio::test]
-async fn a_warm_delivery_costs_four_dynamodb_calls_and_no_secrets_manager_call_on_moto() {
+async fn a_warm_delivery_costs_five_dynamodb_calls_and_no_secrets_manager_call_on_moto() {
     let (h, started) = connected(Backend::Moto).await;
     h.sync_settled(started["integration"]["id"].as_str().unwrap()).await;
     let secret = secret_of(&started);
@@ -498,14 +498,25 @@ async fn a_warm_delivery_costs_four_dynamodb_calls_and_no_secrets_manager_call_o
     let warm_up = push_of("1111111111111111111111111111111111111111");
     assert_eq!(deliver(&h, &signed("warm-up", &warm_up), &warm_up).await.0, 200);
     let counter = h.aws_calls.as_ref().unwrap();
-    let before = counter.snapshot();
+    let (before, units_before) = (counter.snapshot(), counter.capacity().snapshot());
     let measured = push_of("2222222222222222222222222222222222222222");
     let (status, answer) = deliver(&h, &signed("measured", &measured), &measured).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("triggered")));
     let spent = counter.snapshot() - before;
-    // The key, the repository and the hook record read; the delivery's one item written (the
-    // hook record's time was noted by the first delivery of the hour).
-    assert_eq!((spent.dynamodb, spent.secrets_manager), (4, 0));
+    // The key found through its index and read; the repository and the hook record read; the
+    // delivery's one item written (the hook record's time was noted by the first delivery of
+    // the hour).
+    assert_eq!((spent.dynamodb, spent.secrets_manager), (5, 0));
+    // Its cost by DynamoDB's sizing rules: the item and its two index entries; half a read for
+    // the index lookup and for the hook record, one each for the key and the repository.
+    let units = counter.capacity().snapshot() - units_before;
+    assert_eq!((units.write, units.read), (3.0, 3.0));
+    // A resend is refused by the item's condition: one write unit, and one more for its log.
+    let units_before = counter.capacity().snapshot();
+    let (_, answer) = deliver(&h, &signed("measured", &measured), &measured).await;
+    assert_eq!(answer["duplicate"], true);
+    let units = counter.capacity().snapshot() - units_before;
+    assert_eq!((units.write, units.read), (2.0, 3.0));
 }
 
 /// Every delivery write fails, as a DynamoDB outage would.
