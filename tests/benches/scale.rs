@@ -2,12 +2,14 @@
 //! GitLab answering each page in 100 ms. How soon connect answers, how soon every project is
 //! listed (sync concurrency 8), the p95 of a page, a deep page (offset 99,000) and a search on
 //! the in-memory store, the peak RSS; and, with moto running, the bytes DynamoDB answers per
-//! listing request, counted in the SDK client. Then the sync worker's memory: a process of its
+//! listing request, counted in the SDK client, and per page of the listing across two
+//! integrations of 20,000 repositories each. Then the sync worker's memory: a process of its
 //! own runs the sync of every project against the fake GitLab (served by this process) and
 //! reports its peak RSS.
 //!
-//! Run: `scripts/bench.sh --bench scale` (starts moto). `SCALE_PROJECTS` and
-//! `SCALE_MOTO_PROJECTS` change the counts.
+//! Run: `scripts/bench.sh --bench scale` (starts moto). `SCALE_PROJECTS`, `SCALE_MOTO_PROJECTS`
+//! and `SCALE_CROSS_PROJECTS` change the counts; `SCALE_ONLY=cross` runs only the listing across
+//! integrations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -164,6 +166,64 @@ async fn moto_bytes() {
     }
 }
 
+/// The listing across integrations with two of `SCALE_CROSS_PROJECTS` (default 20,000)
+/// repositories each, stored directly: DynamoDB calls and bytes read for a first, a middle and a
+/// last page (a search, which reads the indexes, for comparison).
+async fn cross_integration_bytes() {
+    if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
+        return;
+    }
+    let projects = count("SCALE_CROSS_PROJECTS", 20_000) as u64;
+    let h = Harness::new(Backend::Moto, FakeOptions::default()).await;
+    let services = &h.app.services;
+    for _ in 0..2 {
+        let id = shared::domain::ids::IntegrationId::generate();
+        services
+            .integrations
+            .create_integration(&oore_gitlab_tests::records::record(&id), None, None)
+            .await
+            .unwrap();
+        let repositories: Vec<_> = (1..=projects)
+            .map(|p| oore_gitlab_tests::records::repo(&id, p))
+            .collect();
+        services
+            .repositories
+            .write_repositories(&id, &repositories, &[])
+            .await
+            .unwrap();
+        let mut index: Vec<_> = repositories
+            .iter()
+            .map(shared::domain::name_index::IndexEntry::of)
+            .collect();
+        shared::domain::name_index::sort_entries(&id, &mut index);
+        services.repositories.write_name_index(&id, &index).await.unwrap();
+    }
+    let counter = h.aws_calls.clone().expect("moto apps count their calls");
+    let all = 2 * projects;
+    for (label, query) in [
+        ("first page", "offset=0&limit=50".to_string()),
+        ("middle page", format!("offset={}&limit=50", all / 2)),
+        ("last page", format!("offset={}&limit=50", all - 50)),
+        ("search", "q=project-1999&limit=50".to_string()),
+    ] {
+        let before = counter.snapshot();
+        let (status, page) = h
+            .call(
+                Method::GET,
+                &format!("/v1/integration-repositories?{query}"),
+                OWNER,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let spent = counter.snapshot() - before;
+        println!(
+            "scale, moto, across two integrations of {projects} repositories, {label:<11} DynamoDB calls {:>3}, bytes read {:>9}",
+            spent.dynamodb, spent.dynamodb_bytes
+        );
+    }
+}
+
 /// This bench's own binary, run again as a process that only syncs (see [`worker_only`]).
 const WORKER_GITLAB: &str = "SCALE_WORKER_GITLAB";
 
@@ -272,6 +332,12 @@ async fn main() {
         return;
     }
     in_memory().await;
+    // `SCALE_ONLY=cross` runs the listing across integrations alone.
+    if std::env::var("SCALE_ONLY").is_ok_and(|only| only == "cross") {
+        cross_integration_bytes().await;
+        return;
+    }
     moto_bytes().await;
+    cross_integration_bytes().await;
     worker_memory().await;
 }

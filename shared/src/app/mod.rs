@@ -18,6 +18,7 @@ pub mod installations;
 pub mod integration_settings;
 pub mod integrations;
 pub mod master_key;
+pub mod merged_index;
 pub mod oauth;
 pub mod repositories;
 pub mod resume;

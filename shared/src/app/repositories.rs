@@ -3,6 +3,7 @@
 use url::Url;
 
 use crate::app::credentials::{CredentialsError, with_token};
+use crate::app::merged_index::merged_page;
 use crate::app::{LookupError, Services};
 use crate::domain::hooks::HookRecord;
 use crate::domain::host::HostUrl;
@@ -127,7 +128,8 @@ pub async fn list_repositories(
 }
 
 /// One page of the repositories of every integration, each with its integration's host: the
-/// integrations' indexes merged in listing order.
+/// integrations' indexes merged in listing order. Without a search, only the index chunks
+/// around the page are read (see `merged_index`); a search reads the indexes.
 ///
 /// # Errors
 /// A storage failure.
@@ -142,25 +144,15 @@ pub async fn list_source_repositories(
         .into_iter()
         .filter(|i| i.deleted_at.is_none())
         .collect();
-    let indexes = futures::future::try_join_all(integrations.iter().map(|i| all_entries(services, &i.id))).await?;
-    let mut merged: Vec<(usize, IndexEntry)> = indexes
-        .into_iter()
-        .enumerate()
-        .flat_map(|(n, entries)| entries.into_iter().map(move |e| (n, e)))
-        .collect();
-    merged.sort_by(|(na, a), (nb, b)| {
-        a.0.cmp(&b.0).then_with(|| {
-            RepositoryId::derive(&integrations[*na].id, a.project())
-                .cmp(&RepositoryId::derive(&integrations[*nb].id, b.project()))
-        })
-    });
-    let q = query.q.as_deref().map(str::to_lowercase);
-    let matching: Vec<(usize, IndexEntry)> = merged
-        .into_iter()
-        .filter(|(_, e)| q.as_deref().is_none_or(|q| e.matches(q)))
-        .collect();
-    let total = matching.len();
-    let page: Vec<(usize, IndexEntry)> = matching.into_iter().skip(query.offset).take(query.limit).collect();
+    let ids: Vec<IntegrationId> = integrations.iter().map(|i| i.id.clone()).collect();
+    let bounded = match query.q {
+        None => merged_page(services, &ids, query.offset, query.limit).await?,
+        Some(_) => None,
+    };
+    let (page, total) = match bounded {
+        Some(found) => found,
+        None => whole_merge(services, &ids, query).await?,
+    };
     let mut by_integration: HashMap<usize, Vec<IndexEntry>> = HashMap::new();
     for (n, entry) in &page {
         by_integration.entry(*n).or_default().push(entry.clone());
@@ -180,6 +172,34 @@ pub async fn list_source_repositories(
         })
         .collect();
     Ok(RepositoryPage { repositories, total })
+}
+
+/// Every integration's index read whole and merged, filtered by the search, then paged: for a
+/// search, and for indexes that keep no chunk bounds.
+async fn whole_merge(
+    services: &Services,
+    ids: &[IntegrationId],
+    query: &RepositoryQuery,
+) -> Result<(Vec<(usize, IndexEntry)>, usize), StoreError> {
+    let indexes = futures::future::try_join_all(ids.iter().map(|id| all_entries(services, id))).await?;
+    let mut merged: Vec<(usize, IndexEntry)> = indexes
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, entries)| entries.into_iter().map(move |e| (n, e)))
+        .collect();
+    merged.sort_by(|(na, a), (nb, b)| {
+        a.0.cmp(&b.0).then_with(|| {
+            RepositoryId::derive(&ids[*na], a.project()).cmp(&RepositoryId::derive(&ids[*nb], b.project()))
+        })
+    });
+    let q = query.q.as_deref().map(str::to_lowercase);
+    let matching: Vec<(usize, IndexEntry)> = merged
+        .into_iter()
+        .filter(|(_, e)| q.as_deref().is_none_or(|q| e.matches(q)))
+        .collect();
+    let total = matching.len();
+    let page: Vec<(usize, IndexEntry)> = matching.into_iter().skip(query.offset).take(query.limit).collect();
+    Ok((page, total))
 }
 
 /// Why an avatar cannot be served.

@@ -67,3 +67,28 @@ pub struct IndexSlice {
     pub entries: Vec<IndexEntry>,
     pub total: usize,
 }
+
+/// Where an index's chunks begin: each chunk's first entry and its offset, so a reader can tell
+/// which chunks hold the entries around a name without reading the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexBounds {
+    pub total: usize,
+    /// `(first entry, offset of that entry)` of each chunk, in order.
+    pub chunks: Vec<(IndexEntry, usize)>,
+}
+
+impl IndexBounds {
+    /// Bounds on how many entries sort before a key, `before(e)` telling whether entry `e` does:
+    /// from the start to the end of the chunk the key falls in (0 when it sorts first).
+    pub fn around(&self, before: impl Fn(&IndexEntry) -> bool) -> (usize, usize) {
+        let falls_in = self.chunks.partition_point(|(first, _)| before(first));
+        match falls_in {
+            0 => (0, 0),
+            n => {
+                let start = self.chunks[n - 1].1;
+                let end = self.chunks.get(n).map_or(self.total, |(_, offset)| *offset);
+                (start, end)
+            }
+        }
+    }
+}

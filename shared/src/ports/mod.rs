@@ -18,7 +18,7 @@ use crate::domain::delivery::DeliveryRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, IntegrationStatus, Repository};
-use crate::domain::name_index::{IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexBounds, IndexEntry, IndexSlice};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::{Trigger, TriggerStatus};
@@ -142,6 +142,12 @@ pub trait RepositoryStore: Send + Sync {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Option<IndexSlice>, StoreError>;
+    /// Where the chunks of the integration's name index begin; `None` when the store keeps no
+    /// chunks (readers then read the index whole) or no index was written yet.
+    async fn read_index_bounds(&self, integration_id: &IntegrationId) -> Result<Option<IndexBounds>, StoreError> {
+        let _ = integration_id;
+        Ok(None)
+    }
     /// Replaces the integration's name index with `entries` (sorted).
     async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError>;
     /// Records the project hook we registered for a project (one per project; replaces).

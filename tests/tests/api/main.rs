@@ -12,6 +12,7 @@ mod embedded_store;
 mod hardening;
 mod hook_oauth_contract;
 mod lambda_events;
+mod merged_listing;
 mod oauth_flow;
 mod openapi;
 mod operations_template;

@@ -1,5 +1,5 @@
-//! The name index on DynamoDB: a directory item (version, total, entries per chunk) and chunk
-//! items of a few thousand entries each, compressed. A page reads the directory and the one or
+//! The name index on DynamoDB: a directory item (version, total, entries and first entry per
+//! chunk) and chunk items of a few thousand entries each, compressed. A page reads the directory and the one or
 //! two chunks it falls in; a search reads the chunks (compressed sorted names: about a tenth of
 //! their text).
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::adapters::dynamodb::keys::{NAME_INDEX, integration_pk, name_index_chunk_sk};
 use crate::adapters::dynamodb::{DynamoStore, Item, delete_request, from_item, put_request, to_item};
 use crate::domain::ids::IntegrationId;
-use crate::domain::name_index::{IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexBounds, IndexEntry, IndexSlice};
 use crate::ports::StoreError;
 
 /// Entries per chunk: even long names stay far below DynamoDB's 400 KB item limit.
@@ -25,6 +25,9 @@ struct Directory {
     version: u64,
     total: u64,
     chunk_counts: Vec<u64>,
+    /// Each chunk's first entry (directories written before it was kept have none).
+    #[serde(default)]
+    chunk_firsts: Vec<IndexEntry>,
 }
 
 fn encode(entries: &[IndexEntry]) -> Result<Vec<u8>, StoreError> {
@@ -120,6 +123,30 @@ impl DynamoStore {
         ))
     }
 
+    pub(super) async fn index_bounds(&self, integration_id: &IntegrationId) -> Result<Option<IndexBounds>, StoreError> {
+        let Some(directory) = self.directory(integration_id).await? else {
+            return Ok(None);
+        };
+        if directory.chunk_firsts.len() != directory.chunk_counts.len() {
+            return Ok(None);
+        }
+        let mut offset = 0usize;
+        let chunks = directory
+            .chunk_firsts
+            .into_iter()
+            .zip(directory.chunk_counts)
+            .map(|(first, count)| {
+                let start = offset;
+                offset += count as usize;
+                (first, start)
+            })
+            .collect();
+        Ok(Some(IndexBounds {
+            total: directory.total as usize,
+            chunks,
+        }))
+    }
+
     pub(super) async fn write_index(
         &self,
         integration_id: &IntegrationId,
@@ -130,7 +157,9 @@ impl DynamoStore {
         let version = old.as_ref().map_or(1, |d| d.version + 1);
         let mut writes = Vec::new();
         let mut counts = Vec::new();
+        let mut firsts = Vec::new();
         for (n, chunk) in entries.chunks(CHUNK).enumerate() {
+            firsts.extend(chunk.first().cloned());
             let mut item: Item = [
                 ("pk".to_string(), AttributeValue::S(pk.clone())),
                 ("sk".to_string(), AttributeValue::S(name_index_chunk_sk(version, n))),
@@ -145,6 +174,7 @@ impl DynamoStore {
             version,
             total: entries.len() as u64,
             chunk_counts: counts,
+            chunk_firsts: firsts,
         };
         let item = to_item(&directory, &[("pk", pk.clone()), ("sk", NAME_INDEX.into())])?;
         self.batch_write(vec![put_request(item)?]).await?;

@@ -10,7 +10,7 @@ use crate::adapters::dynamodb::{
 };
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
-use crate::domain::name_index::{IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexBounds, IndexEntry, IndexSlice};
 use crate::ports::{RepositoryStore, StoreError};
 
 impl DynamoStore {
@@ -83,6 +83,10 @@ impl RepositoryStore for DynamoStore {
         limit: Option<usize>,
     ) -> Result<Option<IndexSlice>, StoreError> {
         self.read_index(integration_id, offset, limit).await
+    }
+
+    async fn read_index_bounds(&self, integration_id: &IntegrationId) -> Result<Option<IndexBounds>, StoreError> {
+        self.index_bounds(integration_id).await
     }
 
     async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
