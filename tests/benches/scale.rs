@@ -331,12 +331,12 @@ async fn main() {
         worker_only(&url).await;
         return;
     }
-    in_memory().await;
     // `SCALE_ONLY=cross` runs the listing across integrations alone.
     if std::env::var("SCALE_ONLY").is_ok_and(|only| only == "cross") {
         cross_integration_bytes().await;
         return;
     }
+    in_memory().await;
     moto_bytes().await;
     cross_integration_bytes().await;
     worker_memory().await;

@@ -254,8 +254,9 @@ pub async fn gitlab_webhook(
             if repository.archived {
                 return ignore(services, &verified, "archived projects do not build".into()).await;
             }
-            let trigger = Trigger::queued(request, &repository, &verified.delivery_key, now);
+            let mut trigger = Trigger::queued(request, &repository, &verified.delivery_key, now);
             let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
+            trigger.delivery_kept_until = Some(entry.expires_at);
             let recorded = services.webhooks.record_delivery(&entry, Some(&trigger)).await?;
             note_hook_delivery(services, &verified).await;
             match recorded {

@@ -65,9 +65,9 @@ impl DeliveryRecord {
             reason: None,
             trigger_id: Some(trigger.id.clone()),
             received_at: trigger.created_at,
-            expires_at: trigger
-                .expires_at()
-                .unwrap_or(trigger.created_at + FINAL_TRIGGER_RETENTION_SECS),
+            expires_at: trigger.expires_at().unwrap_or(
+                (trigger.created_at + FINAL_TRIGGER_RETENTION_SECS).max(trigger.delivery_kept_until.unwrap_or(0)),
+            ),
         }
     }
 

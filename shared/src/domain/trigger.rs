@@ -144,6 +144,9 @@ pub struct Trigger {
     #[serde(default)]
     pub deploy_token_id: Option<u64>,
     pub delivery_key: String,
+    /// Until when the delivery that made it is kept (its log entry and dedupe protection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_kept_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Bumped by every change: writes are conditioned on the version they read.
@@ -176,6 +179,7 @@ impl Trigger {
             claim_expires_at: None,
             deploy_token_id: None,
             delivery_key: delivery_key.to_string(),
+            delivery_kept_until: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -204,15 +208,17 @@ impl Trigger {
         self.branch.as_deref().or(self.tag.as_deref())
     }
 
-    /// Whether the claim ran out at `now`.
-    /// When a finished trigger may be dropped (the table's TTL removes it then); a trigger still
-    /// queued or held is kept.
+    /// When a finished trigger may be dropped (the table's TTL removes it then): 30 days after
+    /// it finished, and never before its delivery's retention ends (where the trigger is the
+    /// delivery's record, its dedupe protection goes with it). A trigger still queued or held
+    /// is kept.
     pub fn expires_at(&self) -> Option<i64> {
         self.status
             .is_final()
-            .then(|| self.updated_at + FINAL_TRIGGER_RETENTION_SECS)
+            .then(|| (self.updated_at + FINAL_TRIGGER_RETENTION_SECS).max(self.delivery_kept_until.unwrap_or(0)))
     }
 
+    /// Whether the claim ran out at `now`.
     pub fn claim_expired(&self, now: i64) -> bool {
         self.status.is_active() && self.claim_expires_at.is_some_and(|at| at <= now)
     }
@@ -310,6 +316,16 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         }
+    }
+
+    #[test]
+    fn a_finished_trigger_is_kept_while_its_delivery_is() {
+        let mut done = trigger().claimed("r", 200, 110);
+        done = done.reported(ReportedState::Success, None, None, 0, 120).unwrap();
+        assert_eq!(trigger().expires_at(), None, "a queued trigger is kept");
+        assert_eq!(done.expires_at(), Some(120 + FINAL_TRIGGER_RETENTION_SECS));
+        done.delivery_kept_until = Some(120 + 2 * FINAL_TRIGGER_RETENTION_SECS);
+        assert_eq!(done.expires_at(), Some(120 + 2 * FINAL_TRIGGER_RETENTION_SECS));
     }
 
     #[test]

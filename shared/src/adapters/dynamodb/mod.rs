@@ -1,50 +1,58 @@
 //! The DynamoDB store: one table, keys chosen so every request is a key lookup or a query.
 //!
-//! Access patterns (table `pk`/`sk`, index `gsi1` on `gsi1pk`/`gsi1sk`, projection ALL):
+//! Access patterns (table `pk`/`sk`; indexes `gsi1` on `gsi1pk`/`gsi1sk` and `gsi2` on
+//! `gsi2pk`/`gsi2sk`, both projecting every attribute):
 //!
-//! | item          | pk                  | sk                      | gsi1pk               | gsi1sk     |
-//! |---------------|---------------------|-------------------------|----------------------|------------|
-//! | integration   | `INTEGRATION#{id}`  | `META`                  | `INTEGRATIONS`       | `{id}`     |
-//! | installation  | `INTEGRATION#{id}`  | `INSTALLATION#{inst}`   | –                    | –          |
-//! | repository    | `INTEGRATION#{id}`  | `REPOSITORY#{project}`  | `REPOSITORY#{repo}`  | `REPOSITORY` |
-//! | webhook key   | `INTEGRATION#{id}`  | `WEBHOOK_KEY#{scope}#{digest}` | `WEBHOOK_KEY#{digest}` | `WEBHOOK_KEY` |
-//! | key head      | `INTEGRATION#{id}`  | `WEBHOOK_HEAD#{scope}`  | –                    | –          |
-//! | dedupe marker | `INTEGRATION#{id}`  | `DEDUPE#{sha256(key)}`  | –                    | –          |
-//! | delivery log  | `INTEGRATION#{id}`  | `DELIVERY#{time}#{entry}` | –                  | –          |
-//! | build trigger | `TRIGGER#{id}`      | `META`                  | `TRIGGERS#{status}`  | `{time}#{id}` |
-//! | project hook  | `INTEGRATION#{id}`  | `HOOK#{project}`        | –                    | –          |
-//! | name index    | `INTEGRATION#{id}`  | `NAMEINDEX`, `NAMEINDEX#{version}#{chunk}` | – | –   |
-//! | sync record   | `INTEGRATION#{id}`  | `SYNC`                  | –                    | –          |
-//! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | –          |
+//! | item          | pk                  | sk                      | gsi1pk / gsi1sk      | gsi2pk / gsi2sk |
+//! |---------------|---------------------|-------------------------|----------------------|-----------------|
+//! | integration   | `INTEGRATION#{id}`  | `META`                  | `INTEGRATIONS` / `{id}` | – |
+//! | installation  | `INTEGRATION#{id}`  | `INSTALLATION#{inst}`   | –                    | – |
+//! | repository    | `INTEGRATION#{id}`  | `REPOSITORY#{project}`  | `REPOSITORY#{repo}` / `REPOSITORY` | – |
+//! | webhook key   | `INTEGRATION#{id}`  | `WEBHOOK_KEY#{scope}#{digest}` | `WEBHOOK_KEY#{digest}` / `WEBHOOK_KEY` | – |
+//! | key head      | `INTEGRATION#{id}`  | `WEBHOOK_HEAD#{scope}`  | –                    | – |
+//! | delivery that built nothing (its dedupe marker and log entry) | `INTEGRATION#{id}` | `DEDUPE#{sha256(key)}` | – | `DELIVERIES#{id}` / `{time}#{entry}` |
+//! | duplicate or refusal (log entry only) | `INTEGRATION#{id}` | `DELIVERY#{time}#{entry}` | – | – |
+//! | build trigger (and the log entry of the delivery that made it) | `TRIGGER#{id}` | `META` | `TRIGGERS#{status}` / `{time}#{id}` | `TRIGGERS#{integration}` / `{time}#{id}` |
+//! | build marker (a trigger stored before, under its derived id) | `TRIGGER#{id}` | `META` | – | – |
+//! | project hook  | `INTEGRATION#{id}`  | `HOOK#{project}`        | –                    | – |
+//! | name index    | `INTEGRATION#{id}`  | `NAMEINDEX`, `NAMEINDEX#{version}#{chunk}` | – | – |
+//! | sync record   | `INTEGRATION#{id}`  | `SYNC`                  | –                    | – |
+//! | OAuth state   | `OAUTH_STATE#{digest}` | `META`               | –                    | – |
+//! | migration marker | `MIGRATION`      | `STORAGE_SHAPE_2`       | –                    | – |
 //!
-//! Superseded webhook keys, dedupe markers and log entries carry a `ttl` attribute (Unix
-//! seconds) so DynamoDB drops them; readers still check the times themselves, since TTL
-//! deletion lags. Build triggers have no TTL: the table's stream hands new ones to the hand-off.
+//! Superseded webhook keys, dedupe markers, log entries and finished triggers carry a `ttl`
+//! attribute (Unix seconds) so DynamoDB drops them; readers still check the times themselves,
+//! since TTL deletion lags. The table's stream hands new triggers to the hand-off.
 //!
 //! - get an integration: GetItem; list integrations: Query gsi1 `INTEGRATIONS` (one partition:
 //!   integrations number in the dozens, not millions);
 //! - an integration's installations or repositories: Query pk with `begins_with(sk, …)`;
 //! - a repository by id (avatar, webhook secret): Query gsi1 `REPOSITORY#{repo}`;
-//! - the key of a webhook delivery's secret: Query gsi1 `WEBHOOK_KEY#{digest}`; recording the
-//!   delivery is one TransactWriteItems (dedupe marker with a condition, log entry, trigger,
-//!   a check that the repository is stored), so a warm delivery costs two calls;
+//! - a webhook delivery (`deliveries.rs`): its secret's key found through gsi1
+//!   `WEBHOOK_KEY#{digest}` and read consistently, its repository read consistently, then one
+//!   conditional PutItem of its one item: the trigger when it builds (its id derived from the
+//!   build, so a resend or a copy through another hook is refused as a duplicate), else the
+//!   logged delivery keyed by its dedupe key. A building push costs 3 write units;
 //! - rotation: one transaction that moves the scope's head item (conditioned on the current
 //!   key it saw), so two rotations racing cannot both leave a current key;
-//! - the delivery log: Query pk `DELIVERY#` newest first, paged by the sort key;
-//! - a trigger by id: GetItem; the queue: Query gsi1 `TRIGGERS#{status}` after a position (one
-//!   query per status when no status is asked for), filtered by integration; claims and reports
-//!   are PutItems conditioned on the version read, so one claim of several racing wins;
+//! - the delivery log: gsi2 `TRIGGERS#{id}` and `DELIVERIES#{id}` and pk `DELIVERY#`, each newest
+//!   first, merged, paged by the sort key;
+//! - a trigger by id: GetItem; the queue: Query gsi1 `TRIGGERS#{status}`, or gsi2
+//!   `TRIGGERS#{integration}` (filtered by status when asked), after a position (one query per
+//!   status when neither is asked for); claims and reports are PutItems conditioned on the
+//!   version read, so one claim of several racing wins;
 //! - the token-refresh lease: a conditional UpdateItem on the integration's `META` item;
 //!   completing a refresh is a PutItem conditioned on still holding it;
 //! - an OAuth state is taken with one conditional DeleteItem returning the old item, so it is
 //!   used at most once; its `ttl` removes the unused ones;
-//! - delete: Query pk for every key and the trigger queues for the integration's triggers,
-//!   BatchWrite deletes, the `META` item last so a delete that fails half-way is still visible and
-//!   can be repeated.
+//! - delete: the keys and triggers first (the triggers through gsi2), then the partition a
+//!   keys-only page at a time, the `META` item last so a delete that fails half-way is still
+//!   visible and can be repeated;
+//! - `migration.rs`: a scan, once, for triggers stored before a delivery was one item.
 //!
 //! Bodies are mapped with serde_dynamo; the key attributes (formats in `keys.rs`) are added
-//! beside them. One module per port: `integrations`, `repositories`, `webhooks`, `triggers`,
-//! `oauth_states`.
+//! beside them. One module per port: `integrations`, `repositories`, `webhooks` (with
+//! `deliveries`), `triggers`, `hooks`, `syncs`, `oauth_states`.
 
 mod deliveries;
 mod hooks;

@@ -106,13 +106,16 @@ impl DynamoStore {
                 continue;
             }
             let first = wanted.first().map_or(0, |(_, start)| *start);
-            let entries: Vec<IndexEntry> = chunks
-                .into_iter()
-                .flatten()
-                .flatten()
-                .skip(offset.saturating_sub(first))
-                .take(end.saturating_sub(offset))
-                .collect();
+            // Sized once: a whole index read by a sync pass is its largest allocation.
+            let mut entries = Vec::with_capacity(end.min(directory.total as usize).saturating_sub(offset));
+            entries.extend(
+                chunks
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .skip(offset.saturating_sub(first))
+                    .take(end.saturating_sub(offset)),
+            );
             return Ok(Some(IndexSlice {
                 entries,
                 total: directory.total as usize,

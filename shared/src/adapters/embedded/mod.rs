@@ -12,6 +12,7 @@
 mod expiry;
 mod group_commit;
 mod integrations;
+mod migration;
 mod repositories;
 mod triggers;
 mod vault;
@@ -70,8 +71,10 @@ const OAUTH_STATES: Items = TableDefinition::new("oauth_states");
 const EXPIRY: Items = TableDefinition::new("expiry");
 /// secret name → nonce and sealed value.
 const SECRETS: Items = TableDefinition::new("secrets");
+/// Markers of the one-time moves done on this folder (see `migration`).
+const SCHEMA: Items = TableDefinition::new("schema");
 
-const ALL_TABLES: [Items; 18] = [
+const ALL_TABLES: [Items; 19] = [
     INTEGRATIONS,
     INSTALLATIONS,
     REPOSITORIES,
@@ -90,6 +93,7 @@ const ALL_TABLES: [Items; 18] = [
     OAUTH_STATES,
     EXPIRY,
     SECRETS,
+    SCHEMA,
 ];
 
 /// redb keeps pages it read in its own cache (1 GiB by default): a bound keeps the runner's
@@ -145,6 +149,7 @@ impl LocalData {
         for table in ALL_TABLES {
             txn.open_table(table).map_err(|e| io(&e))?;
         }
+        migration::migrate(&txn).map_err(|e| io(&e))?;
         txn.commit().map_err(|e| io(&e))?;
         let db = Arc::new(db);
         let writer = Arc::new(group_commit::Writer::start(db.clone()).map_err(|e| io(&e))?);
