@@ -396,7 +396,7 @@ async fn adopt_repository(
     // Listings read the name index: the adopted repository joins it (the next pass rewrites
     // the index whole anyway).
     if let Some(index) = services.repositories.read_name_index(integration_id, 0, None).await? {
-        let merged = merge(integration_id, index.entries, &[IndexEntry::of(&repository)]);
+        let merged = merge(integration_id, index.entries, vec![IndexEntry::of(&repository)]);
         services.repositories.write_name_index(integration_id, &merged).await?;
     }
     tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");

@@ -54,12 +54,19 @@ pub fn sort_entries(integration: &IntegrationId, entries: &mut [IndexEntry]) {
     });
 }
 
-/// Merges `added` into a sorted index, replacing entries of the same project, in place.
-pub fn merge(integration: &IntegrationId, mut index: Vec<IndexEntry>, added: &[IndexEntry]) -> Vec<IndexEntry> {
-    let replaced: std::collections::HashSet<ProjectId> = added.iter().map(|e| e.1).collect();
-    index.retain(|e| !replaced.contains(&e.1));
-    index.reserve_exact(added.len());
-    index.extend(added.iter().cloned());
+/// Merges `added` into a sorted index, replacing entries of the same project: in place, the
+/// added entries moved rather than copied (a sync pass merges every project it saw).
+pub fn merge(integration: &IntegrationId, mut index: Vec<IndexEntry>, added: Vec<IndexEntry>) -> Vec<IndexEntry> {
+    if !index.is_empty() {
+        let replaced: std::collections::HashSet<ProjectId> = added.iter().map(|e| e.1).collect();
+        index.retain(|e| !replaced.contains(&e.1));
+    }
+    if index.is_empty() {
+        index = added;
+    } else {
+        index.reserve_exact(added.len());
+        index.extend(added);
+    }
     sort_entries(integration, &mut index);
     index
 }

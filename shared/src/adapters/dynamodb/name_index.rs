@@ -56,21 +56,21 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// A chunk of a version; `None` if a newer index replaced it meanwhile.
+    /// A chunk of a version, still compressed; `None` if a newer index replaced it meanwhile.
     async fn chunk(
         &self,
         integration_id: &IntegrationId,
         version: u64,
         n: usize,
-    ) -> Result<Option<Vec<IndexEntry>>, StoreError> {
-        let Some(item) = self
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(mut item) = self
             .get(integration_pk(integration_id), name_index_chunk_sk(version, n))
             .await?
         else {
             return Ok(None);
         };
-        match item.get("data") {
-            Some(AttributeValue::B(blob)) => decode(blob.as_ref()).map(Some),
+        match item.remove("data") {
+            Some(AttributeValue::B(blob)) => Ok(Some(blob.into_inner())),
             _ => Err(StoreError::Unavailable("an index chunk has no data".into())),
         }
     }
@@ -106,16 +106,17 @@ impl DynamoStore {
                 continue;
             }
             let first = wanted.first().map_or(0, |(_, start)| *start);
-            // Sized once: a whole index read by a sync pass is its largest allocation.
-            let mut entries = Vec::with_capacity(end.min(directory.total as usize).saturating_sub(offset));
-            entries.extend(
-                chunks
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .skip(offset.saturating_sub(first))
-                    .take(end.saturating_sub(offset)),
-            );
+            // Sized once and filled a chunk at a time, so a whole index read by a sync pass (its
+            // largest allocation) is held once, not once more in decoded chunks.
+            let wanted_len = end.min(directory.total as usize).saturating_sub(offset);
+            let mut entries = Vec::with_capacity(wanted_len);
+            let mut skip = offset.saturating_sub(first);
+            for blob in chunks.into_iter().flatten() {
+                let decoded = decode(&blob)?;
+                let take = wanted_len - entries.len();
+                entries.extend(decoded.into_iter().skip(skip).take(take));
+                skip = 0;
+            }
             return Ok(Some(IndexSlice {
                 entries,
                 total: directory.total as usize,

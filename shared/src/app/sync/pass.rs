@@ -271,7 +271,7 @@ impl<'a> Pass<'a> {
                 .read_name_index(id, 0, None)
                 .await?
                 .map(|i| i.entries);
-            let index = merge(id, index.unwrap_or_default(), &added);
+            let index = merge(id, index.unwrap_or_default(), added);
             self.services.repositories.write_name_index(id, &index).await?;
         }
         let now = self.services.clock.now();
@@ -307,7 +307,7 @@ impl<'a> Pass<'a> {
             .read_name_index(id, 0, None)
             .await?
             .map(|i| i.entries);
-        let mut index = merge(id, index.unwrap_or_default(), &added);
+        let mut index = merge(id, index.unwrap_or_default(), added);
         index.retain(|entry| !gone.contains(&entry.project()));
         services.repositories.write_name_index(id, &index).await?;
         let done = SyncRecord {
