@@ -32,9 +32,17 @@ pub struct IssuedDeployToken {
     pub revoked: bool,
 }
 
+/// Every status accepted, and the latest state of each (project, commit, name): a look-up, not
+/// a walk of the history, so a soak of 100,000 builds does not slow the fake down.
+#[derive(Default)]
+pub(crate) struct Statuses {
+    pub(crate) posted: Vec<PostedStatus>,
+    pub(crate) latest: HashMap<(u64, String, String), String>,
+}
+
 #[derive(Default)]
 pub struct FakeBuilds {
-    statuses: Mutex<Vec<PostedStatus>>,
+    statuses: Mutex<Statuses>,
     tokens: Mutex<HashMap<u64, IssuedDeployToken>>,
     next_token_id: AtomicU64,
     /// Projects where the fake's user is only a Developer (no deploy tokens).
@@ -46,7 +54,7 @@ pub struct FakeBuilds {
 impl FakeBuilds {
     /// Every status accepted, oldest first.
     pub fn statuses(&self) -> Vec<PostedStatus> {
-        self.statuses.lock().unwrap().clone()
+        self.statuses.lock().unwrap().posted.clone()
     }
 
     pub fn deploy_tokens(&self) -> Vec<IssuedDeployToken> {

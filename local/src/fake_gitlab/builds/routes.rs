@@ -54,11 +54,8 @@ pub(crate) async fn post_status(
     };
     let name = text(&body, "name").unwrap_or_else(|| "default".into());
     let mut statuses = builds.statuses.lock().unwrap();
-    let current = statuses
-        .iter()
-        .rev()
-        .find(|s| s.project_id == project_id && s.sha == sha && s.name == name);
-    if current.is_some_and(|c| c.state == new_state) {
+    let latest = (project_id, sha.clone(), name.clone());
+    if statuses.latest.get(&latest) == Some(&new_state) {
         let message = format!("Cannot transition status via :{new_state} from :{new_state}");
         return (StatusCode::BAD_REQUEST, Json(json!({"message": message}))).into_response();
     }
@@ -71,9 +68,10 @@ pub(crate) async fn post_status(
         target_url: text(&body, "target_url"),
         description: text(&body, "description"),
     };
-    statuses.push(posted.clone());
+    statuses.latest.insert(latest, posted.state.clone());
+    statuses.posted.push(posted.clone());
     let answer = json!({
-        "id": statuses.len(),
+        "id": statuses.posted.len(),
         "sha": sha,
         "ref": posted.git_ref,
         "status": posted.state,
