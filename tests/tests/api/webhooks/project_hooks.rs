@@ -215,6 +215,15 @@ async fn hook_health_is_shown_and_a_disabled_hook_reenabled(backend: Backend) {
     assert_eq!(deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await.0, 200);
     let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
     assert_eq!(listed["webhook"]["last_delivery_at"], START_TIME);
+    // The time is kept to the hour: a delivery within it writes nothing more, one after it does.
+    let note = serde_json::to_vec(&fixture("merge_request_comment_create.json")).unwrap();
+    for (later, shown) in [(1_800, START_TIME), (3_660, START_TIME + 3_660)] {
+        h.clock.0.store(START_TIME + later, std::sync::atomic::Ordering::SeqCst);
+        let (status, answer) = deliver(&h, &gitlab_headers("Note Hook", &secret), &note).await;
+        assert_eq!(status, 200, "{answer}");
+        let listed = stored_repository(&h, &integration, FIXTURE_PROJECT).await;
+        assert_eq!(listed["webhook"]["last_delivery_at"], shown, "{later} s later");
+    }
 
     // GitLab disables it after failed deliveries; the next sync shows it.
     let until = "2026-11-27T12:00:00.000Z";
