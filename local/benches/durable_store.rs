@@ -1,12 +1,12 @@
 //! Prints numbers, asserts nothing about speed: the local runner on its durable store, as a
 //! child process. A sync of 100,000 projects from a fake GitLab; how long the runner takes to
 //! start (spawn to its ready line: store opened, port bound) with them stored, after a clean
-//! stop and after a SIGKILL; a soak of 100,000 deliveries (16 senders) with the runner's RSS
+//! stop and after a SIGKILL; a soak of 100,000 deliveries (16 senders, each a new commit) with the runner's RSS
 //! before and after and the delivery latencies; then the expiry sweep of what the soak wrote,
 //! once the 30 days a delivery is kept are over.
 //!
 //! Run: `cargo bench -p oore-local --bench durable_store` (no AWS, no moto).
-//! `DURABLE_PROJECTS` and `DURABLE_DELIVERIES` change the counts.
+//! `DURABLE_PROJECTS`, `DURABLE_DELIVERIES` and `DURABLE_SENDERS` change the counts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -72,6 +72,7 @@ fn startups(dir: &std::path::Path, times: usize, stop: fn(Runner)) -> Vec<Durati
 async fn main() {
     let projects = count("DURABLE_PROJECTS", 100_000);
     let deliveries = count("DURABLE_DELIVERIES", 100_000);
+    let sender_count = count("DURABLE_SENDERS", 16).max(1);
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let gitlab = fake_gitlab(FakeOptions {
@@ -117,7 +118,7 @@ async fn main() {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pid = runner.child.id();
     let began = Instant::now();
-    let senders: Vec<_> = (0..16)
+    let senders: Vec<_> = (0..sender_count)
         .map(|_| {
             let (http, base, secret, template, next, pid) = (
                 http.clone(),
@@ -157,7 +158,7 @@ async fn main() {
     latencies.sort();
     let rss_after = rss_mib(runner.child.id());
     println!(
-        "soak: {} deliveries in {:.1} s ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        "soak: {} deliveries from {sender_count} senders in {:.1} s ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
         latencies.len(),
         took.as_secs_f64(),
         latencies.len() as f64 / took.as_secs_f64(),
