@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use oore_gitlab_tests::{MASTER_KEY, PAT, SIGNING_KEY, moto_sdk, moto_table};
+use oore_gitlab_tests::{MASTER_KEY, PAT, SIGNING_KEY, integration_items, moto_sdk, moto_table, test_config_with};
 use oore_local::fake_gitlab::{FakeGitLab, FakeOptions, FakeToken};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::config::Config;
 use shared::inbound::http::App;
 use shared::inbound::http::auth::Role;
 use shared::ports::{Clock, SystemClock};
@@ -36,26 +35,12 @@ fn kib_of(field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn config(table: &str, prefix: &str) -> Config {
-    Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some(table.to_string()),
-        "SECRET_PREFIX" => Some(prefix.to_string()),
-        "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
-        "MASTER_KEY_SECRET_ID" => Some(format!("{prefix}master-key")),
-        "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),
-        "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
-        "ALLOWED_UI_ORIGINS" => Some("https://ui.example.com".into()),
-        _ => None,
-    })
-    .expect("bench settings are complete")
-}
-
 /// The service on moto's table `table`, as a Lambda builds it.
 async fn app_on(table: &str, prefix: &str) -> App {
     let sdk = moto_sdk().await;
     shared::wiring::aws_app_with(
         &sdk,
-        config(table, prefix),
+        test_config_with(table, prefix),
         shared::wiring::gitlab_client(),
         Arc::new(SystemClock),
     )
@@ -126,22 +111,10 @@ async fn purge_phase(table: &str, prefix: &str, id: &str) {
     let before = kib_of("VmRSS:");
     let (status, answer) = call(&app, Method::DELETE, &format!("/v1/integrations/{id}"), None).await;
     assert_eq!(status, 200, "{answer}");
-    let client = aws_sdk_dynamodb::Client::new(&moto_sdk().await);
     let started = Instant::now();
+    let id = shared::domain::ids::IntegrationId::from(id);
     loop {
-        let left = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")),
-            )
-            .limit(1)
-            .send()
-            .await
-            .expect("moto answers")
-            .count();
+        let left = integration_items(table, &id).await;
         if left == 0 {
             break;
         }

@@ -21,10 +21,15 @@ pub const SIGNING_KEY: &str = "test-signing-key-0123456789abcdef";
 pub const START_TIME: i64 = 1_795_651_200;
 
 pub fn test_config(table: &str) -> Config {
-    let prefix = format!("test-{}/", uuid::Uuid::new_v4().simple());
+    test_config_with(table, &format!("test-{}/", uuid::Uuid::new_v4().simple()))
+}
+
+/// The test settings on `table`, with secret names under `prefix` (processes that share an
+/// integration's secrets pass the same one).
+pub fn test_config_with(table: &str, prefix: &str) -> Config {
     Config::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_string()),
-        "SECRET_PREFIX" => Some(prefix.clone()),
+        "SECRET_PREFIX" => Some(prefix.to_string()),
         "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
         "MASTER_KEY_SECRET_ID" => Some(format!("{prefix}master-key")),
         "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),

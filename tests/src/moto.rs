@@ -116,3 +116,24 @@ pub async fn drain(queue_url: &str) -> Vec<serde_json::Value> {
         }
     }
 }
+
+/// How many items the integration's partition holds on moto (a consistent count).
+pub async fn integration_items(table: &str, id: &shared::domain::ids::IntegrationId) -> usize {
+    let client = aws_sdk_dynamodb::Client::new(&moto_sdk().await);
+    let pages: Vec<_> = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")),
+        )
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .consistent_read(true)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("moto counts the partition");
+    pages.iter().map(|p| p.count() as usize).sum()
+}

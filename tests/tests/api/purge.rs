@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use oore_gitlab_tests::records::{delivery, record, repo};
-use oore_gitlab_tests::{Backend, Harness, moto_sdk};
+use oore_gitlab_tests::{Backend, Harness, integration_items};
 use oore_local::fake_gitlab::FakeOptions;
 use shared::app::sync::jobs::{JobOutcome, run_job};
 use shared::domain::delivery::DeliveryOutcome;
@@ -15,27 +15,6 @@ use tokio::time::Instant;
 
 const REPOSITORIES: u64 = 20_000;
 const DELIVERIES: usize = 20_000;
-
-/// How many items the integration's partition still holds.
-async fn items_left(table: &str, id: &IntegrationId) -> usize {
-    let client = aws_sdk_dynamodb::Client::new(&moto_sdk().await);
-    let pages: Vec<_> = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")),
-        )
-        .select(aws_sdk_dynamodb::types::Select::Count)
-        .consistent_read(true)
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
-    pages.iter().map(|p| p.count() as usize).sum()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_streams_across_a_hand_over_until_nothing_is_left_on_moto() {
@@ -63,7 +42,7 @@ async fn a_purge_streams_across_a_hand_over_until_nothing_is_left_on_moto() {
         .await
         .unwrap();
     let table = services.config.table_name.clone();
-    let stored = items_left(&table, &id).await;
+    let stored = integration_items(&table, &id).await;
     assert!(
         stored > REPOSITORIES as usize + DELIVERIES,
         "the integration holds {stored} items"
@@ -82,7 +61,7 @@ async fn a_purge_streams_across_a_hand_over_until_nothing_is_left_on_moto() {
         .await
         .unwrap();
     assert_eq!(outcome, JobOutcome::HandedOver);
-    let after_first = items_left(&table, &id).await;
+    let after_first = integration_items(&table, &id).await;
     assert!(
         after_first < stored && after_first > 0,
         "one page went before the hand-over: {stored} → {after_first}"
@@ -94,5 +73,9 @@ async fn a_purge_streams_across_a_hand_over_until_nothing_is_left_on_moto() {
         assert!(Instant::now() < until, "the purge did not finish");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(items_left(&table, &id).await, 0, "nothing of the integration is left");
+    assert_eq!(
+        integration_items(&table, &id).await,
+        0,
+        "nothing of the integration is left"
+    );
 }
