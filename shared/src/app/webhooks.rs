@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::app::Services;
 use crate::app::credentials::{CredentialsError, with_token};
+use crate::app::hooks::delivery_note::note_delivery;
 use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
@@ -26,9 +27,6 @@ use crate::ports::{GitLabError, Recorded, StoreError};
 
 /// Largest delivery accepted, as the daemon.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
-
-/// How often a hook record's `last_delivery_at` is written at most.
-const HOOK_NOTE_INTERVAL_SECS: i64 = 3600;
 
 /// Longer than any secret we issue; longer tokens are refused without a lookup.
 const MAX_TOKEN_LEN: usize = 256;
@@ -258,7 +256,13 @@ pub async fn gitlab_webhook(
             let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
             trigger.delivery_kept_until = Some(entry.expires_at);
             let recorded = services.webhooks.record_delivery(&entry, Some(&trigger)).await?;
-            note_hook_delivery(services, &verified).await;
+            note_delivery(
+                services,
+                &verified.key.integration_id,
+                verified.project_id,
+                verified.now,
+            )
+            .await;
             match recorded {
                 Recorded::New => {
                     tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.event, "build triggered");
@@ -286,33 +290,6 @@ async fn stored_repository(
     Ok(found.into_iter().next())
 }
 
-/// Notes the delivery's time on its project's hook record, at most once an hour (the hook
-/// listing shows it to the hour), apart from the delivery's own write. A failure here costs
-/// only freshness, so it is logged, not answered.
-async fn note_hook_delivery(services: &Services, verified: &Verified) {
-    let Some(project) = verified.project_id else {
-        return;
-    };
-    let integration_id = &verified.key.integration_id;
-    let noted = async {
-        let hook = services.hooks.hook_for_delivery(integration_id, project).await?;
-        let stale = hook.is_some_and(|hook| {
-            hook.last_delivery_at
-                .is_none_or(|at| at <= verified.now - HOOK_NOTE_INTERVAL_SECS)
-        });
-        if stale {
-            services
-                .hooks
-                .note_delivery(integration_id, project, verified.now)
-                .await?;
-        }
-        Ok::<(), StoreError>(())
-    };
-    if let Err(err) = noted.await {
-        tracing::warn!(%integration_id, error = %err, "could not note a delivery on its hook record");
-    }
-}
-
 /// An `access_token` event: the expiry is recorded when it names the integration's token; any
 /// other answers `ignored`. Either way the delivery is logged (and a repeat is a duplicate).
 async fn token_event(
@@ -335,7 +312,13 @@ async fn token_event(
 async fn ignore(services: &Services, verified: &Verified, reason: String) -> Result<WebhookOutcome, WebhookError> {
     let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
     let recorded = services.webhooks.record_delivery(&entry, None).await?;
-    note_hook_delivery(services, verified).await;
+    note_delivery(
+        services,
+        &verified.key.integration_id,
+        verified.project_id,
+        verified.now,
+    )
+    .await;
     match recorded {
         Recorded::Duplicate => Ok(duplicate(services, verified).await),
         Recorded::New => Ok(WebhookOutcome::Ignored(reason)),
