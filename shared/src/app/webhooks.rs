@@ -129,6 +129,19 @@ impl Verified {
         }
     }
 
+    /// Records the delivery once (with its trigger when it builds), then notes it on its
+    /// project's hook record.
+    async fn record_once(
+        &self,
+        services: &Services,
+        entry: &DeliveryRecord,
+        trigger: Option<&Trigger>,
+    ) -> Result<Recorded, WebhookError> {
+        let recorded = services.webhooks.record_delivery(entry, trigger).await?;
+        note_delivery(services, &self.key.integration_id, self.project_id, self.now).await;
+        Ok(recorded)
+    }
+
     /// Logs a refusal under the integration the secret identified, then answers `error`.
     async fn refuse(&self, services: &Services, reason: &str, error: WebhookError) -> WebhookError {
         let entry = self.record(services, DeliveryOutcome::Refused, Some(reason.to_string()), None);
@@ -255,14 +268,7 @@ pub async fn gitlab_webhook(
             let mut trigger = Trigger::queued(request, &repository, &verified.delivery_key, now);
             let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
             trigger.delivery_kept_until = Some(entry.expires_at);
-            let recorded = services.webhooks.record_delivery(&entry, Some(&trigger)).await?;
-            note_delivery(
-                services,
-                &verified.key.integration_id,
-                verified.project_id,
-                verified.now,
-            )
-            .await;
+            let recorded = verified.record_once(services, &entry, Some(&trigger)).await?;
             match recorded {
                 Recorded::New => {
                     tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.event, "build triggered");
@@ -311,14 +317,7 @@ async fn token_event(
 /// A delivery that builds nothing: recorded (so a repeat is a duplicate) and answered 200.
 async fn ignore(services: &Services, verified: &Verified, reason: String) -> Result<WebhookOutcome, WebhookError> {
     let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
-    let recorded = services.webhooks.record_delivery(&entry, None).await?;
-    note_delivery(
-        services,
-        &verified.key.integration_id,
-        verified.project_id,
-        verified.now,
-    )
-    .await;
+    let recorded = verified.record_once(services, &entry, None).await?;
     match recorded {
         Recorded::Duplicate => Ok(duplicate(services, verified).await),
         Recorded::New => Ok(WebhookOutcome::Ignored(reason)),

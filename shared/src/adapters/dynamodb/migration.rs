@@ -3,11 +3,11 @@
 //!
 //! A trigger stored before has a random id and no `gsi2` entry, and its delivery kept a log entry
 //! of its own. Each such trigger gets:
-//! - a build marker at the id its build derives now (`moved_to` names the trigger), so a resend
+//! - a build marker at the id its build derives (`moved_to` names the trigger), so a resend
 //!   of its delivery, or the same push through another hook, is still a duplicate;
 //! - its repository's full name and clone URL, and its `gsi2` entry (it joins its integration's
 //!   queue), by rewriting it, conditioned on its version;
-//! - its old log entry removed, since the trigger now is that entry.
+//! - its old log entry removed, since the trigger serves as that entry.
 //!
 //! The marker item (`MIGRATION`, `STORAGE_SHAPE_2`) keeps the scan's position between runs.
 

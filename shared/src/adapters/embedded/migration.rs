@@ -1,6 +1,6 @@
 //! The one-time move of what an older runner stored, run when the data folder is opened: a
 //! trigger stored under a random id gets the dedupe marker of its build (the marker every
-//! delivery of that build now checks), so a resend of its delivery stays a duplicate.
+//! delivery of that build checks), so a resend of its delivery stays a duplicate.
 
 use redb::{ReadableTable, WriteTransaction};
 
