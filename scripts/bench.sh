@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 . scripts/tools.sh
 ensure_tools
+ensure_wrk
 . scripts/moto.sh
 start_moto
 

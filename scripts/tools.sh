@@ -16,3 +16,18 @@ ensure_tools() {
   export PATH="$PWD/$venv/bin:$PATH"
   export SAM_CLI_TELEMETRY=0
 }
+
+# wrk, for the durable_store bench's intake runs (Debian's package; the bench skips them without
+# it). Only the benches need it, so the test command does not install it.
+ensure_wrk() {
+  if command -v wrk >/dev/null; then
+    return
+  fi
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing wrk (Debian package)"
+    apt-get install -y -qq wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) ||
+      echo "wrk could not be installed; the durable_store bench skips its wrk runs"
+  else
+    echo "wrk is not installed and this is not root; the durable_store bench skips its wrk runs"
+  fi
+}

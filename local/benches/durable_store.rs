@@ -3,15 +3,19 @@
 //! start (spawn to its ready line: store opened, port bound) with them stored, after a clean
 //! stop and after a SIGKILL; a soak of 100,000 deliveries (16 senders, each a new commit) with the runner's RSS
 //! before and after and the delivery latencies; then the expiry sweep of what the soak wrote,
-//! once the 30 days a delivery is kept are over.
+//! once the 30 days a delivery is kept are over. With wrk installed, the intake as the daemon was
+//! measured: wrk at 16 connections and at 1, each request a new commit, with the runner's CPU
+//! time per delivery.
 //!
 //! Run: `cargo bench -p oore-local --bench durable_store` (no AWS, no moto).
-//! `DURABLE_PROJECTS`, `DURABLE_DELIVERIES` and `DURABLE_SENDERS` change the counts.
+//! `DURABLE_PROJECTS`, `DURABLE_DELIVERIES` and `DURABLE_SENDERS` change the counts,
+//! `DURABLE_WRK_SECONDS` each wrk run's length (10).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+mod wrk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +45,30 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// A process's CPU time so far (user and system, seconds), from /proc: clock ticks, which Linux
+/// reports at 100 a second.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |n: usize| fields.get(n).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Waits (bounded) until the fake GitLab holds `statuses` commit statuses: the runner's
+/// hand-off has caught up, so the next run does not share the machine with its backlog.
+async fn handed_off(gitlab: &oore_local::fake_gitlab::FakeGitLab, statuses: usize) -> Duration {
+    let began = Instant::now();
+    while gitlab.state.builds.status_count() < statuses && began.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    began.elapsed()
 }
 
 /// The data folder's size on disk (MiB).
@@ -172,6 +200,35 @@ async fn main() {
         rss_after,
         folder_mib(&dir)
     );
+    if wrk::installed() {
+        let seconds = count("DURABLE_WRK_SECONDS", 10) as u64;
+        let body = root.path().join("push.json");
+        wrk::write_body(&template, &body);
+        let mut delivered = latencies.len();
+        let caught_up = handed_off(&gitlab, delivered).await;
+        println!(
+            "soak: the hand-off posted every pending status {:.1} s after the last answer",
+            caught_up.as_secs_f64()
+        );
+        for (run, connections) in [(1u8, 16usize), (2, 16), (3, 1)] {
+            let cpu_before = cpu_seconds(pid);
+            let measured = wrk::run(&runner.base, &secret, &body, connections, seconds, run);
+            let cpu = cpu_seconds(pid) - cpu_before;
+            println!(
+                "wrk: {connections} connection(s), {seconds} s: {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, \
+                 {} answers not 2xx; runner CPU {:.0} µs a delivery",
+                measured.rate,
+                measured.p50_ms,
+                measured.p99_ms,
+                measured.not_ok,
+                cpu * 1e6 / measured.requests.max(1) as f64
+            );
+            delivered += measured.requests as usize;
+            handed_off(&gitlab, delivered).await;
+        }
+    } else {
+        println!("wrk: not installed (scripts/bench.sh installs it), so the wrk runs are skipped");
+    }
     runner.stop();
 
     // The 30 days the log is kept are over: what the sweep removes, and how long it takes.

@@ -57,6 +57,11 @@ impl FakeBuilds {
         self.statuses.lock().unwrap().posted.clone()
     }
 
+    /// How many statuses were accepted (without copying them).
+    pub fn status_count(&self) -> usize {
+        self.statuses.lock().unwrap().posted.len()
+    }
+
     pub fn deploy_tokens(&self) -> Vec<IssuedDeployToken> {
         let mut tokens: Vec<_> = self.tokens.lock().unwrap().values().cloned().collect();
         tokens.sort_by_key(|t| t.id);
