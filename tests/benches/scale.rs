@@ -191,12 +191,18 @@ async fn cross_integration_bytes() {
             .write_repositories(&id, &repositories, &[])
             .await
             .unwrap();
-        let mut index: Vec<_> = repositories
-            .iter()
-            .map(shared::domain::name_index::IndexEntry::of)
-            .collect();
-        shared::domain::name_index::sort_entries(&id, &mut index);
-        services.repositories.write_name_index(&id, &index).await.unwrap();
+        let change = shared::domain::name_index::IndexChange {
+            added: repositories
+                .iter()
+                .map(shared::domain::name_index::IndexEntry::of)
+                .collect(),
+            gone: Vec::new(),
+        };
+        services
+            .repositories
+            .change_name_index(&id, change, shared::domain::name_index::WhenMissing::Create)
+            .await
+            .unwrap();
     }
     let counter = h.aws_calls.clone().expect("moto apps count their calls");
     let all = 2 * projects;

@@ -17,7 +17,7 @@ use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::event_kind::{EventKind, event_kind};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::Repository;
-use crate::domain::name_index::{IndexEntry, merge};
+use crate::domain::name_index::{IndexChange, IndexEntry, WhenMissing};
 use crate::domain::secrets::webhook_secret_digest;
 use crate::domain::signature::{SignatureHeaders, verify_signature};
 use crate::domain::trigger::Trigger;
@@ -375,12 +375,16 @@ async fn adopt_repository(
         .repositories
         .write_repositories(integration_id, std::slice::from_ref(&repository), &[])
         .await?;
-    // Listings read the name index: the adopted repository joins it (the next pass rewrites
-    // the index whole anyway).
-    if let Some(index) = services.repositories.read_name_index(integration_id, 0, None).await? {
-        let merged = merge(integration_id, index.entries, vec![IndexEntry::of(&repository)]);
-        services.repositories.write_name_index(integration_id, &merged).await?;
-    }
+    // Listings read the name index: the adopted repository joins it, unless no pass wrote one
+    // yet (listings then read the repositories themselves).
+    let change = IndexChange {
+        added: vec![IndexEntry::of(&repository)],
+        gone: Vec::new(),
+    };
+    services
+        .repositories
+        .change_name_index(integration_id, change, WhenMissing::Leave)
+        .await?;
     tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
     Ok(repository)
 }

@@ -8,6 +8,7 @@ pub mod gitlab;
 pub mod hooks;
 pub mod host;
 pub mod ids;
+pub mod index_merge;
 pub mod integration;
 pub mod keyed_hash;
 pub mod name_index;

@@ -43,32 +43,36 @@ impl IndexEntry {
     }
 }
 
-/// Sorts entries of one integration as listings show them: by lower-case full name, then by
+/// The order listings show an integration's entries in: by lower-case full name, then by
 /// repository id (what the listing sorted by before the index).
+pub fn entry_order(integration: &IntegrationId, a: &IndexEntry, b: &IndexEntry) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| RepositoryId::derive(integration, a.1).cmp(&RepositoryId::derive(integration, b.1)))
+}
+
+/// Sorts entries of one integration as listings show them ([`entry_order`]).
 pub fn sort_entries(integration: &IntegrationId, entries: &mut [IndexEntry]) {
     // Unstable: the order is total (ties broken by repository id), and it sorts in place,
     // where a stable sort would allocate half the index again.
-    entries.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| RepositoryId::derive(integration, a.1).cmp(&RepositoryId::derive(integration, b.1)))
-    });
+    entries.sort_unstable_by(|a, b| entry_order(integration, a, b));
 }
 
-/// Merges `added` into a sorted index, replacing entries of the same project: in place, the
-/// added entries moved rather than copied (a sync pass merges every project it saw).
-pub fn merge(integration: &IntegrationId, mut index: Vec<IndexEntry>, added: Vec<IndexEntry>) -> Vec<IndexEntry> {
-    if !index.is_empty() {
-        let replaced: std::collections::HashSet<ProjectId> = added.iter().map(|e| e.1).collect();
-        index.retain(|e| !replaced.contains(&e.1));
-    }
-    if index.is_empty() {
-        index = added;
-    } else {
-        index.reserve_exact(added.len());
-        index.extend(added);
-    }
-    sort_entries(integration, &mut index);
-    index
+/// A change to an index: entries to add (replacing those of the same project) and projects to
+/// drop. Applied to the index a chunk at a time ([`crate::domain::index_merge::IndexMerge`]).
+#[derive(Debug, Clone, Default)]
+pub struct IndexChange {
+    pub added: Vec<IndexEntry>,
+    pub gone: Vec<ProjectId>,
+}
+
+/// What to do with a change when the integration has no index yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenMissing {
+    /// Start the index with the change (a sync pass: it sees every project).
+    Create,
+    /// Leave it missing (one adopted repository: listings read the repositories until a pass
+    /// writes the index).
+    Leave,
 }
 
 /// A slice of an index and the size of the whole.

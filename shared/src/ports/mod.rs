@@ -18,7 +18,7 @@ use crate::domain::delivery::DeliveryRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, IntegrationStatus, Repository};
-use crate::domain::name_index::{IndexBounds, IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexBounds, IndexChange, IndexSlice, WhenMissing};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::{Trigger, TriggerStatus};
@@ -148,8 +148,15 @@ pub trait RepositoryStore: Send + Sync {
         let _ = integration_id;
         Ok(None)
     }
-    /// Replaces the integration's name index with `entries` (sorted).
-    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError>;
+    /// Applies `change` to the integration's name index, so that of two writers at once neither
+    /// loses the other's entries; answers the index's new size, or `None` when it has none and
+    /// `when_missing` leaves it so.
+    async fn change_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        change: IndexChange,
+        when_missing: WhenMissing,
+    ) -> Result<Option<usize>, StoreError>;
     /// Records the project hook we registered for a project (one per project; replaces).
     /// Writes `upserts` and removes the repositories with ids in `removals`.
     /// Writes `upserts` and removes `removals` (with their hook records).

@@ -6,7 +6,7 @@ use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
 use shared::app::merged_index::merged_page;
 use shared::domain::ids::{IntegrationId, ProjectId, RepositoryId};
-use shared::domain::name_index::{IndexEntry, sort_entries};
+use shared::domain::name_index::{IndexChange, IndexEntry, WhenMissing, sort_entries};
 
 /// `count` entries named so the two integrations interleave (and share some names).
 fn entries(integration: &IntegrationId, count: u64, step: u64) -> Vec<IndexEntry> {
@@ -33,7 +33,11 @@ async fn pages_across_integrations_match_a_whole_merge_on_moto() {
     // a name of the first.
     let indexes = [entries(&ids[0], 5_000, 2), entries(&ids[1], 3_000, 3)];
     for (id, index) in ids.iter().zip(&indexes) {
-        store.write_name_index(id, index).await.unwrap();
+        let change = IndexChange {
+            added: index.clone(),
+            gone: Vec::new(),
+        };
+        store.change_name_index(id, change, WhenMissing::Create).await.unwrap();
     }
     let mut whole: Vec<(String, RepositoryId, usize, IndexEntry)> = indexes
         .iter()

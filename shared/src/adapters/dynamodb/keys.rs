@@ -73,10 +73,15 @@ pub fn delivery_sk(sort_key: &str) -> String {
     format!("{DELIVERY_PREFIX}{sort_key}")
 }
 
-/// One chunk of a name index version: chunks of a new version are written before the directory
-/// names it, so readers never see a half-written index.
-pub fn name_index_chunk_sk(version: u64, chunk: usize) -> String {
-    format!("{NAME_INDEX}#{version:010}#{chunk:05}")
+/// One chunk of a name index version by one writer: chunks of a new version are written before
+/// the directory names it, so readers never see a half-written index, and two writers of one
+/// version never write the same chunk.
+pub fn name_index_chunk_sk(version: u64, writer: &str, chunk: usize) -> String {
+    if writer.is_empty() {
+        format!("{NAME_INDEX}#{version:010}#{chunk:05}")
+    } else {
+        format!("{NAME_INDEX}#{version:010}#{writer}#{chunk:05}")
+    }
 }
 
 /// The project hooks we registered for an integration.

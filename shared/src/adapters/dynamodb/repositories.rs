@@ -10,7 +10,7 @@ use crate::adapters::dynamodb::{
 };
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::integration::Repository;
-use crate::domain::name_index::{IndexBounds, IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexBounds, IndexChange, IndexSlice, WhenMissing};
 use crate::ports::{RepositoryStore, StoreError};
 
 impl DynamoStore {
@@ -89,8 +89,13 @@ impl RepositoryStore for DynamoStore {
         self.index_bounds(integration_id).await
     }
 
-    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
-        self.write_index(integration_id, entries).await
+    async fn change_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        change: IndexChange,
+        when_missing: WhenMissing,
+    ) -> Result<Option<usize>, StoreError> {
+        self.change_index(integration_id, change, when_missing).await
     }
 
     async fn write_repositories(

@@ -1,7 +1,7 @@
 //! Repositories by integration and project, their name index, and the project hooks we registered.
 
 use async_trait::async_trait;
-use redb::WriteTransaction;
+use redb::{ReadableTable, WriteTransaction};
 
 use crate::adapters::embedded::{
     EmbeddedStore, HOOKS, NAME_INDEX, NAME_INDEX_SIZES, REPOSITORIES, REPOSITORY_IDS, decode, get, project_key, put,
@@ -9,8 +9,9 @@ use crate::adapters::embedded::{
 };
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::index_merge::apply_change;
 use crate::domain::integration::Repository;
-use crate::domain::name_index::{IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexChange, IndexEntry, IndexSlice, WhenMissing};
 use crate::ports::{HookStore, RepositoryStore, StoreError};
 
 /// `{integration}\0{position:010}`: index entries in order.
@@ -115,19 +116,34 @@ impl RepositoryStore for EmbeddedStore {
         })
     }
 
-    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
-        let (integration, entries) = (integration_id.clone(), entries.to_vec());
+    async fn change_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        change: IndexChange,
+        when_missing: WhenMissing,
+    ) -> Result<Option<usize>, StoreError> {
+        let integration = integration_id.clone();
+        // One write transaction reads, merges and writes: writers are serial, so none loses
+        // another's entries.
         self.write(move |txn| {
+            let mut sizes = txn.open_table(NAME_INDEX_SIZES).map_err(unavailable)?;
+            if get::<usize>(&sizes, integration.as_str())?.is_none() && when_missing == WhenMissing::Leave {
+                return Ok(None);
+            }
             let mut index = txn.open_table(NAME_INDEX).map_err(unavailable)?;
+            let (start, end) = range_of(integration.as_str());
+            let mut old = Vec::new();
+            for entry in index.range(start.as_str()..end.as_str()).map_err(unavailable)? {
+                let (_, value) = entry.map_err(unavailable)?;
+                old.push(decode::<IndexEntry>(value.value())?);
+            }
+            let entries = apply_change(&integration, old, change);
             remove_range(&mut index, integration.as_str())?;
             for (position, entry) in entries.iter().enumerate() {
                 put(&mut index, &position_key(&integration, position), entry)?;
             }
-            put(
-                &mut txn.open_table(NAME_INDEX_SIZES).map_err(unavailable)?,
-                integration.as_str(),
-                &entries.len(),
-            )
+            put(&mut sizes, integration.as_str(), &entries.len())?;
+            Ok(Some(entries.len()))
         })
         .await
     }

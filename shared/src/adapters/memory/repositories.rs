@@ -5,8 +5,9 @@ use async_trait::async_trait;
 
 use crate::adapters::memory::{MemoryStore, Tables};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::index_merge::apply_change;
 use crate::domain::integration::Repository;
-use crate::domain::name_index::{IndexEntry, IndexSlice};
+use crate::domain::name_index::{IndexChange, IndexSlice, WhenMissing};
 use crate::ports::{RepositoryStore, StoreError};
 
 #[async_trait]
@@ -77,11 +78,22 @@ impl RepositoryStore for MemoryStore {
         }))
     }
 
-    async fn write_name_index(&self, integration_id: &IntegrationId, entries: &[IndexEntry]) -> Result<(), StoreError> {
-        self.lock()
-            .name_indexes
-            .insert(integration_id.clone(), entries.to_vec());
-        Ok(())
+    async fn change_name_index(
+        &self,
+        integration_id: &IntegrationId,
+        change: IndexChange,
+        when_missing: WhenMissing,
+    ) -> Result<Option<usize>, StoreError> {
+        let mut tables = self.lock();
+        let old = match tables.name_indexes.remove(integration_id) {
+            Some(old) => old,
+            None if when_missing == WhenMissing::Leave => return Ok(None),
+            None => Vec::new(),
+        };
+        let index = apply_change(integration_id, old, change);
+        let size = index.len();
+        tables.name_indexes.insert(integration_id.clone(), index);
+        Ok(Some(size))
     }
 
     async fn write_repositories(

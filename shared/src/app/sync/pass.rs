@@ -17,7 +17,7 @@ use crate::app::sync::pass_error::PassError;
 use crate::app::sync::walk::{RateGate, fetch_by_offset, plan_slices, slice_page};
 use crate::domain::gitlab::GitLabProject;
 use crate::domain::integration::{IntegrationRecord, IntegrationStatus, Repository};
-use crate::domain::name_index::{IndexEntry, merge};
+use crate::domain::name_index::{IndexChange, IndexEntry, WhenMissing};
 use crate::domain::secrets::copy_secret;
 use crate::domain::sync::{IdSlice, SyncFailure, SyncFailureKind, SyncRecord, SyncRunState};
 use crate::ports::GitLabError;
@@ -40,9 +40,8 @@ pub(super) struct Pass<'a> {
     last_checkpoint: Mutex<Instant>,
     /// Index entries of the pages written since the last checkpoint.
     unindexed: Mutex<Vec<IndexEntry>>,
-    /// Held while the name index is read, merged and written: walkers checkpointing at once
-    /// would otherwise each write the index they read, and the last one would drop the other's
-    /// pages.
+    /// Held while the name index is changed: the store keeps changes made at once from losing
+    /// each other, by applying one of them again; walkers of one pass wait instead.
     index_writer: Mutex<()>,
     /// The token the walkers call GitLab with; replaced (once per refusal) when GitLab refuses it.
     token: Mutex<Option<TokenInUse>>,
@@ -264,15 +263,14 @@ impl<'a> Pass<'a> {
         let _writer = self.index_writer.lock().await;
         let added = std::mem::take(&mut *self.unindexed.lock().await);
         if !added.is_empty() {
-            let id = &self.integration.id;
-            let index = self
-                .services
+            let change = IndexChange {
+                added,
+                gone: Vec::new(),
+            };
+            self.services
                 .repositories
-                .read_name_index(id, 0, None)
-                .await?
-                .map(|i| i.entries);
-            let index = merge(id, index.unwrap_or_default(), added);
-            self.services.repositories.write_name_index(id, &index).await?;
+                .change_name_index(&self.integration.id, change, WhenMissing::Create)
+                .await?;
         }
         let now = self.services.clock.now();
         let mut record = self.record.lock().await;
@@ -300,20 +298,19 @@ impl<'a> Pass<'a> {
         services.repositories.write_repositories(id, &[], &stale).await?;
         // The index holds every page written so far (checkpoints merged them): add the last
         // pages, drop what the pass removed. No repository is read whole.
-        let gone: std::collections::HashSet<_> = stale.iter().map(|r| r.external_id).collect();
-        let added = std::mem::take(&mut *self.unindexed.lock().await);
-        let index = services
+        let change = IndexChange {
+            added: std::mem::take(&mut *self.unindexed.lock().await),
+            gone: stale.iter().map(|r| r.external_id).collect(),
+        };
+        let size = services
             .repositories
-            .read_name_index(id, 0, None)
+            .change_name_index(id, change, WhenMissing::Create)
             .await?
-            .map(|i| i.entries);
-        let mut index = merge(id, index.unwrap_or_default(), added);
-        index.retain(|entry| !gone.contains(&entry.project()));
-        services.repositories.write_name_index(id, &index).await?;
+            .unwrap_or_default();
         let done = SyncRecord {
             state: SyncRunState::Succeeded,
             finished_at: Some(services.clock.now()),
-            repository_count: index.len() as u64,
+            repository_count: size as u64,
             remaining: None,
             lease_owner: None,
             lease_until: None,

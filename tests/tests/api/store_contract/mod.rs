@@ -2,6 +2,7 @@
 //! runner's durable ones (on a data folder of their own) and the real AWS SDK talking to moto.
 //! The integration store's contract here; the others in their own modules.
 
+mod name_index;
 mod triggers;
 mod vaults;
 mod webhooks;
