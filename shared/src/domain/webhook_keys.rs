@@ -69,6 +69,17 @@ impl WebhookKey {
         same && self.valid_until.is_none_or(|until| now < until)
     }
 
+    /// What a rotation of this key's scope does to it, the replaced secrets' grace ending at
+    /// `previous_valid_until`: no older secret outlives that, whatever grace it had (so a
+    /// rotation with grace 0 leaves only the new secret working), and expired ones go.
+    pub fn after_rotation(&self, previous_valid_until: i64, now: i64) -> AfterRotation {
+        match self.valid_until {
+            Some(until) if until <= now => AfterRotation::Remove,
+            Some(until) if until <= previous_valid_until => AfterRotation::Keep,
+            _ => AfterRotation::ValidUntil(previous_valid_until),
+        }
+    }
+
     /// Whether the secret may be used for deliveries about `project_id`.
     pub fn covers(&self, project_id: Option<ProjectId>) -> bool {
         match self.project_id {
@@ -84,6 +95,17 @@ impl WebhookKey {
         mac.update(self.salt.as_bytes());
         mac.finalize().into_bytes().into()
     }
+}
+
+/// What a rotation does to one of the scope's older keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRotation {
+    /// Its grace ends no later than the rotation's: left as it is.
+    Keep,
+    /// It works until then and no longer.
+    ValidUntil(i64),
+    /// It has expired.
+    Remove,
 }
 
 /// The storage scope name for an integration-wide (`None`) or project secret.
@@ -123,5 +145,28 @@ mod tests {
         assert_ne!(a.signing_key(&master), a.signing_key(&SecretString::from("master-2")));
         assert_eq!(a.signing_key(&master), a.signing_key(&master));
         assert_eq!(a.scope(), "integration");
+    }
+
+    #[test]
+    fn a_rotation_cuts_every_older_grace_to_its_own() {
+        let mut key = WebhookKey::issue(&IntegrationId::from("i"), None, 100).key;
+        assert_eq!(
+            key.after_rotation(100, 100),
+            AfterRotation::ValidUntil(100),
+            "current, grace 0"
+        );
+        key.valid_until = Some(500);
+        assert_eq!(
+            key.after_rotation(100, 100),
+            AfterRotation::ValidUntil(100),
+            "in grace, cut by grace 0"
+        );
+        assert_eq!(
+            key.after_rotation(900, 100),
+            AfterRotation::Keep,
+            "a longer grace leaves it"
+        );
+        key.valid_until = Some(100);
+        assert_eq!(key.after_rotation(900, 100), AfterRotation::Remove, "expired");
     }
 }

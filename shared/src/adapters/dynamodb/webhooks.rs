@@ -4,20 +4,60 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use crate::adapters::dynamodb::keys::{
     WEBHOOK_KEY_GSI1SK, WEBHOOK_KEY_ITEMS, integration_pk, webhook_head_sk, webhook_key_gsi1pk, webhook_key_prefix,
     webhook_key_sk,
 };
-use crate::adapters::dynamodb::{DynamoStore, Item, TTL, condition_held, from_item, number, s, to_item, unavailable};
+use crate::adapters::dynamodb::{
+    DynamoStore, Item, TTL, condition_held, delete_request, from_item, number, s, to_item, unavailable,
+};
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::domain::trigger::Trigger;
-use crate::domain::webhook_keys::{WebhookKey, scope_of};
+use crate::domain::webhook_keys::{AfterRotation, WebhookKey, scope_of};
 use crate::ports::{Recorded, StoreError, WebhookStore};
 
+/// Older keys whose grace a rotation cuts inside its transaction (with the check, the head and
+/// the new key: under DynamoDB's 100 writes).
+const KEY_CUTS_IN_TRANSACTION: usize = 90;
+
+const CUT_KEY: &str = "SET valid_until = :until, #ttl = :until";
+
 impl DynamoStore {
+    /// Ends a key's grace at `until` (and its TTL with it), inside a rotation's transaction.
+    fn cut_key(&self, pk: &str, scope: &str, digest: &str, until: i64) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk.to_string()))
+            .key("sk", s(webhook_key_sk(scope, digest)))
+            .update_expression(CUT_KEY)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":until", number(until))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The same cut on its own, after the transaction; a key removed meanwhile needs none.
+    async fn cut_key_after(&self, pk: &str, scope: &str, digest: &str, until: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk.to_string()))
+            .key("sk", s(webhook_key_sk(scope, digest)))
+            .update_expression(CUT_KEY)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":until", number(until))
+            .send()
+            .await;
+        condition_held(result).map(|_| ())
+    }
+
     pub(super) fn webhook_key_item(key: &WebhookKey) -> Result<Item, StoreError> {
         let mut item = to_item(
             key,
@@ -81,7 +121,28 @@ impl WebhookStore for DynamoStore {
         let pk = integration_pk(&new.integration_id);
         let scope = new.scope();
         let head = self.get(pk.clone(), webhook_head_sk(&scope)).await?;
+        let current = match head.as_ref().and_then(|h| h.get("current_digest")) {
+            Some(AttributeValue::S(digest)) => Some(digest.clone()),
+            _ => None,
+        };
         let keys = self.webhook_keys(&new.integration_id, new.project_id).await?;
+        // What the rotation does to each older key: the head's current key first, named by the
+        // head (a scope may hold more keys than a transaction takes), then the others.
+        let mut cuts: Vec<(String, i64)> = Vec::new();
+        let mut expired = Vec::new();
+        if let Some(digest) = &current {
+            cuts.push((digest.clone(), previous_valid_until));
+        }
+        for key in &keys {
+            if current.as_ref() == Some(&key.digest) {
+                continue;
+            }
+            match key.after_rotation(previous_valid_until, now) {
+                AfterRotation::ValidUntil(until) => cuts.push((key.digest.clone(), until)),
+                AfterRotation::Remove => expired.push(key.digest.clone()),
+                AfterRotation::Keep => {}
+            }
+        }
 
         let mut writes = vec![self.exists_check(pk.clone(), crate::adapters::dynamodb::keys::META.into())?];
         // The head names the current key; moving it on the condition that it still names what
@@ -91,10 +152,10 @@ impl WebhookStore for DynamoStore {
             &scope,
             &new.digest,
         )));
-        let head_put = match head.as_ref().and_then(|h| h.get("current_digest")).cloned() {
+        let head_put = match &current {
             Some(current) => head_put
                 .condition_expression("current_digest = :seen")
-                .expression_attribute_values(":seen", current),
+                .expression_attribute_values(":seen", s(current.clone())),
             None => head_put.condition_expression("attribute_not_exists(pk)"),
         };
         writes.push(
@@ -102,40 +163,28 @@ impl WebhookStore for DynamoStore {
                 .put(head_put.build().map_err(|e| StoreError::Unavailable(e.to_string()))?)
                 .build(),
         );
-        // A transaction holds at most 100 writes; expired keys left over go on the next rotation.
-        for key in keys.iter().take(90) {
-            let sk = webhook_key_sk(&scope, &key.digest);
-            match key.valid_until {
-                None => {
-                    let update = Update::builder()
-                        .table_name(&self.table)
-                        .key("pk", s(pk.clone()))
-                        .key("sk", s(sk))
-                        .update_expression("SET valid_until = :until, #ttl = :until")
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_names("#ttl", TTL)
-                        .expression_attribute_values(":until", number(previous_valid_until))
-                        .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    writes.push(TransactWriteItem::builder().update(update).build());
-                }
-                Some(until) if until <= now => {
-                    let delete = Delete::builder()
-                        .table_name(&self.table)
-                        .key("pk", s(pk.clone()))
-                        .key("sk", s(sk))
-                        .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    writes.push(TransactWriteItem::builder().delete(delete).build());
-                }
-                Some(_) => {}
-            }
-        }
         writes.push(self.put(Self::webhook_key_item(new)?, Some("attribute_not_exists(pk)"))?);
-        match self.transact(writes).await? {
-            Ok(()) => Ok(()),
-            Err(_) => Err(StoreError::Conflict),
+        // A transaction holds at most 100 writes: the cuts that do not fit follow it.
+        let later = cuts.split_off(cuts.len().min(KEY_CUTS_IN_TRANSACTION));
+        for (digest, until) in &cuts {
+            writes.push(self.cut_key(&pk, &scope, digest, *until)?);
         }
+        if self.transact(writes).await?.is_err() {
+            return Err(StoreError::Conflict);
+        }
+        for (digest, until) in later {
+            self.cut_key_after(&pk, &scope, &digest, until).await?;
+        }
+        // Expired keys stop working by their own date; removing them is housekeeping, apart
+        // from the rotation (DynamoDB's TTL removes any left).
+        let deletes = expired
+            .iter()
+            .map(|digest| delete_request(pk.clone(), webhook_key_sk(&scope, digest)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Err(err) = self.batch_write(deletes).await {
+            tracing::warn!(error = %err, "expired webhook keys were left for DynamoDB's TTL to remove");
+        }
+        Ok(())
     }
 
     async fn set_signature_requirement(

@@ -14,7 +14,7 @@ use crate::adapters::embedded::{
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::domain::trigger::Trigger;
-use crate::domain::webhook_keys::WebhookKey;
+use crate::domain::webhook_keys::{AfterRotation, WebhookKey};
 use crate::ports::{Recorded, StoreError, WebhookStore};
 
 /// Every key the integration has.
@@ -83,17 +83,17 @@ impl WebhookStore for EmbeddedStore {
                     .collect()
             };
             for mut key in scope {
-                match key.valid_until {
-                    Some(until) if until <= now => {
+                match key.after_rotation(previous_valid_until, now) {
+                    AfterRotation::Remove => {
                         remove(&mut txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?, &key.digest)?;
                         remove(
                             &mut txn.open_table(KEYS_BY_INTEGRATION).map_err(unavailable)?,
                             &under(&key.integration_id, &key.digest),
                         )?;
                     }
-                    Some(_) => {}
-                    None => {
-                        key.valid_until = Some(previous_valid_until);
+                    AfterRotation::Keep => {}
+                    AfterRotation::ValidUntil(until) => {
+                        key.valid_until = Some(until);
                         put_key(txn, &key)?;
                     }
                 }

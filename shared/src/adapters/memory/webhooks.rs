@@ -8,7 +8,7 @@ use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, TriggerId};
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
-use crate::domain::webhook_keys::WebhookKey;
+use crate::domain::webhook_keys::{AfterRotation, WebhookKey};
 use crate::ports::{Recorded, StoreError, SyncStore, TriggerFilter, TriggerStore, WebhookStore};
 
 #[async_trait]
@@ -40,16 +40,19 @@ impl WebhookStore for MemoryStore {
         if !t.integrations.contains_key(&new.integration_id) {
             return Err(StoreError::Conflict);
         }
-        t.webhook_keys.retain(|_, k| {
-            let same_scope = k.integration_id == new.integration_id && k.project_id == new.project_id;
-            !(same_scope && k.valid_until.is_some_and(|until| until <= now))
-        });
-        for key in t.webhook_keys.values_mut() {
-            if key.integration_id == new.integration_id && key.project_id == new.project_id && key.valid_until.is_none()
-            {
-                key.valid_until = Some(previous_valid_until);
+        t.webhook_keys.retain(|_, key| {
+            if key.integration_id != new.integration_id || key.project_id != new.project_id {
+                return true;
             }
-        }
+            match key.after_rotation(previous_valid_until, now) {
+                AfterRotation::Keep => true,
+                AfterRotation::ValidUntil(until) => {
+                    key.valid_until = Some(until);
+                    true
+                }
+                AfterRotation::Remove => false,
+            }
+        });
         t.webhook_keys.insert(new.digest.clone(), new.clone());
         Ok(())
     }

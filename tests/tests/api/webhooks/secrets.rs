@@ -6,15 +6,14 @@ use crate::webhooks::{
     signed_headers, signing_key_of,
 };
 use http::Method;
-use oore_gitlab_tests::{Backend, Harness, START_TIME};
+use oore_gitlab_tests::{Backend, Harness, START_TIME, on_backends};
 use oore_local::fake_gitlab::FakeOptions;
 use serde_json::json;
 use shared::domain::signature::sign;
 use shared::inbound::http::auth::Role;
 
-#[tokio::test]
-async fn repository_secrets_rotate_with_grace_and_refuse_siblings() {
-    let (h, started) = connected(Backend::Memory).await;
+async fn repository_secrets_rotate_with_grace_and_refuse_siblings(backend: Backend) {
+    let (h, started) = connected(backend).await;
     let integration = id_of(&started);
     let repo = repository_of(&h, &integration, FIXTURE_PROJECT).await;
     let sibling = repository_of(&h, &integration, 1000).await;
@@ -135,9 +134,8 @@ async fn signed_deliveries_are_verified() {
 
 /// The integration-wide secret (shown once, at connect) can be replaced, with the old one kept
 /// for a grace window, or revoked at once; its new signing key signs deliveries.
-#[tokio::test]
-async fn the_integration_secret_rotates_with_a_grace_or_at_once() {
-    let (h, started) = connected(Backend::Memory).await;
+async fn the_integration_secret_rotates_with_a_grace_or_at_once(backend: Backend) {
+    let (h, started) = connected(backend).await;
     let integration = id_of(&started);
     let first = secret_of(&started);
     let path = format!("/v1/integrations/{integration}/gitlab-webhook-secret");
@@ -180,12 +178,16 @@ async fn the_integration_secret_rotates_with_a_grace_or_at_once() {
         (status, third["previous_valid_until"].as_i64()),
         (200, Some(START_TIME))
     );
-    let (status, err) = deliver(&h, &gitlab_headers("Push Hook", &second_secret), &push).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (401, Some("invalid_token")),
-        "revoked at once"
-    );
+    // Grace 0 leaves no older secret working: the one replaced now, nor the first, whose grace
+    // window was still open.
+    for (older, which) in [(&second_secret, "the one replaced"), (&first, "one still in its grace")] {
+        let (status, err) = deliver(&h, &gitlab_headers("Push Hook", older), &push).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (401, Some("invalid_token")),
+            "{which} is revoked at once"
+        );
+    }
     let third_secret = third["webhook_secret"].as_str().unwrap();
     assert_eq!(
         deliver(&h, &gitlab_headers("Push Hook", third_secret), &push).await.0,
@@ -232,9 +234,8 @@ async fn a_signed_replay_under_a_new_idempotency_key_builds_once() {
 
 /// Delivery keys are chosen by the sender: one repository's secret holder must not be able to
 /// claim the key another project's delivery will carry and so suppress its build.
-#[tokio::test]
-async fn a_dedupe_key_claimed_for_one_project_does_not_suppress_another() {
-    let (h, started) = connected(Backend::Memory).await;
+async fn a_dedupe_key_claimed_for_one_project_does_not_suppress_another(backend: Backend) {
+    let (h, started) = connected(backend).await;
     let integration = id_of(&started);
     let (_, list) = h
         .call(
@@ -294,9 +295,8 @@ async fn a_dedupe_key_claimed_for_one_project_does_not_suppress_another() {
 }
 
 /// Once GitLab signs an integration's hooks, the integration can refuse unsigned deliveries.
-#[tokio::test]
-async fn an_integration_can_require_signed_deliveries() {
-    let (h, started) = connected(Backend::Memory).await;
+async fn an_integration_can_require_signed_deliveries(backend: Backend) {
+    let (h, started) = connected(backend).await;
     let integration = id_of(&started);
     let secret = secret_of(&started);
     let key = signing_key_of(&started);
@@ -379,3 +379,8 @@ async fn an_integration_can_require_signed_deliveries() {
     let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret), &push).await;
     assert_eq!(status, 200, "unsigned deliveries are accepted again: {answer}");
 }
+
+on_backends!(app repository_secrets_rotate_with_grace_and_refuse_siblings: memory, embedded, moto);
+on_backends!(app the_integration_secret_rotates_with_a_grace_or_at_once: memory, embedded, moto);
+on_backends!(app a_dedupe_key_claimed_for_one_project_does_not_suppress_another: memory, embedded, moto);
+on_backends!(app an_integration_can_require_signed_deliveries: memory, embedded, moto);
