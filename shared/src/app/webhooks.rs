@@ -268,6 +268,7 @@ pub async fn gitlab_webhook(
             let mut trigger = Trigger::queued(request, &repository, &verified.delivery_key, now);
             let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
             trigger.delivery_kept_until = Some(entry.expires_at);
+            trigger.delivery_entry = Some(entry.id.clone());
             let recorded = verified.record_once(services, &entry, Some(&trigger)).await?;
             match recorded {
                 Recorded::New => {

@@ -55,7 +55,7 @@ impl DeliveryRecord {
     /// item: its id is the trigger's, its time the trigger's creation.
     pub fn of_trigger(trigger: &Trigger) -> DeliveryRecord {
         DeliveryRecord {
-            id: trigger.id.to_string(),
+            id: trigger.delivery_entry_id(),
             integration_id: trigger.integration_id.clone(),
             delivery_key: trigger.delivery_key.clone(),
             event: trigger.event.as_str().to_string(),

@@ -147,6 +147,10 @@ pub struct Trigger {
     /// Until when the delivery that made it is kept (its log entry and dedupe protection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_kept_until: Option<i64>,
+    /// The log entry id of the delivery that made it: time-ordered, so triggers and log entries
+    /// of one second keep the order they arrived in (the trigger id is derived, not ordered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_entry: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Bumped by every change: writes are conditioned on the version they read.
@@ -180,6 +184,7 @@ impl Trigger {
             deploy_token_id: None,
             delivery_key: delivery_key.to_string(),
             delivery_kept_until: None,
+            delivery_entry: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -276,9 +281,20 @@ impl Trigger {
         })
     }
 
-    /// The trigger's place in the queue: creation time, then id.
+    /// The trigger's place in the queue: creation time, then arrival (its delivery's entry id;
+    /// the trigger id for triggers made without one). It is also its delivery's log sort key.
     pub fn queue_position(&self) -> String {
-        format!("{:011}#{}", self.created_at.max(0), self.id)
+        format!("{:011}#{}", self.created_at.max(0), self.arrival())
+    }
+
+    /// What orders the trigger among those of its second.
+    fn arrival(&self) -> &str {
+        self.delivery_entry.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    /// The id of its delivery's log entry.
+    pub fn delivery_entry_id(&self) -> String {
+        self.arrival().to_string()
     }
 }
 
