@@ -70,12 +70,12 @@ fn local_key() -> Result<SecretString, Box<dyn std::error::Error>> {
 /// someone shortened is refused, not used: an empty key would sign tokens anyone could forge.
 fn local_key_in(dir: &std::path::Path) -> Result<SecretString, Box<dyn std::error::Error>> {
     let path = dir.join("caller-key");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let key = SecretString::from(existing.trim().to_string());
-        shared::domain::secrets::require_strong_key("caller-token signing key", &key)
-            .map_err(|err| format!("{err} ({}); remove the file to make a new one", path.display()))?;
-        keep_private(&path)?;
-        return Ok(key);
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => return existing_key(&path, existing),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        // A key that is there but does not read (a folder, not UTF-8, no permission) is not
+        // replaced: tokens it signed would stop working without a word.
+        Err(err) => return Err(format!("the caller key {} cannot be read: {err}", path.display()).into()),
     }
     shared::adapters::embedded::create_private_dir(dir)?;
     let mut bytes = [0u8; 32];
@@ -91,9 +91,20 @@ fn local_key_in(dir: &std::path::Path) -> Result<SecretString, Box<dyn std::erro
             Ok(SecretString::from(key))
         }
         // Another runner sharing the folder made it first: use that one.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => local_key_in(dir),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            existing_key(&path, std::fs::read_to_string(&path)?)
+        }
         Err(err) => Err(err.into()),
     }
+}
+
+/// A key file's content as the caller key, refused when someone shortened it.
+fn existing_key(path: &std::path::Path, content: String) -> Result<SecretString, Box<dyn std::error::Error>> {
+    let key = SecretString::from(content.trim().to_string());
+    shared::domain::secrets::require_strong_key("caller-token signing key", &key)
+        .map_err(|err| format!("{err} ({}); remove the file to make a new one", path.display()))?;
+    keep_private(path)?;
+    Ok(key)
 }
 
 /// Narrows a key file that others could read to this user (files copied by hand often are).
@@ -371,5 +382,23 @@ mod tests {
         };
         assert_eq!(folder_mode, 0o700, "a data folder made for the key is private");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_caller_key_that_does_not_read_is_an_error_not_a_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the key should be, then bytes that are not UTF-8.
+        std::fs::create_dir(dir.path().join("caller-key")).unwrap();
+        let err = local_key_in(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("cannot be read"), "{err}");
+        std::fs::remove_dir(dir.path().join("caller-key")).unwrap();
+        std::fs::write(dir.path().join("caller-key"), [0xff, 0xfe, 0x00]).unwrap();
+        let err = local_key_in(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("cannot be read"), "{err}");
+        assert_eq!(
+            std::fs::read(dir.path().join("caller-key")).unwrap(),
+            [0xff, 0xfe, 0x00],
+            "left as it was"
+        );
     }
 }

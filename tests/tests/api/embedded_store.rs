@@ -73,12 +73,36 @@ async fn secrets_are_sealed_at_rest_under_a_private_key_file() {
     );
     let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir.join(VAULT_KEY_FILE)), 0o600);
+    assert_eq!(mode(&dir.join(STORE_FILE)), 0o600, "the store is not left to the umask");
     assert_eq!(mode(&dir), 0o700, "a folder made by the store is private too");
 
     // A key file someone opened up is narrowed again.
     std::fs::set_permissions(dir.join(VAULT_KEY_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
     drop(LocalData::open(&dir).unwrap());
     assert_eq!(mode(&dir.join(VAULT_KEY_FILE)), 0o600);
+}
+
+#[tokio::test]
+async fn a_data_folder_open_to_others_is_refused_and_a_loose_store_file_narrowed() {
+    let (_root, dir) = folder();
+    drop(LocalData::open(&dir).unwrap());
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refused = LocalData::open(&dir)
+        .err()
+        .expect("a folder others can read is refused");
+    assert!(matches!(refused, OpenError::Io { .. }), "{refused}");
+    assert!(refused.to_string().contains("chmod 700"), "{refused}");
+
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.join(STORE_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(LocalData::open(&dir).unwrap());
+    assert_eq!(
+        mode(&dir.join(STORE_FILE)),
+        0o600,
+        "a store others could read is narrowed"
+    );
 }
 
 #[tokio::test]

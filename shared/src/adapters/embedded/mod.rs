@@ -138,6 +138,7 @@ impl LocalData {
             message: err.to_string(),
         };
         create_private_dir(dir).map_err(|e| io(&e))?;
+        private_store_file(&dir.join(STORE_FILE)).map_err(|e| io(&e))?;
         let db = redb::Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(dir.join(STORE_FILE))
@@ -159,19 +160,65 @@ impl LocalData {
     }
 }
 
-/// Makes `dir` (and its parents) if absent, readable by this user only when made here.
+/// Makes `dir` (and its parents) if absent, readable by this user only; a folder already there
+/// must be this user's and closed to others, since whoever can write in it can replace the
+/// store or the vault key.
 ///
 /// # Errors
-/// When the folder cannot be made.
+/// When the folder cannot be made, or is another user's or open to group or others.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    if !dir.is_dir() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        return builder.create(dir);
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
     #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    {
+        use std::os::unix::fs::MetadataExt;
+        let found = std::fs::metadata(dir)?;
+        if found.uid() != rustix::process::geteuid().as_raw() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "the data folder {} belongs to another user (uid {}); give this runner a folder of its own",
+                    dir.display(),
+                    found.uid()
+                ),
+            ));
+        }
+        if found.mode() & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "the data folder {} is open to other users (mode {:o}); close it with chmod 700",
+                    dir.display(),
+                    found.mode() & 0o777
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the store's file readable by this user only before redb opens it (redb would make
+/// it with the umask's mode), and narrows one found open to others.
+fn private_store_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    options.open(path)?;
+    Ok(())
 }
 
 impl EmbeddedStore {
