@@ -83,19 +83,24 @@ async fn secrets_are_sealed_at_rest_under_a_private_key_file() {
 }
 
 #[tokio::test]
-async fn a_data_folder_open_to_others_is_refused_and_a_loose_store_file_narrowed() {
+async fn a_data_folder_others_may_write_in_is_refused_and_loose_modes_narrowed() {
     let (_root, dir) = folder();
     drop(LocalData::open(&dir).unwrap());
     let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
 
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
     let refused = LocalData::open(&dir)
         .err()
-        .expect("a folder others can read is refused");
+        .expect("a folder others can write in is refused");
     assert!(matches!(refused, OpenError::Io { .. }), "{refused}");
     assert!(refused.to_string().contains("chmod 700"), "{refused}");
+    assert_eq!(mode(&dir), 0o775, "a refused folder is left as it was");
 
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // One others may only read (mkdir's usual 0755) is narrowed.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(LocalData::open(&dir).unwrap());
+    assert_eq!(mode(&dir), 0o700);
+
     std::fs::set_permissions(dir.join(STORE_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
     drop(LocalData::open(&dir).unwrap());
     assert_eq!(

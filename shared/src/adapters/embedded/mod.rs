@@ -160,12 +160,12 @@ impl LocalData {
     }
 }
 
-/// Makes `dir` (and its parents) if absent, readable by this user only; a folder already there
-/// must be this user's and closed to others, since whoever can write in it can replace the
-/// store or the vault key.
+/// Makes `dir` (and its parents) if absent, readable by this user only. A folder already there
+/// must be this user's, and not writable by group or others (who could replace the store or the
+/// vault key): either is refused. One others may only read is narrowed to this user.
 ///
 /// # Errors
-/// When the folder cannot be made, or is another user's or open to group or others.
+/// When the folder cannot be made or narrowed, is another user's, or others may write in it.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if !dir.is_dir() {
         let mut builder = std::fs::DirBuilder::new();
@@ -176,27 +176,26 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let found = std::fs::metadata(dir)?;
+        let refuse = |why: String| Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, why));
         if found.uid() != rustix::process::geteuid().as_raw() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                format!(
-                    "the data folder {} belongs to another user (uid {}); give this runner a folder of its own",
-                    dir.display(),
-                    found.uid()
-                ),
+            return refuse(format!(
+                "the data folder {} belongs to another user (uid {}); give this runner a folder of its own",
+                dir.display(),
+                found.uid()
             ));
         }
-        if found.mode() & 0o077 != 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                format!(
-                    "the data folder {} is open to other users (mode {:o}); close it with chmod 700",
-                    dir.display(),
-                    found.mode() & 0o777
-                ),
+        let mode = found.mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return refuse(format!(
+                "others may write in the data folder {} (mode {mode:o}); close it with chmod 700",
+                dir.display()
             ));
+        }
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %dir.display(), mode = format!("{mode:o}"), "the data folder was readable by others; its mode is now 0700");
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
     }
     Ok(())

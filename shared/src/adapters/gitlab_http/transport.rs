@@ -1,4 +1,4 @@
-//! How requests reach GitLab: the client (built on first use, no redirects, SSRF-safe
+//! How requests reach GitLab: the client (built on first use, no redirects, no proxy, SSRF-safe
 //! resolving), the bearer token, and 429s retried after `Retry-After`.
 
 use std::net::SocketAddr;
@@ -57,6 +57,9 @@ impl HttpGitLab {
                 .timeout(Duration::from_secs(20))
                 .redirect(reqwest::redirect::Policy::none())
                 .dns_resolver(Arc::new(GuardedResolver))
+                // Through a proxy, the proxy would resolve `host_url`, out of the guard's sight,
+                // and get our token: GitLab is always called directly.
+                .no_proxy()
                 .build()
                 .expect("the TLS backend initialises")
         })
