@@ -172,7 +172,9 @@ pub async fn replace_gitlab_token(
     let version = record.credentials_version + 1;
     let secret = Credentials::personal(token, version).to_secret_json();
     match services.vault.put_secret(&name, &secret).await {
-        Err(VaultError::NotFound) => services.vault.create_secret(&name, &secret).await?,
+        // Only a delete removes it, and a delete running now would not purge a secret made
+        // again here: the token would live on where nothing removes it.
+        Err(VaultError::NotFound) => return Err(LookupError::Missing(crate::app::Missing::Integration).into()),
         other => other?,
     }
     let now = services.clock.now();

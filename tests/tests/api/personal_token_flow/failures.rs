@@ -96,6 +96,31 @@ async fn failed_write_leaves_nothing(backend: Backend) {
 
 on_backends!(app failed_write_leaves_nothing: memory, embedded, moto);
 
+/// A token replaced while the integration is being deleted (its secret already gone) answers
+/// 404 and makes no new secret: one the delete would not purge, holding a live token.
+async fn a_token_replaced_during_a_delete_makes_no_new_secret(backend: Backend) {
+    let h = Harness::new(backend, options(2)).await;
+    let id = h.connect().await["integration"]["id"].as_str().unwrap().to_string();
+    let name = h
+        .app
+        .services
+        .config
+        .credentials_secret_name(&IntegrationId::from(id.as_str()));
+    h.app.services.vault.delete_secret(&name).await.unwrap();
+    let (status, err) = h
+        .call(
+            Method::PUT,
+            &format!("/v1/integrations/{id}/gitlab-token"),
+            OWNER,
+            Some(&format!(r#"{{"access_token":"{PAT}"}}"#)),
+        )
+        .await;
+    assert_eq!((status, err["code"].as_str()), (404, Some("not_found")), "{err}");
+    assert!(h.app.services.vault.get_secret(&name).await.unwrap().is_none());
+}
+
+on_backends!(app a_token_replaced_during_a_delete_makes_no_new_secret: memory, embedded, moto);
+
 #[tokio::test]
 async fn replacing_the_token_keeps_the_same_gitlab_user() {
     let h = Harness::new(Backend::Memory, options(2)).await;
