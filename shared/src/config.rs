@@ -16,6 +16,9 @@ pub struct Config {
     /// Expected `iss` and `aud` of caller tokens (`TOKEN_ISSUER`, `TOKEN_AUDIENCE`).
     pub token_issuer: String,
     pub token_audience: String,
+    /// The longest lifetime (`exp` − `iat`) a caller token may have (`MAX_TOKEN_LIFETIME_SECONDS`,
+    /// default 30 days, so build systems' long-lived runner tokens still work).
+    pub max_token_lifetime_secs: i64,
     /// Public base URL GitLab and browsers reach us at (`PUBLIC_BASE_URL`), no trailing slash.
     /// Unset: the API's own domain as API Gateway reports it (never a client's `Host` header).
     pub public_base_url: Option<String>,
@@ -99,6 +102,7 @@ impl Config {
             caller_key_secret_id: required("CALLER_KEY_SECRET_ID")?,
             token_issuer: or("TOKEN_ISSUER", "oore"),
             token_audience: or("TOKEN_AUDIENCE", "oore-gitlab"),
+            max_token_lifetime_secs: number("MAX_TOKEN_LIFETIME_SECONDS", "2592000", 60, 366 * 24 * 3600)?,
             public_base_url: lookup("PUBLIC_BASE_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_string())
                 .filter(|v| !v.is_empty()),

@@ -77,6 +77,7 @@ fn assemble<S: Store>(config: Config, backends: Backends<S>) -> App {
         config.caller_key_secret_id.clone(),
         config.token_issuer.clone(),
         config.token_audience.clone(),
+        config.max_token_lifetime_secs,
     );
     let (handoff_port, worker): (Arc<dyn TriggerHandoff>, _) = match handoff {
         Handoff::Stream => (Arc::new(StreamHandoff), None),

@@ -80,22 +80,66 @@ async fn a_short_master_key_derives_nothing() {
     );
 }
 
+/// Caller tokens' times: expired, issued or valid only in the future, or made to live longer
+/// than `MAX_TOKEN_LIFETIME_SECONDS` (30 days by default) are refused; numbers at the ends of
+/// time are refused without overflowing.
 #[tokio::test]
-async fn a_token_expiring_at_the_end_of_time_does_not_overflow() {
+async fn caller_tokens_are_refused_outside_their_times_and_past_the_longest_lifetime() {
     let h = Harness::new(Backend::Memory, FakeOptions::default()).await;
     let config = &h.app.services.config;
-    let far = issue_token(
-        &SecretString::from(SIGNING_KEY.to_string()),
-        "u",
-        Role::Owner,
-        &config.token_issuer,
-        &config.token_audience,
-        i64::MAX - 10,
-        5,
-    )
-    .unwrap();
-    let (status, body) = h.call_with(Method::GET, "/v1/integrations", &far, None).await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(config.max_token_lifetime_secs, 30 * 86_400);
+    let now = h.clock.now();
+    let token = |times: serde_json::Value| {
+        let mut claims = json!({"sub": "u", "role": "owner", "iss": config.token_issuer, "aud": config.token_audience});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(times.as_object().unwrap().clone());
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SIGNING_KEY.as_bytes()),
+        )
+        .unwrap()
+    };
+    let cases = [
+        (json!({"iat": now, "exp": now + 30 * 86_400}), 200, "thirty days"),
+        (
+            json!({"iat": now - 10, "exp": now + 3600, "nbf": now - 10}),
+            200,
+            "valid since a moment ago",
+        ),
+        (
+            json!({"iat": now, "exp": now + 30 * 86_400 + 1}),
+            401,
+            "a second past thirty days",
+        ),
+        (json!({"iat": now + 3600, "exp": now + 7200}), 401, "issued in an hour"),
+        (
+            json!({"iat": now, "exp": now + 7200, "nbf": now + 3600}),
+            401,
+            "valid from an hour on",
+        ),
+        (json!({"iat": now - 7200, "exp": now - 3600}), 401, "expired"),
+        (json!({"exp": now + 3600}), 401, "no iat"),
+        (
+            json!({"iat": i64::MAX - 10, "exp": i64::MAX}),
+            401,
+            "issued at the end of time",
+        ),
+        (
+            json!({"iat": i64::MIN, "exp": i64::MAX}),
+            401,
+            "living from the start to the end of time",
+        ),
+    ];
+    for (times, expected, what) in cases {
+        let (status, body) = h.call_with(Method::GET, "/v1/integrations", &token(times), None).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        if expected == 401 {
+            assert_eq!(body["code"], "invalid_session", "{what}");
+        }
+    }
 }
 
 #[tokio::test]

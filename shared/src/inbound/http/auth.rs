@@ -11,8 +11,8 @@ use crate::domain::secrets::{WeakKey, require_strong_key};
 use crate::inbound::http::envelope::ApiError;
 use crate::ports::{Clock, SecretVault};
 
-/// Clock skew tolerated on `exp`, as jsonwebtoken's own default.
-const EXPIRY_LEEWAY_SECS: i64 = 60;
+/// Clock skew tolerated on `exp`, `iat` and `nbf`, as jsonwebtoken's own default.
+const LEEWAY_SECS: i64 = 60;
 
 /// The daemon's roles, and ours for build systems. owner/admin may change integrations;
 /// developer and qa_viewer may read; a runner may only list, read, claim and report build
@@ -57,6 +57,9 @@ pub struct Claims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// Not valid before (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// An authenticated caller.
@@ -75,6 +78,7 @@ pub struct Authenticator {
     key_secret_id: String,
     issuer: String,
     audience: String,
+    max_lifetime_secs: i64,
 }
 
 impl Authenticator {
@@ -84,6 +88,7 @@ impl Authenticator {
         key_secret_id: String,
         issuer: String,
         audience: String,
+        max_lifetime_secs: i64,
     ) -> Self {
         Authenticator {
             vault,
@@ -91,6 +96,7 @@ impl Authenticator {
             key_secret_id,
             issuer,
             audience,
+            max_lifetime_secs,
         }
     }
 
@@ -145,15 +151,33 @@ impl Authenticator {
             &validation,
         )
         .map_err(|_| invalid())?;
-        // `exp` is the caller's number: saturate rather than overflow near i64::MAX.
-        if data.claims.exp.saturating_add(EXPIRY_LEEWAY_SECS) < self.clock.now() {
-            return Err(invalid());
-        }
+        check_times(&data.claims, self.clock.now(), self.max_lifetime_secs)?;
         Ok(Caller {
             user_id: data.claims.sub,
             role: data.claims.role,
         })
     }
+}
+
+/// A token's times against `now`: not expired, not issued or valid only in the future, and
+/// not made to live longer than `max_lifetime` (a stolen long-lived token is a standing key).
+/// Every number is the caller's: arithmetic saturates rather than overflows.
+fn check_times(claims: &Claims, now: i64, max_lifetime: i64) -> Result<(), ApiError> {
+    let refuse = |message: &str| Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_session", message));
+    if claims.exp.saturating_add(LEEWAY_SECS) < now {
+        return refuse("the bearer token is invalid or has expired; sign in again");
+    }
+    if claims.iat.saturating_sub(LEEWAY_SECS) > now
+        || claims.nbf.is_some_and(|nbf| nbf.saturating_sub(LEEWAY_SECS) > now)
+    {
+        return refuse("the bearer token is not valid yet (iat or nbf is in the future)");
+    }
+    if claims.exp.saturating_sub(claims.iat) > max_lifetime {
+        return refuse(
+            "the bearer token lives longer than this service accepts (MAX_TOKEN_LIFETIME_SECONDS); issue a shorter one",
+        );
+    }
+    Ok(())
 }
 
 /// The key material: the secret as stored, or its `key` field when the secret is JSON
@@ -190,8 +214,9 @@ pub fn issue_token(
         role,
         iss: issuer.into(),
         aud: audience.into(),
-        exp: now + ttl_secs,
+        exp: now.saturating_add(ttl_secs),
         iat: now,
+        nbf: None,
     };
     #[allow(clippy::expect_used, reason = "HS256 over an in-memory key has no failure to report")]
     Ok(encode(
