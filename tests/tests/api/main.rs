@@ -9,6 +9,7 @@ mod aws_faults;
 mod build_triggers;
 mod cors;
 mod embedded_store;
+mod gitlab_bounds;
 mod hardening;
 mod hook_oauth_contract;
 mod lambda_events;

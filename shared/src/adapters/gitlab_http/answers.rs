@@ -1,10 +1,11 @@
-//! How GitLab's answers are read: statuses as errors, paging headers, `Retry-After`, token
-//! answers that must never be quoted, and error texts without URLs.
+//! How GitLab's answers are read: bodies up to a bound, statuses as errors, paging headers,
+//! `Retry-After`, token answers that must never be quoted, and error texts without URLs.
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::domain::oauth::OAuthTokens;
@@ -66,6 +67,36 @@ pub(super) fn link_next_page(headers: &HeaderMap) -> Option<u32> {
         })
 }
 
+/// The most of one answer we read: a page of 100 projects with every field is well under a
+/// megabyte; a host sending more is not GitLab, or not well.
+pub(super) const MOST_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// An answer's body, refused once it passes `most` bytes (by its length, or as it streams in).
+pub(super) async fn body_within(mut response: Response, most: usize) -> Result<Vec<u8>, GitLabError> {
+    let too_long = || GitLabError::Decode(format!("GitLab's answer is longer than {most} bytes"));
+    if response.content_length().is_some_and(|len| len > most as u64) {
+        return Err(too_long());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| GitLabError::Unreachable(describe(&e)))?
+    {
+        if body.len() + chunk.len() > most {
+            return Err(too_long());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// An answer's JSON body, read within [`MOST_ANSWER_BYTES`].
+pub(super) async fn json_within<T: DeserializeOwned>(response: Response) -> Result<T, GitLabError> {
+    let body = body_within(response, MOST_ANSWER_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| GitLabError::Decode(e.to_string()))
+}
+
 pub(super) async fn check_status(response: Response) -> Result<Response, GitLabError> {
     let status = response.status();
     if status.is_success() {
@@ -74,7 +105,7 @@ pub(super) async fn check_status(response: Response) -> Result<Response, GitLabE
     Err(match status {
         StatusCode::UNAUTHORIZED => {
             // Two shapes: {"message": "401 Unauthorized"} and {"error": "invalid_token", "error_description": "..."}.
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let body: serde_json::Value = json_within(response).await.unwrap_or_default();
             let description = body
                 .get("error_description")
                 .and_then(|v| v.as_str())

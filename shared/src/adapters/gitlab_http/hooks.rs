@@ -4,7 +4,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::gitlab_http::HttpGitLab;
-use crate::adapters::gitlab_http::answers::{describe, header_u32, link_next_page};
+use crate::adapters::gitlab_http::answers::{header_u32, json_within, link_next_page};
 use crate::domain::gitlab::ProjectHook;
 use crate::domain::host::HostUrl;
 use crate::domain::ids::ProjectId;
@@ -26,7 +26,7 @@ impl HttpGitLab {
                 .append_pair("page", &page.to_string());
             let response = self.send(self.get(url, Some(token))).await?;
             let next = header_u32(response.headers(), "x-next-page").or_else(|| link_next_page(response.headers()));
-            let batch: Vec<ProjectHook> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
+            let batch: Vec<ProjectHook> = json_within(response).await?;
             hooks.extend(batch);
             match next {
                 Some(n) if n > page => page = n,
@@ -44,7 +44,7 @@ impl HttpGitLab {
     ) -> Result<ProjectHook, GitLabError> {
         let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}"));
         let response = self.send(self.get(url, Some(token))).await?;
-        response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
+        json_within(response).await
     }
 
     /// GitLab sends the hook a test event of `trigger`; a 2xx answer from the hook re-enables it.
@@ -99,6 +99,6 @@ impl HttpGitLab {
                 .post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
         };
         let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
-        response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))
+        json_within(response).await
     }
 }

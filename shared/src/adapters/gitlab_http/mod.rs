@@ -14,7 +14,7 @@ use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{
     Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
 };
-use answers::{describe, header_u32, link_next_page, read_token_answer};
+use answers::{MOST_ANSWER_BYTES, body_within, describe, header_u32, json_within, link_next_page, read_token_answer};
 
 mod answers;
 mod hooks;
@@ -56,7 +56,7 @@ impl GitLabApi for HttpGitLab {
             .append_pair("page", &page.to_string());
         let response = self.send(self.get(url, Some(token))).await?;
         let headers = response.headers().clone();
-        let projects: Vec<GitLabProject> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
+        let projects: Vec<GitLabProject> = json_within(response).await?;
         Ok(ProjectsPage {
             projects,
             next_page: header_u32(&headers, "x-next-page").or_else(|| link_next_page(&headers)),
@@ -88,7 +88,7 @@ impl GitLabApi for HttpGitLab {
         }
         let response = self.send(self.get(url, Some(token))).await?;
         let headers = response.headers().clone();
-        let projects: Vec<GitLabProject> = response.json().await.map_err(|e| GitLabError::Decode(describe(&e)))?;
+        let projects: Vec<GitLabProject> = json_within(response).await?;
         // Offset answers carry `x-page`; keyset answers never do.
         let keyset = !headers.contains_key("x-page");
         let has_next = headers
@@ -288,9 +288,8 @@ impl GitLabApi for HttpGitLab {
             .send(self.with_token(self.client().post(url).json(&body), Some(token)))
             .await?;
         // The answer holds the token: a decode error must not quote it.
-        let issued: Issued = response
-            .json()
-            .await
+        let body = body_within(response, MOST_ANSWER_BYTES).await?;
+        let issued: Issued = serde_json::from_slice(&body)
             .map_err(|_| GitLabError::Decode("GitLab's deploy token answer is not in the expected form".into()))?;
         Ok(DeployToken {
             id: issued.id,

@@ -13,13 +13,15 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::adapters::gitlab_http::HttpGitLab;
-use crate::adapters::gitlab_http::answers::{check_status, describe, retry_after};
+use crate::adapters::gitlab_http::answers::{body_within, check_status, describe, json_within, retry_after};
 use crate::domain::host::is_forbidden_ip;
 use crate::ports::GitLabError;
 
 /// How many times a rate-limited request is sent again, and the longest wait we accept.
 const RATE_LIMIT_RETRIES: u32 = 3;
 const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(10);
+/// An OAuth token answer is a few hundred bytes.
+const MOST_OAUTH_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Resolves names with the system resolver and drops link-local and metadata addresses, so a
 /// host name that points at 169.254.169.254 is refused just like the literal address.
@@ -116,12 +118,9 @@ impl HttpGitLab {
         crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
         let response = response.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+        let body = body_within(response, MOST_OAUTH_ANSWER_BYTES).await?;
         if status.is_success() {
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         let refusal = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
@@ -133,10 +132,6 @@ impl HttpGitLab {
     }
 
     pub(super) async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &SecretString) -> Result<T, GitLabError> {
-        let response = self.send(self.get(url, Some(token))).await?;
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| GitLabError::Decode(describe(&e)))
+        json_within(self.send(self.get(url, Some(token))).await?).await
     }
 }

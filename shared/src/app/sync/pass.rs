@@ -28,6 +28,9 @@ pub(super) const LEASE_SECS: i64 = 60;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// Time left under which a job stops and hands the rest of its pass to the next job.
 pub(crate) const HANDOVER_MARGIN: Duration = Duration::from_secs(20);
+/// The most projects one pass stores: ten times the largest account measured. A host listing
+/// more (a loop, or not GitLab) fails the pass instead of filling the table.
+pub(crate) const MOST_PROJECTS_PER_PASS: u64 = 1_000_000;
 
 /// One job's share of a pass.
 pub(super) struct Pass<'a> {
@@ -209,7 +212,16 @@ impl<'a> Pass<'a> {
         }
         let services = self.services;
         let id = &self.integration.id;
-        let generation = self.record.lock().await.generation;
+        let (generation, seen) = {
+            let record = self.record.lock().await;
+            (record.generation, record.repositories_seen)
+        };
+        if seen.saturating_add(page.len() as u64) > MOST_PROJECTS_PER_PASS {
+            return Err(PassError::Failed(SyncFailure {
+                kind: SyncFailureKind::GitLabUnavailable,
+                message: format!("GitLab listed more than {MOST_PROJECTS_PER_PASS} projects; the pass stopped there"),
+            }));
+        }
         let now = services.clock.now();
         let ids: Vec<_> = page.iter().map(|p| p.id).collect();
         let existing = services.repositories.get_repositories(id, &ids).await?;

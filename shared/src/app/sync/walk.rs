@@ -28,6 +28,10 @@ const SLICES_PER_WALKER: u64 = 4;
 /// How often one page may meet a 429 that the client did not wait out before the walk gives up.
 const RATE_LIMITED_TRIES: u32 = 8;
 
+/// The most offset pages a walk reads: GitLab stops offset pages of projects at 50,000 records
+/// (500 pages); a host claiming far more is not followed into millions of requests.
+pub const MOST_OFFSET_PAGES: u32 = 10_000;
+
 /// A pause every walker honours: when GitLab rate limits one of them, all wait.
 #[derive(Default)]
 pub struct RateGate {
@@ -113,11 +117,13 @@ pub async fn plan_slices(
         return Ok(Some(Vec::new()));
     };
     let slices = (concurrency.max(1) as u64 * SLICES_PER_WALKER).min(highest.max(1));
+    // GitLab's number: in u128, `highest * k` cannot wrap, and each bound is at most `highest`.
+    let bound = |k: u64| (u128::from(highest) * u128::from(k) / u128::from(slices)) as u64;
     Ok(Some(
         (0..slices)
             .map(|k| IdSlice {
-                after: highest * k / slices,
-                last: highest * (k + 1) / slices,
+                after: bound(k),
+                last: bound(k + 1),
             })
             .filter(|slice| slice.last > slice.after)
             .collect(),
@@ -134,7 +140,7 @@ pub async fn slice_page(
 ) -> Result<(Vec<GitLabProject>, bool), GitLabError> {
     let range = KeysetRange {
         id_after: Some(slice.after),
-        id_before: Some(slice.last + 1),
+        id_before: Some(slice.last.saturating_add(1)),
         descending: false,
         per_page: PER_PAGE,
     };
@@ -156,7 +162,7 @@ async fn walk_slice(
     loop {
         let range = KeysetRange {
             id_after: Some(cursor),
-            id_before: Some(last + 1),
+            id_before: Some(last.saturating_add(1)),
             descending: false,
             per_page: PER_PAGE,
         };
@@ -184,15 +190,19 @@ pub async fn fetch_by_offset(
 ) -> Result<Vec<GitLabProject>, GitLabError> {
     let first = gate.call(|| gitlab.projects_page(host, token, 1, PER_PAGE)).await?;
     let mut projects = first.projects;
-    let mut next = first.next_page;
-    if let (Some(total), Some(_)) = (first.total_pages, first.next_page) {
+    let mut next = first.next_page.filter(|n| *n <= MOST_OFFSET_PAGES);
+    let total = first.total_pages.map(|t| t.min(MOST_OFFSET_PAGES));
+    if let (Some(total), Some(_)) = (total, next) {
         let pages: Vec<_> = stream::iter(2..=total)
             .map(|page| gate.call(move || gitlab.projects_page(host, token, page, PER_PAGE)))
             .buffered(concurrency.max(1))
             .try_collect()
             .await?;
         // Projects added while we read may have grown the listing past the total we were told.
-        next = pages.last().and_then(|p| p.next_page).filter(|n| *n > total);
+        next = pages
+            .last()
+            .and_then(|p| p.next_page)
+            .filter(|n| *n > total && *n <= MOST_OFFSET_PAGES);
         for page in pages {
             projects.extend(page.projects);
         }
@@ -202,7 +212,7 @@ pub async fn fetch_by_offset(
             .call(|| gitlab.projects_page(host, token, page_number, PER_PAGE))
             .await?;
         projects.extend(page.projects);
-        next = page.next_page.filter(|n| *n > page_number);
+        next = page.next_page.filter(|n| *n > page_number && *n <= MOST_OFFSET_PAGES);
     }
     Ok(projects)
 }
