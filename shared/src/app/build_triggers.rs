@@ -209,12 +209,36 @@ pub async fn claim_build_trigger(
     match issue_clone_credential(services, &claimed, now).await {
         Ok(done) => Ok(done),
         Err(err) => {
-            // Whatever stopped the credential, the trigger must not stay claimed by nobody.
-            if let Err(requeue_err) = services.triggers.update_trigger(&claimed.requeued(now)).await {
-                tracing::warn!(trigger_id = %claimed.id, error = %requeue_err, "a failed claim could not be queued again; its claim runs out on its own");
+            // Whatever stopped the credential, the trigger must not stay claimed by nobody. A
+            // refusal by GitLab counts towards failing it; a passing fault does not.
+            let next = match &err {
+                TriggerError::CloneCredentialUnavailable(refusal) if is_refusal(refusal) => {
+                    claimed.clone_refused(&refusal.short_reason(), now)
+                }
+                _ => claimed.requeued(now),
+            };
+            match services.triggers.update_trigger(&next).await {
+                Ok(()) if next.status == TriggerStatus::Failed => {
+                    tracing::warn!(trigger_id = %next.id, "a trigger GitLab would not let us clone failed");
+                    report_commit_status(services, &next, "failed").await;
+                }
+                Ok(()) => {}
+                Err(requeue_err) => {
+                    tracing::warn!(trigger_id = %claimed.id, error = %requeue_err, "a failed claim could not be queued again; its claim runs out on its own");
+                }
             }
             Err(err)
         }
+    }
+}
+
+/// GitLab saying no about the project (not the token, not a passing fault): asking again will
+/// not change its answer.
+fn is_refusal(err: &GitLabError) -> bool {
+    match err {
+        GitLabError::Forbidden | GitLabError::NotFound => true,
+        GitLabError::Status(code) => (400..500).contains(code) && *code != 429,
+        _ => false,
     }
 }
 

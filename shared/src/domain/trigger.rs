@@ -21,6 +21,13 @@ pub enum TriggerStatus {
     Skipped,
 }
 
+/// Refusals of a clone credential after which a trigger fails rather than waits again.
+pub const MOST_CLONE_REFUSALS: u32 = 3;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl TriggerStatus {
     pub const ALL: [TriggerStatus; 7] = [
         TriggerStatus::Queued,
@@ -147,6 +154,9 @@ pub struct Trigger {
     /// Until when the delivery that made it is kept (its log entry and dedupe protection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_kept_until: Option<i64>,
+    /// How often GitLab refused the clone credential for a claim of it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clone_refusals: u32,
     /// The log entry id of the delivery that made it: time-ordered, so triggers and log entries
     /// of one second keep the order they arrived in (the trigger id is derived, not ordered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +195,7 @@ impl Trigger {
             delivery_key: delivery_key.to_string(),
             delivery_kept_until: None,
             delivery_entry: None,
+            clone_refusals: 0,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -238,6 +249,26 @@ impl Trigger {
             updated_at: now,
             version: self.version + 1,
             ..self.clone()
+        }
+    }
+
+    /// The trigger after GitLab refused a clone credential for its claim: queued again, or
+    /// failed with `reason` at the [`MOST_CLONE_REFUSALS`]th refusal, so a repository GitLab will
+    /// not let us clone does not hold the head of the queue forever.
+    pub fn clone_refused(&self, reason: &str, now: i64) -> Trigger {
+        let refusals = self.clone_refusals.saturating_add(1);
+        let queued = self.requeued(now);
+        if refusals < MOST_CLONE_REFUSALS {
+            return Trigger {
+                clone_refusals: refusals,
+                ..queued
+            };
+        }
+        Trigger {
+            status: TriggerStatus::Failed,
+            description: Some(format!("GitLab refused a clone credential {refusals} times: {reason}")),
+            clone_refusals: refusals,
+            ..queued
         }
     }
 

@@ -308,27 +308,47 @@ async fn a_claim_without_reports_runs_out_and_its_credential_is_revoked() {
     );
 }
 
-#[tokio::test]
-async fn a_refused_clone_credential_puts_the_trigger_back() {
-    let s = setup(Backend::Memory).await;
+/// GitLab refusing the clone credential puts the trigger back, and at the third refusal fails
+/// it with the reason (GitLab shows `failed`), so a repository we may not clone does not hold
+/// the head of the queue forever.
+async fn a_trigger_gitlab_will_not_let_us_clone_fails_at_the_third_refusal(backend: Backend) {
+    let s = setup(backend).await;
     s.h.gitlab.state.builds.make_developer_only(PROJECT);
     let id = new_trigger(&s).await;
     let runner = s.h.token_for(Role::Runner, "runner-1");
-    let (status, err) = s.h.call_with(Method::POST, &claim_path(&id), &runner, None).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (409, Some("clone_credential_unavailable")),
-        "{err}"
-    );
-    assert!(
-        err["error"].as_str().unwrap().contains("Maintainer"),
-        "it says what to grant: {err}"
-    );
-    let (_, got) =
+    let read = || async {
         s.h.call_with(Method::GET, &format!("/v1/build-triggers/{id}"), &runner, None)
-            .await;
-    assert_eq!(got["trigger"]["status"], "queued");
+            .await
+            .1
+    };
+    for refusal in 1..=3 {
+        let (status, err) = s.h.call_with(Method::POST, &claim_path(&id), &runner, None).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (409, Some("clone_credential_unavailable")),
+            "refusal {refusal}: {err}"
+        );
+        assert!(
+            err["error"].as_str().unwrap().contains("Maintainer"),
+            "it says what to grant: {err}"
+        );
+        let expected = if refusal < 3 { "queued" } else { "failed" };
+        assert_eq!(read().await["trigger"]["status"], expected, "after refusal {refusal}");
+    }
+    let failed = read().await;
+    assert!(
+        failed["trigger"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("refused a clone credential 3 times"),
+        "{failed}"
+    );
+    assert_eq!(wait_for_states(&s, 2).await.last().map(String::as_str), Some("failed"));
+    let (status, _) = s.h.call_with(Method::POST, &claim_path(&id), &runner, None).await;
+    assert_eq!(status, 409, "a failed trigger is not claimed again");
 }
+
+on_backends!(app a_trigger_gitlab_will_not_let_us_clone_fails_at_the_third_refusal: memory, embedded, moto);
 
 /// With nobody reading the queue, the schedule alone queues a run-out claim again and revokes
 /// its clone credential; a read of the trigger never shows a run-out claim as held.
