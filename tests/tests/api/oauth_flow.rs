@@ -124,12 +124,33 @@ async fn whole_flow(backend: Backend) {
     assert_eq!((status, location), (200, None));
     assert!(page.contains("unknown or was already used"), "{page}");
 
-    // Delete revokes both tokens at GitLab before removing the secret.
+    // Hooks on two projects; someone removes one at GitLab by hand (its delete will be a 404).
+    let listed = repos["repositories"].as_array().unwrap();
+    let hooked: Vec<(String, u64)> = listed[..2]
+        .iter()
+        .map(|r| {
+            let project = r["external_id"].as_str().unwrap().parse().unwrap();
+            (r["id"].as_str().unwrap().to_string(), project)
+        })
+        .collect();
+    for (repository, _) in &hooked {
+        let path = format!("/v1/integration-repositories/{repository}/gitlab-webhook");
+        let (status, answer) = h.call(Method::POST, &path, OWNER, Some("{}")).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    h.gitlab.state.hooks_clear(hooked[1].1);
+
+    // Delete removes the hooks while the token still works (a hook GitLab no longer has counts
+    // as removed), then revokes both tokens at GitLab, then removes the secret.
     let access = stored_access_token(&h, &id).await;
     let (status, _) = h
         .call(Method::DELETE, &format!("/v1/integrations/{id}"), OWNER, None)
         .await;
     assert_eq!(status, 200);
+    assert!(
+        h.gitlab.state.hooks(hooked[0].1).is_empty(),
+        "the hook went before the token that removes it was revoked"
+    );
     assert_eq!(h.gitlab.state.oauth.revocations.load(Ordering::SeqCst), 2);
     assert_eq!(h.gitlab.state.token_state(&access), Some(TokenState::Revoked));
     assert_eq!(h.gitlab.state.oauth.live_refresh_tokens(), 0);
