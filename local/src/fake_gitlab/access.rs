@@ -72,12 +72,33 @@ pub(crate) async fn gate(state: &FakeState) -> Option<Response> {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
-    state.failing.load(Ordering::SeqCst).then(|| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"message": "503 Service Unavailable"})),
-        )
-            .into_response()
+    if state.failing.load(Ordering::SeqCst) {
+        return Some(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"message": "503 Service Unavailable"})),
+            )
+                .into_response(),
+        );
+    }
+    let percent = state.failure_percent.load(Ordering::SeqCst);
+    (percent > 0 && rand::random_range(0..100) < percent).then(|| {
+        state.failed_at_random.fetch_add(1, Ordering::SeqCst);
+        match rand::random_range(0..3) {
+            0 => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"message": "500 Internal Server Error"})),
+            )
+                .into_response(),
+            1 => (StatusCode::BAD_GATEWAY, "<html><body>502 Bad Gateway</body></html>").into_response(),
+            _ => {
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response();
+                response
+                    .headers_mut()
+                    .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                response
+            }
+        }
     })
 }
 

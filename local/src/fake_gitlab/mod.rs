@@ -156,6 +156,8 @@ impl FakeGitLab {
             delay_ms: AtomicU64::new(options.delay.as_millis() as u64),
             rate_limit_next: AtomicU32::new(0),
             failing: Default::default(),
+            failure_percent: AtomicU32::new(0),
+            failed_at_random: AtomicU64::new(0),
             project_requests: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),

@@ -78,6 +78,11 @@ pub struct FakeState {
     pub(crate) rate_limit_next: AtomicU32,
     /// Answer every request with 503 (GitLab down).
     pub failing: std::sync::atomic::AtomicBool,
+    /// The share of API requests (percent) answered, at random, with 500, 502 or 429 (with
+    /// `Retry-After: 1`), as GitLab having a bad moment does; 0 by default.
+    pub failure_percent: AtomicU32,
+    /// API requests the failure rate failed.
+    pub failed_at_random: AtomicU64,
     pub project_requests: AtomicU64,
     pub(crate) in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,

@@ -7,7 +7,6 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::app::claim_expiry::{requeue, revoke_clone_credential};
-use crate::app::commit_status::report_commit_status;
 use crate::app::credentials::{self, CredentialsError};
 use crate::app::{Missing, Services};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
@@ -220,7 +219,7 @@ pub async fn claim_build_trigger(
             match services.triggers.update_trigger(&next).await {
                 Ok(()) if next.status == TriggerStatus::Failed => {
                     tracing::warn!(trigger_id = %next.id, "a trigger GitLab would not let us clone failed");
-                    report_commit_status(services, &next, "failed").await;
+                    services.handoff.state_changed(&next);
                 }
                 Ok(()) => {}
                 Err(requeue_err) => {
@@ -338,9 +337,8 @@ pub async fn report_build_status(
         Err(StoreError::Conflict) => return Err(TriggerError::AlreadyClaimed),
         other => other?,
     }
-    report_commit_status(services, &updated, updated.status.as_str()).await;
-    if updated.status.is_final() {
-        revoke_clone_credential(services, &updated).await;
-    }
+    // Answered once stored: GitLab is shown the state, and a final one's clone credential is
+    // revoked, off the request path and after every earlier state of this trigger.
+    services.handoff.state_changed(&updated);
     Ok(trigger_view(services, &updated).await?)
 }

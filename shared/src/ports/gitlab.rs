@@ -36,6 +36,16 @@ pub enum GitLabError {
 }
 
 impl GitLabError {
+    /// A failure that passes: GitLab overloaded or unreachable, not a refusal. Asking again
+    /// later may succeed.
+    pub fn is_passing(&self) -> bool {
+        match self {
+            GitLabError::RateLimited { .. } | GitLabError::Unreachable(_) => true,
+            GitLabError::Status(code) => (500..600).contains(code),
+            _ => false,
+        }
+    }
+
     /// What a caller may be told: the kind of failure, never the connection's error chain
     /// (addresses, ports, TLS details), which stays in the logs.
     pub fn short_reason(&self) -> String {

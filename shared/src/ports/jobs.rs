@@ -33,6 +33,12 @@ pub struct QueueError(pub String);
 pub trait TriggerHandoff: Send + Sync {
     /// Never blocks and never fails the delivery: what cannot be handed off is logged.
     fn enqueue(&self, trigger: &Trigger);
+    /// A stored trigger's state changed (a report, a claim GitLab refused): its commit status
+    /// follows off the request path, after every earlier state of the same trigger. Never
+    /// blocks. On AWS the table's stream does this: nothing to do.
+    fn state_changed(&self, trigger: &Trigger) {
+        let _ = trigger;
+    }
 }
 
 /// Where `Build Triggered` events go (an EventBridge bus on AWS).

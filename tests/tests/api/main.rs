@@ -10,6 +10,7 @@ mod build_triggers;
 mod cors;
 mod embedded_store;
 mod gitlab_bounds;
+mod gitlab_faults;
 mod hardening;
 mod hook_oauth_contract;
 mod lambda_events;

@@ -39,9 +39,19 @@ pub(super) fn describe(err: &reqwest::Error) -> String {
     text
 }
 
+/// How long GitLab asks us to wait: `Retry-After` (seconds), else `RateLimit-Reset` (the Unix
+/// time its window resets).
 pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let seconds = |name| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    if let Some(wait) = seconds(RETRY_AFTER.as_str()) {
+        return Some(Duration::from_secs(wait));
+    }
+    let reset = seconds("ratelimit-reset")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(reset.saturating_sub(now)))
 }
 
 pub(super) fn header_u32(headers: &HeaderMap, name: &str) -> Option<u32> {

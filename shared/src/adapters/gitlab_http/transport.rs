@@ -1,5 +1,6 @@
 //! How requests reach GitLab: the client (built on first use, no redirects, no proxy, SSRF-safe
-//! resolving), the bearer token, and 429s retried after `Retry-After`.
+//! resolving), the bearer token, and GitLab's passing failures (5xx, 429, timeouts, dropped
+//! connections) sent again with backoff, after `Retry-After` or `RateLimit-Reset` when given.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,9 +18,14 @@ use crate::adapters::gitlab_http::answers::{body_within, check_status, describe,
 use crate::domain::host::is_forbidden_ip;
 use crate::ports::GitLabError;
 
-/// How many times a rate-limited request is sent again, and the longest wait we accept.
-const RATE_LIMIT_RETRIES: u32 = 3;
+/// How often a request GitLab failed in passing is sent in all, the first pause between tries
+/// (doubling, with jitter), and the longest wait GitLab may ask for.
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(10);
+/// No try starts later than this after the first: with the 20 s timeout a call stays within
+/// API Gateway's 29 s.
+const RETRY_BUDGET: Duration = Duration::from_secs(8);
 /// An OAuth token answer is a few hundred bytes.
 const MOST_OAUTH_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -40,6 +46,13 @@ impl Resolve for GuardedResolver {
             Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
         })
     }
+}
+
+/// The pause before try `attempt + 1`: doubling from [`FIRST_BACKOFF`], between half and all
+/// of it at random, so callers that failed together do not come back together.
+fn backoff(attempt: u32) -> Duration {
+    let full = FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(6));
+    full.mul_f64(rand::random_range(0.5..=1.0))
 }
 
 impl HttpGitLab {
@@ -86,26 +99,40 @@ impl HttpGitLab {
         }
     }
 
-    /// Sends, retrying 429s after their `Retry-After` (or a short back-off when GitLab gives none).
+    /// Sends, sending again what GitLab failed in passing: a 5xx gateway or server error, a 429
+    /// (after its `Retry-After` or `RateLimit-Reset`), a timeout or a dropped connection. Every
+    /// call this adapter makes may be repeated (reads, deletes, updates, statuses, and creations
+    /// whose copies GitLab tolerates), except OAuth's, which go through `oauth_post`.
     pub(super) async fn send(&self, request: RequestBuilder) -> Result<Response, GitLabError> {
-        let mut attempt = 0;
+        let began = tokio::time::Instant::now();
+        let mut attempt = 1;
         loop {
             let retry = request
                 .try_clone()
                 .ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
             let response = retry.send().await;
             crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
-            let response = response.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
-            if response.status() != StatusCode::TOO_MANY_REQUESTS {
-                return check_status(response).await;
-            }
-            let wait = retry_after(response.headers());
-            if attempt >= RATE_LIMIT_RETRIES || wait.is_some_and(|w| w > LONGEST_RETRY_WAIT) {
-                return Err(GitLabError::RateLimited {
-                    retry_after_secs: wait.map(|w| w.as_secs()),
-                });
-            }
-            tokio::time::sleep(wait.unwrap_or(Duration::from_millis(500 << attempt))).await;
+            let may_retry = attempt < ATTEMPTS && began.elapsed() < RETRY_BUDGET;
+            let wait = match response {
+                Err(err) if may_retry && (err.is_timeout() || err.is_connect()) => backoff(attempt),
+                Err(err) => return Err(GitLabError::Unreachable(describe(&err))),
+                Ok(response) => {
+                    let status = response.status();
+                    let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
+                    let passing = rate_limited || matches!(status.as_u16(), 500 | 502 | 503 | 504);
+                    let asked = retry_after(response.headers());
+                    if passing && may_retry && asked.is_none_or(|w| w <= LONGEST_RETRY_WAIT) {
+                        asked.unwrap_or_else(|| backoff(attempt))
+                    } else if rate_limited {
+                        return Err(GitLabError::RateLimited {
+                            retry_after_secs: asked.map(|w| w.as_secs()),
+                        });
+                    } else {
+                        return check_status(response).await;
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
             attempt += 1;
         }
     }

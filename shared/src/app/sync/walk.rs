@@ -25,8 +25,12 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Slices per walker: ids are not spread evenly, so more slices than walkers keep them all busy.
 const SLICES_PER_WALKER: u64 = 4;
 
-/// How often one page may meet a 429 that the client did not wait out before the walk gives up.
+/// How often one page may meet a 429 the client did not wait out before the walk gives up.
 const RATE_LIMITED_TRIES: u32 = 8;
+/// How often one page may fail through all the client's tries (GitLab down or overloaded)
+/// before the walk gives up: the page is taken up again after a pause rather than failing the
+/// pass at once.
+const FAILED_PAGE_TRIES: u32 = 3;
 
 /// The most offset pages a walk reads: GitLab stops offset pages of projects at 50,000 records
 /// (500 pages); a host claiming far more is not followed into millions of requests.
@@ -54,19 +58,25 @@ impl RateGate {
         }
     }
 
-    /// Runs `request`, waiting out the shared pause first and after every 429.
+    /// Runs `request`, waiting out the shared pause first and after every 429, and taking it
+    /// up again after a passing failure.
     pub async fn call<T, F, Fut>(&self, request: F) -> Result<T, GitLabError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, GitLabError>>,
     {
-        let mut tries = 0;
+        let (mut limited, mut failed) = (0, 0);
         loop {
             self.wait().await;
             match request().await {
-                Err(GitLabError::RateLimited { retry_after_secs }) if tries + 1 < RATE_LIMITED_TRIES => {
-                    tries += 1;
+                Err(GitLabError::RateLimited { retry_after_secs }) if limited + 1 < RATE_LIMITED_TRIES => {
+                    limited += 1;
                     self.pause(retry_after_secs).await;
+                }
+                Err(err) if err.is_passing() && failed + 1 < FAILED_PAGE_TRIES => {
+                    failed += 1;
+                    tracing::warn!(error = %err, failed, "a page GitLab failed is taken up again");
+                    tokio::time::sleep(Duration::from_secs(u64::from(failed))).await;
                 }
                 other => return other,
             }

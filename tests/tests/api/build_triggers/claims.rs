@@ -2,7 +2,7 @@
 //! wins, roles decide who may do what, bad reports change nothing, and a claim runs out.
 
 use crate::build_triggers::{
-    PROJECT, claim_path, new_trigger, setup, states, status_path, stream_event, wait_for_states,
+    PROJECT, claim_path, new_trigger, setup, states, status_path, stream_event, through_the_stream, wait_for_states,
 };
 use http::Method;
 use oore_gitlab_tests::Backend;
@@ -91,7 +91,10 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
     );
     assert_eq!(body["trigger"]["target_url"], "https://ci.example.com/builds/7");
 
-    assert_eq!(states(&s), vec!["pending", "running", "success"]);
+    // The reports were answered once stored; GitLab is shown each state after, in order (in
+    // AWS through the table's stream).
+    through_the_stream(&s, backend).await;
+    assert_eq!(wait_for_states(&s, 3).await, vec!["pending", "running", "success"]);
     let posted = s.h.gitlab.state.builds.statuses();
     assert!(
         posted
@@ -99,6 +102,10 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
             .all(|p| p.name == "oore-ci" && p.git_ref.as_deref() == Some("main"))
     );
     assert_eq!(posted[1].target_url.as_deref(), Some("https://ci.example.com/builds/7"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !s.h.gitlab.state.builds.deploy_tokens()[0].revoked && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(
         s.h.gitlab.state.builds.deploy_tokens()[0].revoked,
         "the final state revokes the clone credential"
@@ -108,6 +115,7 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
         s.h.call_with(Method::POST, &status_path(&id), &runner, Some(r#"{"state":"failed"}"#))
             .await;
     assert_eq!((status, err["code"].as_str()), (409, Some("trigger_finished")));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(states(&s).len(), 3, "a refused report reaches GitLab not at all");
 }
 
@@ -343,6 +351,7 @@ async fn a_trigger_gitlab_will_not_let_us_clone_fails_at_the_third_refusal(backe
             .contains("refused a clone credential 3 times"),
         "{failed}"
     );
+    through_the_stream(&s, backend).await;
     assert_eq!(wait_for_states(&s, 2).await.last().map(String::as_str), Some("failed"));
     let (status, _) = s.h.call_with(Method::POST, &claim_path(&id), &runner, None).await;
     assert_eq!(status, 409, "a failed trigger is not claimed again");

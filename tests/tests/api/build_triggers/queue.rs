@@ -1,7 +1,7 @@
 //! The build queue: what queues a build and what does not, names from the stored repository,
 //! paging and filters, and what a deleted integration or a status GitLab refuses does to it.
 
-use crate::build_triggers::{claim_path, deliver, new_trigger, push, setup, states, status_path, wait_for_states};
+use crate::build_triggers::{claim_path, deliver, new_trigger, push, setup, status_path, wait_for_states};
 use http::Method;
 use oore_gitlab_tests::{Backend, Harness, PAT};
 use oore_local::fake_gitlab::{FakeOptions, FakeToken};
@@ -224,7 +224,11 @@ async fn gitlab_failing_to_take_a_status_does_not_fail_the_report() {
         s.h.call_with(Method::POST, &status_path(&id), &runner, Some(r#"{"state":"running"}"#))
             .await;
     assert_eq!(status, 200);
-    assert_eq!(states(&s), vec!["pending", "running"], "retried past GitLab's two 503s");
+    assert_eq!(
+        wait_for_states(&s, 2).await,
+        vec!["pending", "running"],
+        "retried past GitLab's two 503s"
+    );
     s.h.gitlab
         .state
         .failing
