@@ -15,6 +15,7 @@ pub mod builds;
 pub mod hooks;
 pub mod oauth;
 pub mod projects;
+pub mod rate_limit;
 pub mod state;
 
 pub use state::{FakeOptions, FakeState, FakeToken, TokenState};
@@ -168,6 +169,7 @@ impl FakeGitLab {
             project_lookups: AtomicU64::new(0),
             oauth: Default::default(),
             builds: Default::default(),
+            rate: Default::default(),
         });
         state.set_projects(options.projects);
         let api = Router::new()
@@ -204,6 +206,10 @@ impl FakeGitLab {
             .route("/oauth/authorize", get(oauth::routes::authorize))
             .route("/oauth/token", post(oauth::routes::token))
             .route("/oauth/revoke", post(oauth::routes::revoke))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::limit_rate,
+            ))
             .with_state(state.clone());
         let app = if prefix.is_empty() {
             api

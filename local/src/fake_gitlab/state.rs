@@ -98,6 +98,8 @@ pub struct FakeState {
     pub oauth: crate::fake_gitlab::oauth::FakeOAuth,
     /// Commit statuses and deploy tokens (`builds`).
     pub builds: crate::fake_gitlab::builds::FakeBuilds,
+    /// GitLab's rate limit, when a test sets one.
+    pub rate: crate::fake_gitlab::rate_limit::RateWindows,
 }
 
 impl FakeState {

@@ -1,6 +1,7 @@
 //! GitLab failing one API call in five (500, 502, or 429 with `Retry-After`), as the AWS fault
 //! run fails AWS: a sync of 5,000 projects still stores every project, builds are claimed and
-//! reported with no 5xx to the runner, and every build's final status reaches GitLab last.
+//! reported with no 5xx to the runner, and every build's final status reaches GitLab last. And
+//! GitLab's rate limit: a sync paces itself to it instead of running into it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,6 +18,20 @@ const PROJECT: u64 = 1000;
 
 fn commit(n: usize) -> String {
     format!("{:040x}", n + 1)
+}
+
+/// Waits (bounded) until the integration's sync pass is no longer running; its detail.
+async fn settled(h: &Harness, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, detail) = h
+            .call(Method::GET, &format!("/v1/integrations/{id}"), Some(Role::Owner), None)
+            .await;
+        if detail["sync"]["state"] != "running" || Instant::now() > deadline {
+            return detail;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The states GitLab accepted for a commit, in order.
@@ -45,15 +60,7 @@ async fn a_gitlab_failing_one_call_in_five_loses_no_project_and_no_status() {
 
     // Connect, and the sync it starts.
     let connected = h.connect_token().await;
-    let detail_path = format!("/v1/integrations/{}", connected.id);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let detail = loop {
-        let (_, detail) = h.call(Method::GET, &detail_path, Some(Role::Owner), None).await;
-        if detail["sync"]["state"] != "running" || Instant::now() > deadline {
-            break detail;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let detail = settled(&h, connected.id.as_str()).await;
     assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
     assert_eq!(detail["repository_count"], PROJECTS, "{detail}");
 
@@ -112,4 +119,25 @@ async fn a_gitlab_failing_one_call_in_five_loses_no_project_and_no_status() {
         h.gitlab.state.failed_at_random.load(Ordering::SeqCst) > 10,
         "GitLab really failed calls"
     );
+}
+
+/// GitLab allowing 20 requests a 10-second window: the sync of 5,000 projects (some 55 calls)
+/// waits for each reset rather than being refused, keeping a tenth of the window free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_paces_itself_to_gitlabs_rate_limit() {
+    let h = Harness::new(
+        Backend::Memory,
+        FakeOptions {
+            projects: PROJECTS,
+            ..FakeOptions::default()
+        },
+    )
+    .await;
+    h.gitlab.state.set_rate_limit(20, 10);
+    let connected = h.connect_token().await;
+    let detail = settled(&h, connected.id.as_str()).await;
+    assert_eq!(detail["sync"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["repository_count"], PROJECTS, "{detail}");
+    let refused = h.gitlab.state.rate.refused.load(Ordering::SeqCst);
+    assert!(refused <= 2, "{refused} requests were refused for the rate limit");
 }

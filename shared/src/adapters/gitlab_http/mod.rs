@@ -18,6 +18,7 @@ use answers::{MOST_ANSWER_BYTES, body_within, describe, header_u32, json_within,
 
 mod answers;
 mod hooks;
+mod pacing;
 mod transport;
 
 /// The GitLab API client. The HTTP client is built on first use: building it loads the
@@ -26,6 +27,8 @@ mod transport;
 #[derive(Default)]
 pub struct HttpGitLab {
     client: std::sync::OnceLock<Client>,
+    /// Each token's rate limit window, as GitLab last told it.
+    pacer: pacing::Pacer,
 }
 
 #[async_trait]

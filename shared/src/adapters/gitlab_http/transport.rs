@@ -1,6 +1,7 @@
 //! How requests reach GitLab: the client (built on first use, no redirects, no proxy, SSRF-safe
 //! resolving), the bearer token, and GitLab's passing failures (5xx, 429, timeouts, dropped
-//! connections) sent again with backoff, after `Retry-After` or `RateLimit-Reset` when given.
+//! connections) sent again with backoff, after `Retry-After` or `RateLimit-Reset` when given;
+//! every call paced by the token's rate limit window (`pacing.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use url::Url;
 
 use crate::adapters::gitlab_http::HttpGitLab;
 use crate::adapters::gitlab_http::answers::{body_within, check_status, describe, json_within, retry_after};
+use crate::adapters::gitlab_http::pacing::window_key;
 use crate::domain::host::is_forbidden_ip;
 use crate::ports::GitLabError;
 
@@ -107,11 +109,21 @@ impl HttpGitLab {
         let began = tokio::time::Instant::now();
         let mut attempt = 1;
         loop {
-            let retry = request
+            let (client, built) = request
                 .try_clone()
-                .ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?;
-            let response = retry.send().await;
+                .ok_or_else(|| GitLabError::Unreachable("request could not be repeated".into()))?
+                .build_split();
+            let built = built.map_err(|e| GitLabError::Unreachable(describe(&e)))?;
+            let window = window_key(
+                &built.url().origin().ascii_serialization(),
+                built.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
+            );
+            self.pacer.before(&window).await;
+            let response = client.execute(built).await;
             crate::telemetry::count_gitlab_response(response.as_ref().ok().map(|r| r.status().as_u16()));
+            if let Ok(answer) = &response {
+                self.pacer.after(&window, answer.headers());
+            }
             let may_retry = attempt < ATTEMPTS && began.elapsed() < RETRY_BUDGET;
             let wait = match response {
                 Err(err) if may_retry && (err.is_timeout() || err.is_connect()) => backoff(attempt),
