@@ -285,6 +285,12 @@ async fn issue_clone_credential(
             other => other.into(),
         });
     }
+    // A delete that marked the integration while the token was issued will not find this claim
+    // in time to revoke it: the claim revokes its own.
+    if let Err(crate::app::LookupError::Missing(_)) = services.integration(&claimed.integration_id).await {
+        revoke_clone_credential(services, &with_token).await;
+        return Err(TriggerError::NotFound);
+    }
     tracing::info!(trigger_id = %claimed.id, "trigger claimed");
     Ok(ClaimedTrigger {
         trigger: view,

@@ -57,6 +57,31 @@ pub async fn requeue_expired_claims(services: &Services) -> Result<usize, StoreE
 /// here, so its clone credential is revoked before the integration goes.
 pub async fn has_active_builds(services: &Services, integration_id: &IntegrationId) -> Result<bool, StoreError> {
     let now = services.clock.now();
+    let active = active_triggers(services, integration_id).await?;
+    if active.iter().any(|t| !t.claim_expired(now)) {
+        return Ok(true);
+    }
+    for run_out in &active {
+        requeue(services, run_out, now).await?;
+    }
+    Ok(false)
+}
+
+/// Revokes the clone credential of each of the integration's claimed and running triggers: a
+/// claim that slipped in beside its delete leaves no deploy token behind.
+pub(crate) async fn revoke_active_credentials(
+    services: &Services,
+    integration_id: &IntegrationId,
+) -> Result<(), StoreError> {
+    for trigger in active_triggers(services, integration_id).await? {
+        revoke_clone_credential(services, &trigger).await;
+    }
+    Ok(())
+}
+
+/// The integration's claimed and running triggers (a handful: one a build in progress).
+async fn active_triggers(services: &Services, integration_id: &IntegrationId) -> Result<Vec<Trigger>, StoreError> {
+    let mut active = Vec::new();
     for status in [TriggerStatus::Claimed, TriggerStatus::Running] {
         let filter = TriggerFilter {
             status: Some(status),
@@ -65,19 +90,18 @@ pub async fn has_active_builds(services: &Services, integration_id: &Integration
         let mut after: Option<String> = None;
         loop {
             let page = services.triggers.list_triggers(&filter, after.as_deref(), 200).await?;
-            if page.iter().any(|t| !t.claim_expired(now)) {
-                return Ok(true);
-            }
-            for run_out in &page {
-                requeue(services, run_out, now).await?;
-            }
-            match page.last() {
-                Some(last) if page.len() == 200 => after = Some(last.queue_position()),
-                _ => break,
+            let next = match page.last() {
+                Some(last) if page.len() == 200 => Some(last.queue_position()),
+                _ => None,
+            };
+            active.extend(page);
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
     }
-    Ok(false)
+    Ok(active)
 }
 
 /// Revokes the trigger's deploy token at GitLab; one that cannot be revoked still expires.

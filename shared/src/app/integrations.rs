@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::app::claim_expiry::has_active_builds;
+use crate::app::claim_expiry::{has_active_builds, revoke_active_credentials};
 use crate::app::commit_status::{StatusReporting, status_reporting};
 use crate::app::credentials::{access_token, oauth_client, read_credentials};
 use crate::app::{LookupError, Services};
@@ -180,6 +180,17 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
     if has_active_builds(services, &record.id).await? {
         return Err(DeleteError::ActiveBuilds);
     }
+    // Marked deleted first: from here on no claim is granted a clone credential for it (a claim
+    // under way when the mark lands revokes its own), and every read sees it gone.
+    let now = services.clock.now();
+    services
+        .modify_integration(&record.id, |stored| stored.deleted_at = Some(now))
+        .await?;
+    // Then, while its token still works: credentials of claims that slipped in beside the
+    // check above, the hooks we registered, the OAuth tokens. The secret goes last.
+    if let Err(err) = revoke_active_credentials(services, &record.id).await {
+        tracing::warn!(integration_id = %record.id, error = %err, "the active builds could not be read; their clone credentials expire on their own");
+    }
     delete_registered_hooks(services, &record).await;
     if record.auth_mode == AuthMode::OauthApp {
         revoke_oauth_tokens(services, &record).await;
@@ -187,10 +198,6 @@ pub async fn delete_integration(services: &Services, id: &IntegrationId) -> Resu
     services
         .vault
         .delete_secret(&services.config.credentials_secret_name(&record.id))
-        .await?;
-    let now = services.clock.now();
-    services
-        .modify_integration(&record.id, |stored| stored.deleted_at = Some(now))
         .await?;
     services.integrations.retire_integration(&record.id).await?;
     enqueue_purge(services, &record.id).await;

@@ -14,7 +14,7 @@ use crate::app::sync::pass::{HANDOVER_MARGIN, LEASE_SECS, Pass};
 use crate::app::sync::pass_error::PassError;
 use crate::domain::ids::IntegrationId;
 use crate::domain::sync::{SyncRecord, SyncRunState};
-use crate::ports::{QueueError, StoreError, SyncJob, SyncQueue};
+use crate::ports::{QueueError, StoreError, SyncJob, SyncQueue, VaultError};
 
 /// How long connect waits for its first sync before answering.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -28,12 +28,15 @@ const UNCLAIMED_PASS_SECS: i64 = 300;
 /// # Errors
 /// - `Store`: the sync record or the repositories could not be read or written.
 /// - `Queue`: the job could not be queued.
+/// - `Vault`: a deleted integration's secret could not be removed (its purge is tried again).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncJobError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
 }
 
 /// Starts a pass of the integration's sync, or joins the one running. Returns that pass.
@@ -140,6 +143,12 @@ async fn purge(services: &Services, job: &SyncJob, deadline: Option<Instant>) ->
             .delete_integration_page(&job.integration_id, PURGE_PAGE)
             .await?
         {
+            // The delete removes the secret last; one it could not remove goes here.
+            let secret = services.config.credentials_secret_name(&job.integration_id);
+            if let Err(err) = services.vault.delete_secret(&secret).await {
+                tracing::warn!(integration_id = %job.integration_id, error = %err, "a deleted integration's secret could not be removed; the purge is tried again");
+                return Err(SyncJobError::Vault(err));
+            }
             tracing::info!(integration_id = %job.integration_id, "deleted integration's items removed");
             return Ok(JobOutcome::Finished);
         }

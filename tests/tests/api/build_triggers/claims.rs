@@ -410,3 +410,33 @@ async fn claims_run_out_with_nobody_polling(backend: Backend) {
 }
 
 on_backends!(app claims_run_out_with_nobody_polling: memory, embedded, moto);
+
+/// A delete that marks the integration while a claim's deploy token is being issued: the claim
+/// revokes the token it got and answers 404, so no credential outlives the integration.
+async fn a_claim_overtaken_by_a_delete_revokes_its_own_credential(backend: Backend) {
+    let s = setup(backend).await;
+    let id = new_trigger(&s).await;
+    let runner = s.h.token_for(Role::Runner, "runner-1");
+    // GitLab slow to issue the token; the delete's mark lands meanwhile.
+    s.h.gitlab.state.set_delay(std::time::Duration::from_millis(500));
+    let path = claim_path(&id);
+    let claim = s.h.call_with(Method::POST, &path, &runner, None);
+    let delete = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let integration = shared::domain::ids::IntegrationId::from(s.integration.as_str());
+        let now = s.h.app.services.clock.now();
+        s.h.app
+            .services
+            .modify_integration(&integration, |stored| stored.deleted_at = Some(now))
+            .await
+            .unwrap();
+    };
+    let ((status, answer), ()) = tokio::join!(claim, delete);
+    s.h.gitlab.state.set_delay(std::time::Duration::ZERO);
+    assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{answer}");
+    let tokens = s.h.gitlab.state.builds.deploy_tokens();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(tokens[0].revoked, "the token issued to the overtaken claim is revoked");
+}
+
+on_backends!(app a_claim_overtaken_by_a_delete_revokes_its_own_credential: memory, embedded, moto);

@@ -53,6 +53,7 @@ impl From<SyncInstallationsError> for ApiError {
             }
             SyncInstallationsError::Store(err) => err.into(),
             SyncInstallationsError::Job(SyncJobError::Store(err)) => err.into(),
+            SyncInstallationsError::Job(SyncJobError::Vault(err)) => err.into(),
             SyncInstallationsError::Job(SyncJobError::Queue(err)) => {
                 tracing::error!(error = %err, "a sync job could not be queued");
                 ApiError::new(
