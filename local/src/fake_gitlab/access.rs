@@ -21,24 +21,27 @@ pub(crate) fn insufficient_scope(scope: &str) -> Response {
         .into_response()
 }
 
+/// The token a request carries: `PRIVATE-TOKEN`, or a Bearer `Authorization`.
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("private-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        })
+        .map(str::to_string)
+}
+
 /// Finds the caller's token (`PRIVATE-TOKEN` or Bearer) and answers GitLab's 401s for bad ones.
 #[expect(
     clippy::result_large_err,
     reason = "the refusal is the answer itself; the fake serves tests, not traffic"
 )]
 pub(crate) fn authenticate(state: &FakeState, headers: &HeaderMap) -> Result<FakeToken, Response> {
-    let presented = headers
-        .get("private-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| {
-            headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::to_string)
-        });
-    let Some(presented) = presented else {
+    let Some(presented) = presented_token(headers) else {
         return Err(unauthorized_plain());
     };
     let Some(token) = state.tokens.lock().unwrap().get(&presented).cloned() else {

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::fake_gitlab::access::presented_token;
 use crate::fake_gitlab::state::FakeState;
 
 /// Requests a token may make per window.
@@ -28,19 +29,6 @@ pub struct RateWindows {
     windows: Mutex<HashMap<String, (u64, u32)>>,
     /// Requests answered 429 for being over the limit.
     pub refused: AtomicU64,
-}
-
-fn presented_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("private-token")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| {
-            headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-        })
-        .map(str::to_string)
 }
 
 fn unix_now() -> u64 {

@@ -20,6 +20,15 @@ fn commit(n: usize) -> String {
     format!("{:040x}", n + 1)
 }
 
+/// A harness whose fake GitLab lists `PROJECTS` projects.
+async fn with_projects() -> Harness {
+    let options = FakeOptions {
+        projects: PROJECTS,
+        ..FakeOptions::default()
+    };
+    Harness::new(Backend::Memory, options).await
+}
+
 /// Waits (bounded) until the integration's sync pass is no longer running; its detail.
 async fn settled(h: &Harness, id: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -48,14 +57,7 @@ fn states_of(h: &Harness, sha: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gitlab_failing_one_call_in_five_loses_no_project_and_no_status() {
-    let h = Harness::new(
-        Backend::Memory,
-        FakeOptions {
-            projects: PROJECTS,
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let h = with_projects().await;
     h.gitlab.state.failure_percent.store(20, Ordering::SeqCst);
 
     // Connect, and the sync it starts.
@@ -125,14 +127,7 @@ async fn a_gitlab_failing_one_call_in_five_loses_no_project_and_no_status() {
 /// waits for each reset rather than being refused, keeping a tenth of the window free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_paces_itself_to_gitlabs_rate_limit() {
-    let h = Harness::new(
-        Backend::Memory,
-        FakeOptions {
-            projects: PROJECTS,
-            ..FakeOptions::default()
-        },
-    )
-    .await;
+    let h = with_projects().await;
     h.gitlab.state.set_rate_limit(20, 10);
     let connected = h.connect_token().await;
     let detail = settled(&h, connected.id.as_str()).await;

@@ -14,7 +14,7 @@ use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{
     Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
 };
-use answers::{MOST_ANSWER_BYTES, body_within, describe, header_u32, json_within, link_next_page, read_token_answer};
+use answers::{MOST_ANSWER_BYTES, body_within, header_u32, json_within, link_next_page, read_token_answer};
 
 mod answers;
 mod hooks;
@@ -106,7 +106,7 @@ impl GitLabApi for HttpGitLab {
     }
 
     async fn avatar(&self, url: &Url, token: Option<&SecretString>, max_bytes: usize) -> Result<Avatar, GitLabError> {
-        let mut response = self.send(self.get(url.clone(), token)).await?;
+        let response = self.send(self.get(url.clone(), token)).await?;
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -116,20 +116,10 @@ impl GitLabApi for HttpGitLab {
         if !content_type.starts_with("image/") {
             return Err(GitLabError::Decode(format!("avatar is not an image ({content_type})")));
         }
-        if response.content_length().is_some_and(|len| len as usize > max_bytes) {
-            return Err(GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| GitLabError::Unreachable(describe(&e)))?
-        {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = body_within(response, max_bytes).await.map_err(|err| match err {
+            GitLabError::Decode(_) => GitLabError::Decode(format!("avatar is larger than {max_bytes} bytes")),
+            other => other,
+        })?;
         Ok(Avatar {
             content_type,
             bytes: body.into(),
