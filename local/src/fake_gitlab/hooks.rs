@@ -1,7 +1,8 @@
 //! The fake GitLab's project hooks: list, read one, create, update, delete; GitLab's health
 //! fields (`alert_status`, `disabled_until`), which tests set; and the test delivery, which
-//! re-enables a hook when the hook's URL answers it with a 2xx (the fake takes that answer from
-//! `FakeState::hook_test_answer`, as it cannot reach the URL).
+//! sends a push of the project to the hook's URL with the hook's token and re-enables the hook
+//! when the URL answers 2xx (a test whose service has no address sets the answer instead:
+//! `FakeState::hook_test_answer`).
 
 use crate::fake_gitlab::access::{admit, find_project, has_any, insufficient_scope, not_found};
 use crate::fake_gitlab::state::FakeState;
@@ -172,25 +173,83 @@ pub(crate) async fn test_hook(
         )
             .into_response();
     }
-    let mut hooks = state.hooks.lock().unwrap();
-    let Some(hook) = hooks
-        .get_mut(&id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    else {
+    let found = state.hooks.lock().unwrap().get(&id).and_then(|list| {
+        list.iter().find(|h| h["id"].as_u64() == Some(hook_id)).map(|h| {
+            (
+                h["url"].as_str().unwrap_or_default().to_string(),
+                h["token"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+    });
+    let Some((url, token)) = found else {
         return hook_not_found();
     };
-    let answered = state.hook_test_answer.load(Ordering::SeqCst);
-    if (200..300).contains(&answered) {
+    let answered = match state.hook_test_answer.load(Ordering::SeqCst) {
+        0 => deliver_test_push(&state, id, &url, &token).await,
+        set => Ok(set),
+    };
+    let answered = match answered {
+        Ok(status) if (200..300).contains(&status) => status,
+        Ok(status) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"message": format!("[{status}] the hook answered the test with {status}")})),
+            )
+                .into_response();
+        }
+        Err(why) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"message": format!("Hook execution failed: {why}")})),
+            )
+                .into_response();
+        }
+    };
+    let mut hooks = state.hooks.lock().unwrap();
+    if let Some(hook) = hooks
+        .get_mut(&id)
+        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
+    {
         hook["alert_status"] = json!("executable");
         hook["disabled_until"] = Value::Null;
-        (StatusCode::CREATED, Json(json!({"message": "201 Created"}))).into_response()
-    } else {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"message": format!("[{answered}] the hook answered the test with {answered}")})),
-        )
-            .into_response()
     }
+    tracing::debug!(answered, "a hook's test delivery was answered");
+    (StatusCode::CREATED, Json(json!({"message": "201 Created"}))).into_response()
+}
+
+/// GitLab's test delivery for push events: a push of the project's default branch, sent to the
+/// hook's URL with its token as GitLab sends hook deliveries. Answers the status the URL gave.
+async fn deliver_test_push(state: &FakeState, project_id: u64, url: &str, token: &str) -> Result<u16, String> {
+    let project = find_project(state, project_id).ok_or("the project is gone")?;
+    let branch = project["default_branch"].as_str().unwrap_or("main").to_string();
+    let commit = format!("{:040x}", u128::from(project_id) << 64 | 0x7e57);
+    let push = json!({
+        "object_kind": "push",
+        "event_name": "push",
+        "before": "0000000000000000000000000000000000000000",
+        "after": commit,
+        "ref": format!("refs/heads/{branch}"),
+        "checkout_sha": commit,
+        "user_username": "root",
+        "project_id": project_id,
+        "project": project,
+        "commits": [],
+        "total_commits_count": 0,
+    });
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let answer = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-gitlab-event", "Push Hook")
+        .header("x-gitlab-token", token)
+        .header("x-gitlab-event-uuid", &uuid)
+        .header("idempotency-key", &uuid)
+        .timeout(std::time::Duration::from_secs(10))
+        .json(&push)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(answer.status().as_u16())
 }
 
 /// Sets a hook's health as GitLab would after failed deliveries: `temporarily_disabled` with a

@@ -165,7 +165,7 @@ impl FakeGitLab {
             base_url: Mutex::new(base_url.clone()),
             hooks: Mutex::new(HashMap::new()),
             next_hook_id: AtomicU64::new(1),
-            hook_test_answer: std::sync::atomic::AtomicU16::new(200),
+            hook_test_answer: std::sync::atomic::AtomicU16::new(0),
             project_lookups: AtomicU64::new(0),
             oauth: Default::default(),
             builds: Default::default(),

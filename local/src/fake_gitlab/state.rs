@@ -90,7 +90,9 @@ pub struct FakeState {
     /// Project id → its hooks (as GitLab answers them, plus the `token` GitLab never shows).
     pub(crate) hooks: Mutex<HashMap<u64, Vec<Value>>>,
     pub(crate) next_hook_id: AtomicU64,
-    /// The status the hooks' URL answers GitLab's test deliveries with (a 2xx re-enables).
+    /// The status the hooks' URL is taken to answer GitLab's test deliveries with (a 2xx
+    /// re-enables), for services the fake cannot reach; 0 (the default) delivers the test to
+    /// the URL itself.
     pub hook_test_answer: std::sync::atomic::AtomicU16,
     /// `GET /projects/:id` requests served.
     pub project_lookups: AtomicU64,
