@@ -1,4 +1,4 @@
-//! `infra/operations.yaml`, the nested stack of every function's log group and alarms, is
+//! `infra/operations.yaml`, the nested stack of every function's alarms, is
 //! generated from the main template's functions: this module is the generator, and its test
 //! holds the committed file equal to what it generates. After adding a function, regenerate:
 //! `OORE_WRITE_TEMPLATES=1 cargo test -p oore-gitlab-tests --test api operations_template`.
@@ -6,14 +6,12 @@
 use std::fmt::Write;
 
 const HEADER: &str = r#"# GENERATED from template.yaml's functions by tests/tests/api/operations_template.rs; do not
-# edit by hand (see that file for how to regenerate). Every function's log group, with retention,
-# and its alarms on errors and throttles. Nested by template.yaml as `Operations`.
+# edit by hand (see that file for how to regenerate). Every function's alarms on errors and
+# throttles. Nested by template.yaml as `Operations`.
 AWSTemplateFormatVersion: "2010-09-09"
-Description: Log groups and alarms of the Oore CI GitLab integration's functions.
+Description: Alarms of the Oore CI GitLab integration's functions.
 
 Parameters:
-  LogRetentionDays:
-    Type: Number
   AlarmTopicArn:
     Type: String
     Default: ""
@@ -72,16 +70,6 @@ fn generate(functions: &[(String, String)]) -> String {
     out.push_str("\nConditions:\n  HasAlarmTopic: !Not [!Equals [!Ref AlarmTopicArn, \"\"]]\n\nResources:");
     for (id, binary) in functions {
         let id = id.trim_end_matches("Function");
-        writeln!(
-            out,
-            r#"
-  {id}LogGroup:
-    Type: AWS::Logs::LogGroup
-    Properties:
-      LogGroupName: !Sub "/aws/lambda/${{{id}Function}}"
-      RetentionInDays: !Ref LogRetentionDays"#
-        )
-        .unwrap();
         alarm(
             &mut out,
             id,

@@ -39,8 +39,12 @@ fn has_alarm(
     })
 }
 
+/// Every function logs to one group the stack owns, with retention, named outside
+/// `/aws/lambda/` (where Lambda makes groups by itself, so a stack deployed before the template
+/// owned its logs upgrades without meeting a group that already exists); and every function
+/// has alarms on errors and throttles.
 #[test]
-fn every_function_has_a_log_group_with_retention_and_alarms_on_errors_and_throttles() {
+fn every_function_logs_to_the_stacks_own_group_and_has_alarms_on_errors_and_throttles() {
     let template = template_model::load();
     let functions: Vec<String> = template
         .of_type("AWS::Serverless::Function")
@@ -48,17 +52,34 @@ fn every_function_has_a_log_group_with_retention_and_alarms_on_errors_and_thrott
         .map(|(name, _)| name)
         .collect();
     assert!(functions.len() >= 26, "{functions:?}");
-    // The nested stack gets each function's name as a parameter of the same name.
     let resources = template.resources();
+    let globals = template.section("Globals");
+    assert_eq!(
+        globals["Function"]["LoggingConfig"]["LogGroup"],
+        tag("!Ref", "FunctionLogs")
+    );
+    let logs = &resources["FunctionLogs"];
+    assert_eq!(logs["Type"], "AWS::Logs::LogGroup");
+    let name = logs["Properties"]["LogGroupName"]["!Sub"].as_str().unwrap_or_default();
+    assert!(
+        name.starts_with('/') && !name.starts_with("/aws/") && name.contains("${AWS::StackName}"),
+        "{name}"
+    );
+    assert_eq!(logs["Properties"]["RetentionInDays"], tag("!Ref", "LogRetentionDays"));
+    for function in &functions {
+        assert!(
+            resources[function]["Properties"]["LoggingConfig"]["LogGroup"].is_null(),
+            "{function} keeps the stack's log group"
+        );
+    }
+
+    // The nested stack gets each function's name as a parameter of the same name, and owns no
+    // log group.
     let nested = &resources["Operations"]["Properties"];
     assert_eq!(nested["Location"], "operations.yaml");
-    assert_eq!(
-        nested["Parameters"]["LogRetentionDays"],
-        tag("!Ref", "LogRetentionDays")
-    );
     assert_eq!(nested["Parameters"]["AlarmTopicArn"], tag("!Ref", "AlarmTopicArn"));
     let operations = template_model::load_file("operations.yaml");
-    let log_groups = operations.of_type("AWS::Logs::LogGroup");
+    assert!(operations.of_type("AWS::Logs::LogGroup").is_empty());
     let alarms = alarms(&operations);
     for function in &functions {
         assert_eq!(
@@ -69,15 +90,6 @@ fn every_function_has_a_log_group_with_retention_and_alarms_on_errors_and_thrott
         assert_eq!(
             operations.section("Parameters")[function]["Type"],
             "String",
-            "{function}"
-        );
-        let (_, logs) = log_groups
-            .iter()
-            .find(|(_, g)| g["Properties"]["LogGroupName"] == tag("!Sub", format!("/aws/lambda/${{{function}}}")))
-            .unwrap_or_else(|| panic!("{function} has no log group"));
-        assert_eq!(
-            logs["Properties"]["RetentionInDays"],
-            tag("!Ref", "LogRetentionDays"),
             "{function}"
         );
         for metric in ["Errors", "Throttles"] {
