@@ -68,6 +68,7 @@ pub async fn report_commit_status(services: &Services, trigger: &Trigger, state:
         name: services.config.status_name.clone(),
         target_url: trigger.target_url.clone(),
         description: trigger.description.clone(),
+        pipeline_id: trigger.merge_request.as_ref().and_then(|mr| mr.pipeline_id),
     };
     let mut pause = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {

@@ -38,6 +38,10 @@ pub struct MergeRequestRef {
     pub iid: u64,
     pub source_branch: String,
     pub target_branch: String,
+    /// The merge request's head pipeline when GitLab sent one (`head_pipeline_id`): its commit
+    /// statuses are posted to it, so merge request rules count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<u64>,
 }
 
 /// The build a delivery asks for.
@@ -212,6 +216,7 @@ fn decide_merge_request(payload: &Value, policy: BuildPolicy) -> Result<Decision
             iid,
             source_branch: branch.to_string(),
             target_branch: target_branch.to_string(),
+            pipeline_id: attrs.get("head_pipeline_id").and_then(Value::as_u64),
         }),
     }))
 }

@@ -236,6 +236,8 @@ pub struct CommitStatus {
     pub name: String,
     pub target_url: Option<String>,
     pub description: Option<String>,
+    /// The pipeline to attach to (a merge request's head pipeline), if any.
+    pub pipeline_id: Option<u64>,
 }
 
 /// What we ask GitLab to send to our webhook URL.

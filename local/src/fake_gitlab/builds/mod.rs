@@ -19,6 +19,8 @@ pub struct PostedStatus {
     pub git_ref: Option<String>,
     pub target_url: Option<String>,
     pub description: Option<String>,
+    /// The pipeline the status was posted to, when the caller named one.
+    pub pipeline_id: Option<u64>,
 }
 
 /// One deploy token as issued.

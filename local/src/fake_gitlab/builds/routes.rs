@@ -67,6 +67,7 @@ pub(crate) async fn post_status(
         git_ref: text(&body, "ref"),
         target_url: text(&body, "target_url"),
         description: text(&body, "description"),
+        pipeline_id: body.get("pipeline_id").and_then(Value::as_u64),
     };
     statuses.latest.insert(latest, posted.state.clone());
     statuses.posted.push(posted.clone());

@@ -310,16 +310,32 @@ impl GitLabApi for HttpGitLab {
         sha: &str,
         status: &CommitStatus,
     ) -> Result<(), GitLabError> {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "state": status.state,
             "ref": status.git_ref,
             "name": status.name,
             "target_url": status.target_url,
             "description": status.description,
         });
+        if let Some(pipeline) = status.pipeline_id {
+            body["pipeline_id"] = pipeline.into();
+        }
         let url = host.join(&format!("api/v4/projects/{project_id}/statuses/{sha}"));
-        self.send(self.with_token(self.client().post(url).json(&body), Some(token)))
-            .await?;
-        Ok(())
+        let posted = self
+            .send(self.with_token(self.client().post(url.clone()).json(&body), Some(token)))
+            .await;
+        match posted {
+            // A GitLab that refuses the pipeline (one gone, or a version that checks it) still
+            // shows the status on the commit: once more, without it.
+            Err(GitLabError::NotFound) if status.pipeline_id.is_some() => {
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("pipeline_id");
+                }
+                self.send(self.with_token(self.client().post(url).json(&body), Some(token)))
+                    .await?;
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
     }
 }

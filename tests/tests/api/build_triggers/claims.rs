@@ -99,7 +99,8 @@ async fn a_build_runs_from_delivery_to_success_and_gitlab_sees_each_state(backen
     assert!(
         posted
             .iter()
-            .all(|p| p.name == "oore-ci" && p.git_ref.as_deref() == Some("main"))
+            .all(|p| p.name == "oore-ci" && p.git_ref.as_deref() == Some("main") && p.pipeline_id.is_none()),
+        "a push's statuses carry its branch and no pipeline: {posted:?}"
     );
     assert_eq!(posted[1].target_url.as_deref(), Some("https://ci.example.com/builds/7"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -5,6 +5,7 @@
 
 mod claims;
 mod handoff;
+mod merge_requests;
 mod queue;
 mod read_budget;
 
@@ -18,9 +19,9 @@ pub(crate) const PROJECT: u64 = 1000;
 pub(crate) const SHA: &str = "5d3fe6a1b2c3d4e5f60718293a4b5c6d7e8f9012";
 
 pub(crate) struct Setup {
-    h: Harness,
-    integration: String,
-    secret: String,
+    pub(crate) h: Harness,
+    pub(crate) integration: String,
+    pub(crate) secret: String,
 }
 
 pub(crate) async fn setup(backend: Backend) -> Setup {
