@@ -6,8 +6,7 @@ use crate::webhooks::{
     signed_headers, signing_key_of,
 };
 use http::Method;
-use oore_gitlab_tests::{Backend, Harness, START_TIME, on_backends};
-use oore_local::fake_gitlab::FakeOptions;
+use oore_gitlab_tests::{Backend, START_TIME, on_backends};
 use serde_json::json;
 use shared::domain::signature::sign;
 use shared::inbound::http::auth::Role;
@@ -84,12 +83,28 @@ async fn repository_secrets_rotate_with_grace_and_refuse_siblings(backend: Backe
         200
     );
 
-    // Another integration's secret does not open this one's projects.
-    let other = Harness::new(Backend::Memory, FakeOptions::default()).await;
-    let other_secret = secret_of(&other.connect().await);
+    // Another integration over the same GitLab: its secret opens that integration only. The
+    // delivery is recorded under it, and this integration's log does not change.
+    let newest = |id: String| {
+        let h = &h;
+        async move {
+            let path = format!("/v1/integrations/{id}/deliveries?limit=1");
+            h.call(Method::GET, &path, OWNER, None).await.1["deliveries"][0].clone()
+        }
+    };
+    let before = newest(integration.to_string()).await;
+    let other = h.connect().await;
+    let (status, answer) = deliver(&h, &gitlab_headers("Push Hook", &secret_of(&other)), &push).await;
     assert_eq!(
-        deliver(&h, &gitlab_headers("Push Hook", &other_secret), &push).await.0,
-        401
+        (status, answer["outcome"].as_str()),
+        (200, Some("triggered")),
+        "{answer}"
+    );
+    assert_eq!(newest(integration.to_string()).await, before, "nothing recorded here");
+    let recorded = newest(id_of(&other).to_string()).await;
+    assert_eq!(
+        recorded["trigger_id"], answer["trigger_id"],
+        "recorded under the other integration"
     );
 }
 
