@@ -17,5 +17,6 @@ pub mod secrets;
 pub mod signature;
 pub mod sync;
 pub mod trigger;
+pub mod trigger_status;
 pub mod webhook;
 pub mod webhook_keys;
