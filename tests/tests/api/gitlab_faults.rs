@@ -29,18 +29,12 @@ async fn with_projects() -> Harness {
     Harness::new(Backend::Memory, options).await
 }
 
-/// Waits (bounded) until the integration's sync pass is no longer running; its detail.
+/// The integration's detail once its sync pass has ended.
 async fn settled(h: &Harness, id: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, detail) = h
-            .call(Method::GET, &format!("/v1/integrations/{id}"), Some(Role::Owner), None)
-            .await;
-        if detail["sync"]["state"] != "running" || Instant::now() > deadline {
-            return detail;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.sync_settled(id).await;
+    h.call(Method::GET, &format!("/v1/integrations/{id}"), Some(Role::Owner), None)
+        .await
+        .1
 }
 
 /// The states GitLab accepted for a commit, in order.

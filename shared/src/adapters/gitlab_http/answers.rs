@@ -8,6 +8,7 @@ use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::adapters::gitlab_http::pacing::unix_now;
 use crate::domain::oauth::OAuthTokens;
 use crate::ports::GitLabError;
 
@@ -47,11 +48,7 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(wait));
     }
     let reset = seconds("ratelimit-reset")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(reset.saturating_sub(now)))
+    Some(Duration::from_secs(reset.saturating_sub(unix_now())))
 }
 
 pub(super) fn header_u32(headers: &HeaderMap, name: &str) -> Option<u32> {

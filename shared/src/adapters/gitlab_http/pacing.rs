@@ -11,6 +11,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
 
+use crate::ports::{Clock, SystemClock};
+
 /// The longest a call waits for windows to reset; a longer wait is not made here (the call goes,
 /// and a 429 is handled as any other). Within API Gateway's 29 s with a call's own time.
 const LONGEST_PACING_WAIT: Duration = Duration::from_secs(20);
@@ -55,10 +57,9 @@ pub(super) struct Pacer {
     windows: Mutex<HashMap<WindowKey, Window>>,
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// The system clock in Unix seconds, as GitLab's `RateLimit-Reset` counts.
+pub(super) fn unix_now() -> u64 {
+    u64::try_from(SystemClock.now()).unwrap_or(0)
 }
 
 impl Pacer {

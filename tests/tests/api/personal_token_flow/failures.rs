@@ -255,16 +255,10 @@ async fn a_sync_that_fails_half_way_removes_nothing() {
         )
         .await;
     assert_eq!(status, 200, "{answer}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let detail = loop {
-        let (_, detail) = h
-            .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
-            .await;
-        if detail["sync"]["state"] != "running" || std::time::Instant::now() > deadline {
-            break detail;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    h.sync_settled(&id).await;
+    let (_, detail) = h
+        .call(Method::GET, &format!("/v1/integrations/{id}"), OWNER, None)
+        .await;
     assert_eq!(detail["sync"]["state"], "failed", "{detail}");
     assert_eq!(detail["repository_count"], 300);
 }
