@@ -1,8 +1,6 @@
 //! GitLab commit statuses for triggers: `pending` once handed off, then every reported state.
 //! Reporting is best effort: GitLab being down or rate limiting never holds a build up.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::app::Services;
@@ -10,10 +8,6 @@ use crate::app::credentials::with_token;
 use crate::domain::integration::{AuthMode, IntegrationRecord};
 use crate::domain::trigger::Trigger;
 use crate::ports::{CommitStatus, GitLabError};
-
-/// How often a status is sent again after GitLab failed it, and the first pause between tries.
-const ATTEMPTS: u32 = 4;
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Whether statuses can be shown at GitLab for an integration, and why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,36 +64,30 @@ pub async fn report_commit_status(services: &Services, trigger: &Trigger, state:
         description: trigger.description.clone(),
         pipeline_id: trigger.merge_request.as_ref().and_then(|mr| mr.pipeline_id),
     };
-    let mut pause = FIRST_BACKOFF;
-    for attempt in 1..=ATTEMPTS {
-        let (gitlab, host, status) = (services.gitlab.as_ref(), &integration.host_url, &status);
-        let sent = match with_token(services, &integration, |token| async move {
-            gitlab
-                .post_commit_status(host, &token, trigger.project_id, &trigger.sha, status)
-                .await
-        })
-        .await
-        {
-            Ok(sent) => sent,
-            Err(err) => {
-                tracing::warn!(trigger_id = %trigger.id, error = %err, "commit status not sent: no usable GitLab token");
-                return false;
-            }
-        };
-        match sent {
-            Ok(()) | Err(GitLabError::Status(400)) => return true,
-            Err(err @ (GitLabError::Unauthorized(_) | GitLabError::Forbidden | GitLabError::NotFound)) => {
-                tracing::warn!(trigger_id = %trigger.id, state, error = %err, "GitLab refused the commit status");
-                return false;
-            }
-            Err(err) if attempt == ATTEMPTS => {
-                tracing::warn!(trigger_id = %trigger.id, state, error = %err, "commit status not sent after retries");
-            }
-            Err(_) => {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
+    // The GitLab client already sends a call again while GitLab fails in passing: one call here.
+    let (gitlab, host, status) = (services.gitlab.as_ref(), &integration.host_url, &status);
+    let sent = match with_token(services, &integration, |token| async move {
+        gitlab
+            .post_commit_status(host, &token, trigger.project_id, &trigger.sha, status)
+            .await
+    })
+    .await
+    {
+        Ok(sent) => sent,
+        Err(err) => {
+            tracing::warn!(trigger_id = %trigger.id, error = %err, "commit status not sent: no usable GitLab token");
+            return false;
+        }
+    };
+    match sent {
+        Ok(()) | Err(GitLabError::Status(400)) => true,
+        Err(err @ (GitLabError::Unauthorized(_) | GitLabError::Forbidden | GitLabError::NotFound)) => {
+            tracing::warn!(trigger_id = %trigger.id, state, error = %err, "GitLab refused the commit status");
+            false
+        }
+        Err(err) => {
+            tracing::warn!(trigger_id = %trigger.id, state, error = %err, "commit status not sent after GitLab's tries");
+            false
         }
     }
-    false
 }
