@@ -21,7 +21,7 @@ const USAGE: &str = "usage:
 Settings (environment): TABLE_NAME switches from the embedded store to DynamoDB and Secrets
 Manager (with AWS_REGION, credentials, and AWS_ENDPOINT_URL for an emulator);
 CALLER_KEY_SECRET_ID, MASTER_KEY_SECRET_ID, SECRET_PREFIX, PUBLIC_BASE_URL, GITLAB_HTTP_LOOPBACK (default true here),
-GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, CLAIM_TIMEOUT_SECONDS, STATUS_NAME, BUILD_DRAFT_MERGE_REQUESTS, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (the data
+GITLAB_HTTP_HOSTS, ALLOWED_UI_ORIGINS (default: the runner's own origin), SYNC_CONCURRENCY, CLAIM_TIMEOUT_SECONDS, STATUS_NAME, BUILD_DRAFT_MERGE_REQUESTS, MERGE_REQUEST_NOTES, TOKEN_ISSUER, TOKEN_AUDIENCE, OORE_LOCAL_DIR (the data
 folder: the embedded store, its vault key and the caller key; default ./.oore-local), RUST_LOG.";
 
 fn flag(args: &[String], name: &str) -> Option<String> {

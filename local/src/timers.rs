@@ -59,6 +59,7 @@ pub async fn sweep_periodically(store: EmbeddedStore, clock: Arc<dyn Clock>) {
                 triggers = swept.triggers,
                 syncs = swept.syncs,
                 webhook_keys = swept.webhook_keys,
+                merge_request_notes = swept.merge_request_notes,
                 "expired items removed"
             ),
             Ok(_) => {}

@@ -50,6 +50,9 @@ pub struct Config {
     pub metrics_namespace: String,
     /// Draft merge requests build too (`BUILD_DRAFT_MERGE_REQUESTS=true`; default false).
     pub build_draft_merge_requests: bool,
+    /// A merge request's finished builds are summarised in one note on it
+    /// (`MERGE_REQUEST_NOTES=true`; default false).
+    pub merge_request_notes: bool,
 }
 
 /// A setting that is missing or unusable.
@@ -119,6 +122,7 @@ impl Config {
             status_name: or("STATUS_NAME", "oore-ci").trim().to_string(),
             metrics_namespace: or("METRICS_NAMESPACE", "OoreGitLab").trim().to_string(),
             build_draft_merge_requests: or("BUILD_DRAFT_MERGE_REQUESTS", "false").trim() == "true",
+            merge_request_notes: or("MERGE_REQUEST_NOTES", "false").trim() == "true",
             sync_queue_url: lookup("SYNC_QUEUE_URL")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),

@@ -27,15 +27,23 @@ pub fn test_config(table: &str) -> Config {
 /// The test settings on `table`, with secret names under `prefix` (processes that share an
 /// integration's secrets pass the same one).
 pub fn test_config_with(table: &str, prefix: &str) -> Config {
-    Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some(table.to_string()),
-        "SECRET_PREFIX" => Some(prefix.to_string()),
-        "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
-        "MASTER_KEY_SECRET_ID" => Some(format!("{prefix}master-key")),
-        "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),
-        "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
-        "ALLOWED_UI_ORIGINS" => Some("https://ui.example.com".into()),
-        _ => None,
+    test_config_set(table, prefix, &[])
+}
+
+/// The test settings, with `settings` (environment names and values) added or replaced.
+pub fn test_config_set(table: &str, prefix: &str, settings: &[(&str, &str)]) -> Config {
+    let given = |name: &str| settings.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+    Config::from_lookup(|name| {
+        given(name).or_else(|| match name {
+            "TABLE_NAME" => Some(table.to_string()),
+            "SECRET_PREFIX" => Some(prefix.to_string()),
+            "CALLER_KEY_SECRET_ID" => Some(format!("{prefix}caller-key")),
+            "MASTER_KEY_SECRET_ID" => Some(format!("{prefix}master-key")),
+            "PUBLIC_BASE_URL" => Some("https://oore.example.com".into()),
+            "GITLAB_HTTP_LOOPBACK" => Some("true".into()),
+            "ALLOWED_UI_ORIGINS" => Some("https://ui.example.com".into()),
+            _ => None,
+        })
     })
     .expect("test settings are complete")
 }
@@ -87,15 +95,20 @@ pub const PAT: &str = "glpat-test-api";
 
 impl Harness {
     pub async fn new(backend: Backend, options: FakeOptions) -> Harness {
+        Self::with_settings(backend, options, &[]).await
+    }
+
+    /// An app whose settings add `settings` (environment names and values) to the tests' own.
+    pub async fn with_settings(backend: Backend, options: FakeOptions, settings: &[(&str, &str)]) -> Harness {
         let gitlab = FakeGitLab::start(options, 0).await.expect("fake GitLab starts");
         gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
         let client: Arc<dyn GitLabApi> = shared::wiring::gitlab_client();
-        Self::with_gitlab(backend, gitlab, client).await
+        Self::with_gitlab_via(backend, gitlab, client, None, settings).await
     }
 
     /// An app whose GitLab client is `client` (tests wrap it to count or break calls).
     pub async fn with_gitlab(backend: Backend, gitlab: FakeGitLab, client: Arc<dyn GitLabApi>) -> Harness {
-        Self::with_gitlab_via(backend, gitlab, client, None).await
+        Self::with_gitlab_via(backend, gitlab, client, None, &[]).await
     }
 
     /// An app on moto reached through `endpoint` (a proxy in front of moto), the fake GitLab
@@ -103,7 +116,14 @@ impl Harness {
     pub async fn on_moto_via(endpoint: &str, options: FakeOptions) -> Harness {
         let gitlab = FakeGitLab::start(options, 0).await.expect("fake GitLab starts");
         gitlab.state.add_token(PAT, FakeToken::live(&["api"]));
-        Self::with_gitlab_via(Backend::Moto, gitlab, shared::wiring::gitlab_client(), Some(endpoint)).await
+        Self::with_gitlab_via(
+            Backend::Moto,
+            gitlab,
+            shared::wiring::gitlab_client(),
+            Some(endpoint),
+            &[],
+        )
+        .await
     }
 
     async fn with_gitlab_via(
@@ -111,7 +131,10 @@ impl Harness {
         gitlab: FakeGitLab,
         client: Arc<dyn GitLabApi>,
         endpoint: Option<&str>,
+        settings: &[(&str, &str)],
     ) -> Harness {
+        let prefix = format!("test-{}/", uuid::Uuid::new_v4().simple());
+        let config = |table: &str| test_config_set(table, &prefix, settings);
         let clock = Arc::new(TestClock(AtomicI64::new(START_TIME)));
         let key = SecretString::from(SIGNING_KEY.to_string());
         let mut aws_calls = None;
@@ -120,16 +143,16 @@ impl Harness {
             Backend::Embedded => {
                 let (dir, data) = local_data();
                 data_dir = Some(dir);
-                shared::wiring::local_app(test_config("embedded"), client, clock.clone(), &key, data)
+                shared::wiring::local_app(config("embedded"), client, clock.clone(), &key, data)
                     .await
                     .expect("the embedded app starts")
             }
-            Backend::Memory => shared::wiring::memory_app(test_config("memory"), client, clock.clone(), &key)
+            Backend::Memory => shared::wiring::memory_app(config("memory"), client, clock.clone(), &key)
                 .await
                 .expect("a fresh memory vault takes the keys"),
             Backend::Moto => {
                 let sdk = moto_sdk_at(&endpoint.map_or_else(moto_endpoint, str::to_string)).await;
-                let config = test_config(&moto_table(&sdk).await);
+                let config = config(&moto_table(&sdk).await);
                 let (app, counter) = shared::wiring::aws_app_counted(&sdk, config, client, clock.clone());
                 app.services
                     .vault

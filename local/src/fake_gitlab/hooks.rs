@@ -53,6 +53,7 @@ fn hook_from(id: u64, project_id: u64, body: &Value) -> Value {
         "push_events": body["push_events"].as_bool().unwrap_or(true),
         "tag_push_events": body["tag_push_events"].as_bool().unwrap_or(false),
         "merge_requests_events": body["merge_requests_events"].as_bool().unwrap_or(false),
+        "note_events": body["note_events"].as_bool().unwrap_or(false),
         "enable_ssl_verification": body["enable_ssl_verification"].as_bool().unwrap_or(true),
         "resource_access_token_events": body["resource_access_token_events"].as_bool().unwrap_or(false),
         "alert_status": "executable",

@@ -1,7 +1,7 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
 //! version, project listings with GitLab's paging headers, single projects, project hooks (`hooks`),
-//! avatars, GitLab's error shapes, an OAuth provider (`oauth`), and commit statuses and
-//! deploy tokens (`builds`).
+//! avatars, GitLab's error shapes, an OAuth provider (`oauth`), commit statuses and deploy
+//! tokens (`builds`), and project members and merge request notes (`merge_requests`).
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
 
 #![allow(
@@ -13,6 +13,7 @@
 pub mod access;
 pub mod builds;
 pub mod hooks;
+pub mod merge_requests;
 pub mod oauth;
 pub mod projects;
 pub mod rate_limit;
@@ -169,6 +170,7 @@ impl FakeGitLab {
             project_lookups: AtomicU64::new(0),
             oauth: Default::default(),
             builds: Default::default(),
+            merge_requests: Default::default(),
             rate: Default::default(),
         });
         state.set_projects(options.projects);
@@ -202,6 +204,18 @@ impl FakeGitLab {
             .route(
                 "/api/v4/projects/{id}/deploy_tokens/{token_id}",
                 axum::routing::delete(builds::routes::revoke_deploy_token),
+            )
+            .route(
+                "/api/v4/projects/{id}/members/all/{user_id}",
+                get(merge_requests::member),
+            )
+            .route(
+                "/api/v4/projects/{id}/merge_requests/{iid}/notes",
+                post(merge_requests::create_note),
+            )
+            .route(
+                "/api/v4/projects/{id}/merge_requests/{iid}/notes/{note_id}",
+                axum::routing::put(merge_requests::edit_note),
             )
             .route("/oauth/authorize", get(oauth::routes::authorize))
             .route("/oauth/token", post(oauth::routes::token))

@@ -100,6 +100,8 @@ pub struct FakeState {
     pub oauth: crate::fake_gitlab::oauth::FakeOAuth,
     /// Commit statuses and deploy tokens (`builds`).
     pub builds: crate::fake_gitlab::builds::FakeBuilds,
+    /// Project members and merge request notes (`merge_requests`).
+    pub merge_requests: crate::fake_gitlab::merge_requests::FakeMergeRequests,
     /// GitLab's rate limit, when a test sets one.
     pub rate: crate::fake_gitlab::rate_limit::RateWindows,
 }

@@ -10,6 +10,7 @@ use crate::app::Services;
 use crate::app::build_triggers::trigger_view;
 use crate::app::claim_expiry::revoke_clone_credential;
 use crate::app::commit_status::report_commit_status;
+use crate::app::merge_request_notes::write_summary_note;
 use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::ports::{BuildEvents, EventsError, StoreError, TriggerHandoff};
 
@@ -46,7 +47,7 @@ pub async fn hand_off_trigger(
 }
 
 /// Shows a trigger's new state at GitLab: `running` or its final state, and once final revokes
-/// its clone credential. Queued and claimed show as the `pending` its hand-off posted.
+/// its clone credential and updates its merge request's summary note (when notes are on). Queued and claimed show as the `pending` its hand-off posted.
 pub async fn show_state(services: &Services, trigger: &Trigger) {
     if !(trigger.status == TriggerStatus::Running || trigger.status.is_final()) {
         return;
@@ -54,6 +55,7 @@ pub async fn show_state(services: &Services, trigger: &Trigger) {
     report_commit_status(services, trigger, trigger.status.as_str()).await;
     if trigger.status.is_final() {
         revoke_clone_credential(services, trigger).await;
+        write_summary_note(services, trigger).await;
     }
 }
 

@@ -18,8 +18,10 @@ pub mod installations;
 pub mod integration_settings;
 pub mod integrations;
 pub mod master_key;
+pub mod merge_request_notes;
 pub mod merged_index;
 pub mod oauth;
+pub mod recent_integrations;
 pub mod repositories;
 pub mod resume;
 pub mod sync;
@@ -54,6 +56,8 @@ pub struct Services {
     pub gitlab: Arc<dyn GitLabApi>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    /// Integration records the webhook path's member gate read lately.
+    pub recent_integrations: recent_integrations::RecentIntegrations,
 }
 
 /// Something a use case looked up by id does not exist.

@@ -71,11 +71,11 @@ impl DeliveryRecord {
         }
     }
 
-    /// What recording this delivery is recognised by: the build when it builds (every delivery
-    /// of one push, through any hook, is one build), else its dedupe key.
+    /// What recording this delivery is recognised by: the trigger when it builds (every
+    /// delivery of one push, through any hook, derives the same trigger id), else its dedupe key.
     pub fn recorded_as(&self, trigger: Option<&Trigger>) -> String {
         match trigger {
-            Some(trigger) => format!("build\n{}", trigger.build_id()),
+            Some(trigger) => format!("build\n{}", trigger.id),
             None => self.dedupe_key(),
         }
     }

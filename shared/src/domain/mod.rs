@@ -11,6 +11,8 @@ pub mod ids;
 pub mod index_merge;
 pub mod integration;
 pub mod keyed_hash;
+pub mod merge_request_events;
+pub mod merge_request_note;
 pub mod name_index;
 pub mod oauth;
 pub mod secrets;

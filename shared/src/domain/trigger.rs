@@ -109,6 +109,18 @@ impl Trigger {
         trigger
     }
 
+    /// A queued trigger asked for explicitly (an `/oore build` comment): a new build even of a
+    /// commit that built before. Its id is derived from the delivery that asked, so GitLab's
+    /// resends of that comment still make one trigger.
+    pub fn retry(request: BuildRequest, repository: &Repository, delivery_key: &str, now: i64) -> Self {
+        let mut trigger = Trigger::queued(request, repository, delivery_key, now);
+        trigger.id = TriggerId::for_build(&format!(
+            "retry\n{}\n{}\n{}",
+            trigger.integration_id, trigger.project_id, delivery_key
+        ));
+        trigger
+    }
+
     /// The id every delivery of this build derives: integration, project, event kind, ref and
     /// commit. A new trigger's own id; a trigger stored before ids were derived keeps a random
     /// one, and stores mark its build under this id.
@@ -291,6 +303,24 @@ mod tests {
         later.sha = "b".repeat(40);
         assert_ne!(first.build_id(), later.build_id());
         assert_eq!(first.full_name.as_deref(), Some("group/project"));
+    }
+
+    #[test]
+    fn a_retry_has_its_own_id_shared_by_resends_of_its_comment() {
+        let request = || BuildRequest {
+            event: TriggerEvent::MergeRequest,
+            git_ref: "refs/merge-requests/1/head".into(),
+            branch: Some("feature".into()),
+            tag: None,
+            commit_sha: "a".repeat(40),
+            actor: None,
+            merge_request: None,
+        };
+        let built = Trigger::queued(request(), &repository(), "push-delivery", 100);
+        let retry = Trigger::retry(request(), &repository(), "comment-1", 200);
+        assert_ne!(retry.id, built.id);
+        assert_eq!(retry.id, Trigger::retry(request(), &repository(), "comment-1", 201).id);
+        assert_ne!(retry.id, Trigger::retry(request(), &repository(), "comment-2", 200).id);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! GitLab webhook deliveries: whether an event builds, and how a delivery is deduplicated. Pure
-//! functions over the payload and headers.
+//! functions over the payload and headers; merge request events and comment commands are
+//! decided in `merge_request_events`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::build_rules::{check_commit, skip_reason};
 use crate::domain::event_kind::EventKind;
 use crate::domain::ids::ProjectId;
+use crate::domain::merge_request_events::{decide_merge_request, decide_note};
 
 /// A git sha of zeros: `before` zero is a created ref, `after` zero a deleted one.
 pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -42,6 +44,14 @@ pub struct MergeRequestRef {
     /// statuses are posted to it, so merge request rules count them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline_id: Option<u64>,
+    /// The request comes from a fork: the build runs the target project's
+    /// `refs/merge-requests/{iid}/head` with the target's credential, and should withhold its
+    /// own secrets from the fork's code.
+    #[serde(default)]
+    pub from_fork: bool,
+    /// The project the request's commits come from (the fork, when `from_fork`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_project_id: Option<ProjectId>,
 }
 
 /// The build a delivery asks for.
@@ -61,8 +71,22 @@ pub struct BuildRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Build(BuildRequest),
+    /// Builds only if a GitLab user has Developer access or more to the target project.
+    ForMember(MemberGate),
     /// Accepted and recorded, but nothing to build; the reason is shown in the delivery log.
     Ignore(String),
+}
+
+/// A build that waits on a member: a fork's merge request, or an `/oore build` comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberGate {
+    pub request: BuildRequest,
+    /// Whose access decides (the request's author, or the commenter); none waits.
+    pub user_id: Option<u64>,
+    /// An explicit command: a new build with its own id, even of a commit that built before.
+    pub retry: bool,
+    /// The delivery log's reason when the user is not such a member.
+    pub otherwise: String,
 }
 
 /// A payload that claims to be an event we build but lacks what that event must carry.
@@ -80,7 +104,7 @@ pub fn project_id(payload: &Value) -> Option<ProjectId> {
         .map(ProjectId)
 }
 
-fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
     value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
@@ -98,15 +122,19 @@ pub fn decide(kind: &EventKind, payload: &Value, policy: BuildPolicy) -> Result<
     let decision = match kind {
         EventKind::Push | EventKind::TagPush => decide_push(kind, payload)?,
         EventKind::MergeRequest => decide_merge_request(payload, policy)?,
+        EventKind::Note => decide_note(payload)?,
         other => return Ok(Decision::Ignore(format!("{other} events do not trigger builds"))),
     };
-    let Decision::Build(request) = decision else {
-        return Ok(decision);
+    let (request, explicit) = match &decision {
+        Decision::Build(request) => (request, false),
+        Decision::ForMember(gate) => (&gate.request, gate.retry),
+        Decision::Ignore(_) => return Ok(decision),
     };
     check_commit(&request.commit_sha, &request.git_ref).map_err(MalformedEvent)?;
-    match skip_reason(payload, &request.commit_sha) {
+    // A member's explicit command builds whatever the commit says.
+    match skip_reason(payload, &request.commit_sha).filter(|_| !explicit) {
         Some(reason) => Ok(Decision::Ignore(reason)),
-        None => Ok(Decision::Build(request)),
+        None => Ok(decision),
     }
 }
 
@@ -140,84 +168,6 @@ fn decide_push(kind: &EventKind, payload: &Value) -> Result<Decision, MalformedE
         commit_sha,
         actor: text(payload, "/user_username").map(str::to_string),
         merge_request: None,
-    }))
-}
-
-/// Whether the merge request is a draft (`draft`, or `work_in_progress` before GitLab 13.x).
-fn is_draft(attrs: &Value) -> bool {
-    ["/draft", "/work_in_progress"]
-        .iter()
-        .any(|p| attrs.pointer(p).and_then(Value::as_bool) == Some(true))
-}
-
-/// Whether this update marked a draft ready (`changes.draft` from true to false).
-fn marked_ready(payload: &Value) -> bool {
-    let change = |side: &str| {
-        ["/changes/draft", "/changes/work_in_progress"]
-            .iter()
-            .find_map(|p| payload.pointer(&format!("{p}/{side}")).and_then(Value::as_bool))
-    };
-    change("previous") == Some(true) && change("current") == Some(false)
-}
-
-fn decide_merge_request(payload: &Value, policy: BuildPolicy) -> Result<Decision, MalformedEvent> {
-    let attrs = payload
-        .get("object_attributes")
-        .filter(|a| a.is_object())
-        .ok_or_else(|| MalformedEvent("the merge request event has no object_attributes".into()))?;
-    let action = text(attrs, "/action").unwrap_or("");
-    let last_commit = text(attrs, "/last_commit/id");
-    // `oldrev` is only sent when the update brought new commits.
-    let new_commits = text(attrs, "/oldrev").is_some_and(|old| Some(old) != last_commit);
-    let builds = match action {
-        "open" | "reopen" => true,
-        // Marked ready: the head commit builds, unless it already built as a draft (drafts
-        // build only when the operator says so).
-        "update" if marked_ready(payload) && !new_commits => !policy.build_drafts,
-        "update" => new_commits,
-        // Labels, approvals, comments and the rest never build.
-        _ => false,
-    };
-    if !builds {
-        let reason = match action {
-            "update" if marked_ready(payload) => "the head commit already built while a draft".to_string(),
-            "update" => "merge request update without new commits".to_string(),
-            _ => format!("merge request action `{action}` does not trigger builds"),
-        };
-        return Ok(Decision::Ignore(reason));
-    }
-    if is_draft(attrs) && !policy.build_drafts {
-        return Ok(Decision::Ignore(
-            "draft merge requests do not build (BUILD_DRAFT_MERGE_REQUESTS)".into(),
-        ));
-    }
-    let source = attrs.get("source_project_id").and_then(Value::as_u64).map(ProjectId);
-    let target = attrs.get("target_project_id").and_then(Value::as_u64).map(ProjectId);
-    if source.is_none() || source != target || source != project_id(payload) {
-        return Ok(Decision::Ignore("merge requests from forks are not built".into()));
-    }
-    let iid = attrs
-        .get("iid")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| MalformedEvent("the merge request has no iid".into()))?;
-    let branch =
-        text(attrs, "/source_branch").ok_or_else(|| MalformedEvent("the merge request has no source_branch".into()))?;
-    let target_branch =
-        text(attrs, "/target_branch").ok_or_else(|| MalformedEvent("the merge request has no target_branch".into()))?;
-    let commit_sha = last_commit.ok_or_else(|| MalformedEvent("the merge request has no last_commit".into()))?;
-    Ok(Decision::Build(BuildRequest {
-        event: TriggerEvent::MergeRequest,
-        git_ref: format!("refs/merge-requests/{iid}/head"),
-        branch: Some(branch.to_string()),
-        tag: None,
-        commit_sha: commit_sha.to_string(),
-        actor: text(payload, "/user/username").map(str::to_string),
-        merge_request: Some(MergeRequestRef {
-            iid,
-            source_branch: branch.to_string(),
-            target_branch: target_branch.to_string(),
-            pipeline_id: attrs.get("head_pipeline_id").and_then(Value::as_u64),
-        }),
     }))
 }
 
@@ -285,10 +235,10 @@ mod tests {
         let mut fork = base;
         fork["action"] = json!("open");
         fork["source_project_id"] = json!(8);
-        assert_eq!(
-            decide(&EventKind::MergeRequest, &mr(fork), BuildPolicy::default()).unwrap(),
-            Decision::Ignore("merge requests from forks are not built".into())
-        );
+        assert!(matches!(
+            decide(&EventKind::MergeRequest, &mr(fork), BuildPolicy::default()),
+            Ok(Decision::ForMember(_))
+        ));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum GitLabError {
     Unreachable(String),
     #[error("GitLab answered HTTP {0}")]
     Status(u16),
+    /// A 400 whose message names the pipeline a commit status was posted to.
+    #[error("GitLab refused the pipeline named")]
+    PipelineRefused,
     #[error("GitLab's answer could not be read: {0}")]
     Decode(String),
     /// The OAuth token endpoint refused (`invalid_grant`, `invalid_client`, …).
@@ -207,6 +210,34 @@ pub trait GitLabApi: Send + Sync {
         project_id: ProjectId,
         token_id: u64,
     ) -> Result<(), GitLabError>;
+    /// `GET /projects/:id/members/all/:user_id`: the user's access level to the project,
+    /// inherited from groups included; `None` when the user is no member.
+    async fn member_access(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        user_id: u64,
+    ) -> Result<Option<u32>, GitLabError>;
+    /// `POST /projects/:id/merge_requests/:iid/notes`: the new note's id.
+    async fn create_merge_request_note(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        iid: u64,
+        body: &str,
+    ) -> Result<u64, GitLabError>;
+    /// `PUT /projects/:id/merge_requests/:iid/notes/:note_id`; `NotFound` once the note is deleted.
+    async fn edit_merge_request_note(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        iid: u64,
+        note_id: u64,
+        body: &str,
+    ) -> Result<(), GitLabError>;
     /// `POST /projects/:id/statuses/:sha`.
     async fn post_commit_status(
         &self,
@@ -248,6 +279,8 @@ pub struct HookSettings {
     pub push_events: bool,
     pub tag_push_events: bool,
     pub merge_requests_events: bool,
+    /// Comments, which carry `/oore build`.
+    pub note_events: bool,
     pub enable_ssl_verification: bool,
     /// Project and group access token expiry events (GitLab versions without them ignore it).
     pub resource_access_token_events: bool,

@@ -18,6 +18,7 @@ use crate::domain::delivery::DeliveryRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, IntegrationStatus, Repository};
+use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::name_index::{IndexBounds, IndexChange, IndexSlice, WhenMissing};
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
@@ -295,6 +296,16 @@ pub trait TriggerStore: Send + Sync {
     /// (`updated.version - 1`): of two writers racing, one wins. `Conflict` for the other, and
     /// when the trigger is gone.
     async fn update_trigger(&self, updated: &Trigger) -> Result<(), StoreError>;
+    /// The summary note kept for a merge request, unless its retention ended.
+    async fn merge_request_note(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        iid: u64,
+    ) -> Result<Option<MergeRequestNote>, StoreError>;
+    /// Keeps a merge request's summary note (replacing the one kept before) until its
+    /// `expires_at`.
+    async fn keep_merge_request_note(&self, note: &MergeRequestNote) -> Result<(), StoreError>;
 }
 
 /// A vault failure.

@@ -107,6 +107,7 @@ fn assemble<S: Store>(config: Config, backends: Backends<S>) -> App {
         gitlab,
         clock,
         config: Arc::new(config),
+        recent_integrations: Default::default(),
     };
     if let Some(receiver) = worker {
         tokio::spawn(run_worker(services.clone(), receiver));

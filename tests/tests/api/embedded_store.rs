@@ -253,3 +253,34 @@ async fn expired_items_are_swept_at_their_time_and_not_before() {
     );
     assert_eq!(store.get_sync(&a).await.unwrap(), None);
 }
+
+/// A merge request's summary note id goes when its retention ends, unless a later build kept
+/// it again.
+#[tokio::test]
+async fn summary_notes_are_swept_when_their_retention_ends() {
+    use shared::domain::ids::ProjectId;
+    use shared::domain::merge_request_note::{MergeRequestNote, NOTE_RETENTION_SECS};
+    let (_dir, LocalData { store, .. }) = oore_gitlab_tests::local_data();
+    let a = IntegrationId::from("int-notes".to_string());
+    store.create_integration(&record(&a), None, None).await.unwrap();
+    let built = trigger(&a, "note", 1000);
+    store
+        .keep_merge_request_note(&MergeRequestNote::of(&built, 1, 11, 1000))
+        .await
+        .unwrap();
+    store
+        .keep_merge_request_note(&MergeRequestNote::of(&built, 2, 12, 1000))
+        .await
+        .unwrap();
+    let renewed = MergeRequestNote::of(&built, 2, 12, 5000);
+    store.keep_merge_request_note(&renewed).await.unwrap();
+
+    let swept = store.sweep_expired(1000 + NOTE_RETENTION_SECS).await.unwrap();
+    assert_eq!(swept.merge_request_notes, 1, "{swept:?}");
+    assert_eq!(store.merge_request_note(&a, ProjectId(1), 1).await.unwrap(), None);
+    assert_eq!(
+        store.merge_request_note(&a, ProjectId(1), 2).await.unwrap(),
+        Some(renewed),
+        "kept again by a later build"
+    );
+}

@@ -1,7 +1,8 @@
 //! The fake GitLab's build endpoints, with GitLab's rules and refusals: commit statuses
-//! (`POST /projects/:id/statuses/:sha`; the state a status already has is refused with 400; the
-//! api scope needed) and project deploy tokens (create, needing Maintainer and the api scope,
-//! shown once; revoke). Tests read what was posted and issued.
+//! (`POST /projects/:id/statuses/:sha`; the state a status already has is refused with 400, a
+//! pipeline a test removed with 404; the api scope needed) and project deploy tokens (create,
+//! needing Maintainer and the api scope, shown once; revoke). Tests read what was posted and
+//! issued.
 
 pub mod routes;
 
@@ -51,6 +52,8 @@ pub struct FakeBuilds {
     developer_only: Mutex<HashSet<u64>>,
     /// The next N status posts answer 503 (GitLab having a bad moment).
     fail_statuses: AtomicU64,
+    /// Pipelines a status may not name: GitLab answers 404 for them (one deleted meanwhile).
+    refused_pipelines: Mutex<HashSet<u64>>,
 }
 
 impl FakeBuilds {
@@ -73,6 +76,11 @@ impl FakeBuilds {
     /// Makes the user a Developer of `project_id`: GitLab then refuses deploy tokens there.
     pub fn make_developer_only(&self, project_id: u64) {
         self.developer_only.lock().unwrap().insert(project_id);
+    }
+
+    /// Statuses naming `pipeline_id` are answered 404, as for a pipeline GitLab no longer has.
+    pub fn refuse_pipeline(&self, pipeline_id: u64) {
+        self.refused_pipelines.lock().unwrap().insert(pipeline_id);
     }
 
     pub fn fail_next_statuses(&self, count: u64) {

@@ -52,6 +52,14 @@ pub(crate) async fn post_status(
         )
             .into_response();
     };
+    let pipeline_id = body.get("pipeline_id").and_then(Value::as_u64);
+    if pipeline_id.is_some_and(|p| builds.refused_pipelines.lock().unwrap().contains(&p)) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "404 Pipeline Not Found"})),
+        )
+            .into_response();
+    }
     let name = text(&body, "name").unwrap_or_else(|| "default".into());
     let mut statuses = builds.statuses.lock().unwrap();
     let latest = (project_id, sha.clone(), name.clone());
@@ -67,7 +75,7 @@ pub(crate) async fn post_status(
         git_ref: text(&body, "ref"),
         target_url: text(&body, "target_url"),
         description: text(&body, "description"),
-        pipeline_id: body.get("pipeline_id").and_then(Value::as_u64),
+        pipeline_id,
     };
     statuses.latest.insert(latest, posted.state.clone());
     statuses.posted.push(posted.clone());

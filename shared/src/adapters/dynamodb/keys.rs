@@ -91,6 +91,11 @@ pub fn hook_sk(project_id: ProjectId) -> String {
     format!("{HOOK_PREFIX}{project_id}")
 }
 
+/// A merge request's summary note, under its integration.
+pub fn merge_request_note_sk(project_id: ProjectId, iid: u64) -> String {
+    format!("MRNOTE#{project_id}#{iid}")
+}
+
 /// What every trigger's own partition key starts with (the hand-off filters the stream on it).
 pub const TRIGGER_PREFIX: &str = "TRIGGER#";
 

@@ -1,19 +1,22 @@
 //! The trigger store on DynamoDB: each trigger in its own partition (found by id), queued on
 //! `gsi1` by status and on `gsi2` by integration, oldest first; every change conditioned on the
-//! version it was made from.
+//! version it was made from. A merge request's summary note id is an item under its
+//! integration (`MRNOTE#`), so deleting the integration removes it.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::adapters::dynamodb::keys::{
-    META, TRIGGER_PREFIX, integration_triggers_gsi2pk, trigger_pk, trigger_queue_gsi1pk,
+    META, TRIGGER_PREFIX, integration_pk, integration_triggers_gsi2pk, merge_request_note_sk, trigger_pk,
+    trigger_queue_gsi1pk,
 };
 use crate::adapters::dynamodb::migration::MOVED_TO;
 use crate::adapters::dynamodb::{
     DynamoStore, GSI1, GSI2, Item, TTL, condition_held, conflict_unless_held, delete_request, from_item, number, s,
     to_item, unavailable,
 };
-use crate::domain::ids::{IntegrationId, TriggerId};
+use crate::domain::ids::{IntegrationId, ProjectId, TriggerId};
+use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::trigger::{Trigger, TriggerStatus};
 use crate::ports::{StoreError, TriggerFilter, TriggerStore};
 
@@ -186,5 +189,36 @@ impl TriggerStore for DynamoStore {
             .send()
             .await;
         conflict_unless_held(condition_held(result)?)
+    }
+
+    async fn merge_request_note(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        iid: u64,
+    ) -> Result<Option<MergeRequestNote>, StoreError> {
+        self.get(integration_pk(integration_id), merge_request_note_sk(project_id, iid))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn keep_merge_request_note(&self, note: &MergeRequestNote) -> Result<(), StoreError> {
+        let mut item = to_item(
+            note,
+            &[
+                ("pk", integration_pk(&note.integration_id)),
+                ("sk", merge_request_note_sk(note.project_id, note.iid)),
+            ],
+        )?;
+        item.insert(TTL.into(), number(note.expires_at));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -5,10 +5,11 @@ use redb::{ReadableTable, WriteTransaction};
 use serde::de::DeserializeOwned;
 
 use crate::adapters::embedded::{
-    DEDUPE, DELIVERIES, EXPIRY, EmbeddedStore, Items, KEYS_BY_INTEGRATION, NOTHING, OAUTH_STATES, SYNCS, TRIGGER_QUEUE,
-    TRIGGERS, TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, get, remove, unavailable, under,
+    DEDUPE, DELIVERIES, EXPIRY, EmbeddedStore, Items, KEYS_BY_INTEGRATION, MERGE_REQUEST_NOTES, NOTHING, OAUTH_STATES,
+    SYNCS, TRIGGER_QUEUE, TRIGGERS, TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, get, remove, unavailable, under,
 };
 use crate::domain::delivery::DeliveryRecord;
+use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
@@ -28,6 +29,7 @@ pub(super) enum Kind {
     Trigger,
     Sync,
     WebhookKey,
+    MergeRequestNote,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Trigger => "trigger",
             Kind::Sync => "sync",
             Kind::WebhookKey => "key",
+            Kind::MergeRequestNote => "mr_note",
         }
     }
 
@@ -50,6 +53,7 @@ impl Kind {
             Kind::Trigger,
             Kind::Sync,
             Kind::WebhookKey,
+            Kind::MergeRequestNote,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -76,11 +80,18 @@ pub struct Swept {
     pub triggers: usize,
     pub syncs: usize,
     pub webhook_keys: usize,
+    pub merge_request_notes: usize,
 }
 
 impl Swept {
     pub fn total(&self) -> usize {
-        self.deliveries + self.dedupe_markers + self.oauth_states + self.triggers + self.syncs + self.webhook_keys
+        self.deliveries
+            + self.dedupe_markers
+            + self.oauth_states
+            + self.triggers
+            + self.syncs
+            + self.webhook_keys
+            + self.merge_request_notes
     }
 }
 
@@ -99,6 +110,7 @@ impl EmbeddedStore {
             total.triggers += batch.triggers;
             total.syncs += batch.syncs;
             total.webhook_keys += batch.webhook_keys;
+            total.merge_request_notes += batch.merge_request_notes;
             if !more {
                 return Ok(total);
             }
@@ -136,6 +148,7 @@ fn sweep_batch(txn: &WriteTransaction, now: i64) -> Result<(Swept, bool), StoreE
                 Kind::Trigger => &mut swept.triggers,
                 Kind::Sync => &mut swept.syncs,
                 Kind::WebhookKey => &mut swept.webhook_keys,
+                Kind::MergeRequestNote => &mut swept.merge_request_notes,
             };
             *counter += 1;
         }
@@ -154,6 +167,9 @@ fn remove_if_expired(txn: &WriteTransaction, kind: Kind, key: &str, now: i64) ->
             due(Some(p.expires_at))
         }),
         Kind::Sync => remove_item_if(txn, SYNCS, key, |s: &SyncRecord| due(s.expires_at())),
+        Kind::MergeRequestNote => remove_item_if(txn, MERGE_REQUEST_NOTES, key, |n: &MergeRequestNote| {
+            due(Some(n.expires_at))
+        }),
         Kind::Trigger => {
             let mut triggers = txn.open_table(TRIGGERS).map_err(unavailable)?;
             let Some(trigger) = get::<Trigger>(&triggers, key)?.filter(|t| due(t.expires_at())) else {

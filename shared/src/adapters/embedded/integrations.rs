@@ -5,8 +5,8 @@ use redb::{ReadableTable, WriteTransaction};
 
 use crate::adapters::embedded::expiry::{Kind, schedule};
 use crate::adapters::embedded::{
-    DEDUPE, DELIVERIES, EmbeddedStore, HOOKS, INSTALLATIONS, INTEGRATIONS, KEYS_BY_INTEGRATION, NAME_INDEX,
-    NAME_INDEX_SIZES, OAUTH_STATES, REPOSITORIES, REPOSITORY_IDS, SYNCS, TRIGGER_QUEUE, TRIGGERS,
+    DEDUPE, DELIVERIES, EmbeddedStore, HOOKS, INSTALLATIONS, INTEGRATIONS, KEYS_BY_INTEGRATION, MERGE_REQUEST_NOTES,
+    NAME_INDEX, NAME_INDEX_SIZES, OAUTH_STATES, REPOSITORIES, REPOSITORY_IDS, SYNCS, TRIGGER_QUEUE, TRIGGERS,
     TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, decode, exists, get, put, remove, remove_range, scan, scan_keys,
     unavailable, under,
 };
@@ -175,7 +175,14 @@ impl IntegrationStore for EmbeddedStore {
                 remove(&mut repository_ids, repo.id.as_str())?;
             }
             remove_range(&mut repositories, key)?;
-            for table in [INSTALLATIONS, NAME_INDEX, HOOKS, DEDUPE, DELIVERIES] {
+            for table in [
+                INSTALLATIONS,
+                NAME_INDEX,
+                HOOKS,
+                MERGE_REQUEST_NOTES,
+                DEDUPE,
+                DELIVERIES,
+            ] {
                 remove_range(&mut txn.open_table(table).map_err(unavailable)?, key)?;
             }
             remove_keys(txn, &id)?;

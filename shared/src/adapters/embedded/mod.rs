@@ -47,6 +47,8 @@ const REPOSITORY_IDS: Items = TableDefinition::new("repository_ids");
 const NAME_INDEX: Items = TableDefinition::new("name_index");
 /// integration → the number of entries its name index holds.
 const NAME_INDEX_SIZES: Items = TableDefinition::new("name_index_sizes");
+/// `{integration}\0{project:020}#{iid}` → a merge request's summary note.
+const MERGE_REQUEST_NOTES: Items = TableDefinition::new("merge_request_notes");
 /// `{integration}\0{project:020}` → the hook record.
 const HOOKS: Items = TableDefinition::new("hooks");
 /// digest → webhook key.
@@ -74,7 +76,7 @@ const SECRETS: Items = TableDefinition::new("secrets");
 /// Markers of the one-time moves done on this folder (see `migration`).
 const SCHEMA: Items = TableDefinition::new("schema");
 
-const ALL_TABLES: [Items; 19] = [
+const ALL_TABLES: [Items; 20] = [
     INTEGRATIONS,
     INSTALLATIONS,
     REPOSITORIES,
@@ -82,6 +84,7 @@ const ALL_TABLES: [Items; 19] = [
     NAME_INDEX,
     NAME_INDEX_SIZES,
     HOOKS,
+    MERGE_REQUEST_NOTES,
     WEBHOOK_KEYS,
     KEYS_BY_INTEGRATION,
     DEDUPE,

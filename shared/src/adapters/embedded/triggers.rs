@@ -1,4 +1,5 @@
-//! Build triggers (the queue build systems read, claim and report on) and sync records.
+//! Build triggers (the queue build systems read, claim and report on), merge requests' summary
+//! notes, and sync records.
 
 use std::ops::Bound;
 
@@ -7,9 +8,11 @@ use redb::WriteTransaction;
 
 use crate::adapters::embedded::expiry::{Kind, schedule};
 use crate::adapters::embedded::{
-    EmbeddedStore, NOTHING, SYNCS, TRIGGER_QUEUE, TRIGGERS, TRIGGERS_BY_INTEGRATION, get, put, unavailable, under,
+    EmbeddedStore, MERGE_REQUEST_NOTES, NOTHING, SYNCS, TRIGGER_QUEUE, TRIGGERS, TRIGGERS_BY_INTEGRATION, get, put,
+    unavailable, under,
 };
-use crate::domain::ids::{IntegrationId, TriggerId};
+use crate::domain::ids::{IntegrationId, ProjectId, TriggerId};
+use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
 use crate::ports::{StoreError, SyncStore, TriggerFilter, TriggerStore};
@@ -86,6 +89,35 @@ impl TriggerStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn merge_request_note(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        iid: u64,
+    ) -> Result<Option<MergeRequestNote>, StoreError> {
+        let key = note_key(integration_id, project_id, iid);
+        self.read(|txn| get(&txn.open_table(MERGE_REQUEST_NOTES).map_err(unavailable)?, &key))
+    }
+
+    async fn keep_merge_request_note(&self, note: &MergeRequestNote) -> Result<(), StoreError> {
+        let note = note.clone();
+        self.write(move |txn| {
+            let key = note_key(&note.integration_id, note.project_id, note.iid);
+            put(
+                &mut txn.open_table(MERGE_REQUEST_NOTES).map_err(unavailable)?,
+                &key,
+                &note,
+            )?;
+            schedule(txn, note.expires_at, Kind::MergeRequestNote, &key)
+        })
+        .await
+    }
+}
+
+/// `{integration}\0{project:020}#{iid}`.
+pub(super) fn note_key(integration_id: &IntegrationId, project_id: ProjectId, iid: u64) -> String {
+    under(integration_id, &format!("{:020}#{iid}", project_id.get()))
 }
 
 #[async_trait]

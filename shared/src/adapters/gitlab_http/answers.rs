@@ -121,6 +121,16 @@ pub(super) async fn check_status(response: Response) -> Result<Response, GitLabE
         }
         StatusCode::FORBIDDEN => GitLabError::Forbidden,
         StatusCode::NOT_FOUND => GitLabError::NotFound,
+        StatusCode::BAD_REQUEST => {
+            // `{"message": …}`, a text or an object of fields; only a status names a pipeline.
+            let body: serde_json::Value = json_within(response).await.unwrap_or_default();
+            let message = body.get("message").map(ToString::to_string).unwrap_or_default();
+            if message.to_lowercase().contains("pipeline") {
+                GitLabError::PipelineRefused
+            } else {
+                GitLabError::Status(400)
+            }
+        }
         other => GitLabError::Status(other.as_u16()),
     })
 }

@@ -87,6 +87,7 @@ impl HttpGitLab {
             "push_events": hook.push_events,
             "tag_push_events": hook.tag_push_events,
             "merge_requests_events": hook.merge_requests_events,
+            "note_events": hook.note_events,
             "enable_ssl_verification": hook.enable_ssl_verification,
             "resource_access_token_events": hook.resource_access_token_events,
         });

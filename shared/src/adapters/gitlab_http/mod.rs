@@ -18,6 +18,7 @@ use answers::{MOST_ANSWER_BYTES, body_within, header_u32, json_within, link_next
 
 mod answers;
 mod hooks;
+mod merge_requests;
 mod pacing;
 mod transport;
 
@@ -302,6 +303,39 @@ impl GitLabApi for HttpGitLab {
         self.delete_with(url, token).await
     }
 
+    async fn member_access(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        user_id: u64,
+    ) -> Result<Option<u32>, GitLabError> {
+        self.member_level(host, token, project_id, user_id).await
+    }
+
+    async fn create_merge_request_note(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        iid: u64,
+        body: &str,
+    ) -> Result<u64, GitLabError> {
+        self.create_note(host, token, project_id, iid, body).await
+    }
+
+    async fn edit_merge_request_note(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        project_id: ProjectId,
+        iid: u64,
+        note_id: u64,
+        body: &str,
+    ) -> Result<(), GitLabError> {
+        self.edit_note(host, token, project_id, iid, note_id, body).await
+    }
+
     async fn post_commit_status(
         &self,
         host: &HostUrl,
@@ -310,32 +344,6 @@ impl GitLabApi for HttpGitLab {
         sha: &str,
         status: &CommitStatus,
     ) -> Result<(), GitLabError> {
-        let mut body = serde_json::json!({
-            "state": status.state,
-            "ref": status.git_ref,
-            "name": status.name,
-            "target_url": status.target_url,
-            "description": status.description,
-        });
-        if let Some(pipeline) = status.pipeline_id {
-            body["pipeline_id"] = pipeline.into();
-        }
-        let url = host.join(&format!("api/v4/projects/{project_id}/statuses/{sha}"));
-        let posted = self
-            .send(self.with_token(self.client().post(url.clone()).json(&body), Some(token)))
-            .await;
-        match posted {
-            // A GitLab that refuses the pipeline (one gone, or a version that checks it) still
-            // shows the status on the commit: once more, without it.
-            Err(GitLabError::NotFound) if status.pipeline_id.is_some() => {
-                if let Some(fields) = body.as_object_mut() {
-                    fields.remove("pipeline_id");
-                }
-                self.send(self.with_token(self.client().post(url).json(&body), Some(token)))
-                    .await?;
-                Ok(())
-            }
-            other => other.map(|_| ()),
-        }
+        self.post_status(host, token, project_id, sha, status).await
     }
 }

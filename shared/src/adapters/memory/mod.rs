@@ -18,6 +18,7 @@ use crate::domain::delivery::DeliveryRecord;
 use crate::domain::hooks::HookRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
+use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::name_index::IndexEntry;
 use crate::domain::oauth::PendingAuthorization;
 use crate::domain::sync::SyncRecord;
@@ -49,6 +50,8 @@ pub(super) struct Tables {
     syncs: HashMap<IntegrationId, SyncRecord>,
     /// state digest → pending authorization.
     oauth_states: HashMap<String, PendingAuthorization>,
+    /// (integration, project, merge request iid) → its summary note.
+    merge_request_notes: HashMap<(IntegrationId, ProjectId, u64), MergeRequestNote>,
 }
 
 /// Integrations, installations and repositories in memory.
@@ -155,6 +158,7 @@ impl IntegrationStore for MemoryStore {
         t.syncs.remove(id);
         t.name_indexes.remove(id);
         t.hooks.remove(id);
+        t.merge_request_notes.retain(|(integration, _, _), _| integration != id);
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use crate::adapters::memory::MemoryStore;
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, TriggerId};
+use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook_keys::{AfterRotation, WebhookKey};
@@ -180,5 +181,21 @@ impl TriggerStore for MemoryStore {
             }
             _ => Err(StoreError::Conflict),
         }
+    }
+
+    async fn merge_request_note(
+        &self,
+        integration_id: &IntegrationId,
+        project_id: ProjectId,
+        iid: u64,
+    ) -> Result<Option<MergeRequestNote>, StoreError> {
+        let key = (integration_id.clone(), project_id, iid);
+        Ok(self.lock().merge_request_notes.get(&key).cloned())
+    }
+
+    async fn keep_merge_request_note(&self, note: &MergeRequestNote) -> Result<(), StoreError> {
+        let key = (note.integration_id.clone(), note.project_id, note.iid);
+        self.lock().merge_request_notes.insert(key, note.clone());
+        Ok(())
     }
 }

@@ -210,6 +210,7 @@ pub async fn register_webhook(
         push_events: true,
         tag_push_events: true,
         merge_requests_events: true,
+        note_events: true,
         enable_ssl_verification: true,
         resource_access_token_events: true,
     };

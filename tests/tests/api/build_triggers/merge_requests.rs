@@ -1,8 +1,9 @@
 //! A merge request's build reports to the merge request's own pipeline: its commit statuses
 //! carry the event's `head_pipeline_id` and the source branch as `ref`, so GitLab's merge
-//! request rules count them; a push's carry its branch and no pipeline.
+//! request rules count them; a push's carry its branch and no pipeline. A pipeline GitLab
+//! refuses is left out, and the status still shown.
 
-use crate::build_triggers::{PROJECT, claim_path, setup, status_path, through_the_stream};
+use crate::build_triggers::{claim_path, merge_request_opened, outcome, setup, status_path, through_the_stream};
 use http::Method;
 use oore_gitlab_tests::{Backend, on_backends};
 use serde_json::json;
@@ -13,15 +14,7 @@ const PIPELINE: u64 = 77;
 
 async fn a_merge_request_reports_to_its_head_pipeline(backend: Backend) {
     let s = setup(backend).await;
-    let path = format!(
-        "{}/fixtures/gitlab/webhooks/pull_request_create.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    // The fixture's merge request, moved onto the fake GitLab's first project.
-    event["project"]["id"] = json!(PROJECT);
-    event["object_attributes"]["source_project_id"] = json!(PROJECT);
-    event["object_attributes"]["target_project_id"] = json!(PROJECT);
+    let mut event = merge_request_opened();
     event["object_attributes"]["head_pipeline_id"] = json!(PIPELINE);
     let sha = event["object_attributes"]["last_commit"]["id"]
         .as_str()
@@ -71,3 +64,27 @@ async fn a_merge_request_reports_to_its_head_pipeline(backend: Backend) {
 }
 
 on_backends!(app a_merge_request_reports_to_its_head_pipeline: memory, embedded, moto);
+
+#[tokio::test]
+async fn a_pipeline_gitlab_refuses_is_left_out() {
+    let s = setup(Backend::Memory).await;
+    s.h.gitlab.state.builds.refuse_pipeline(PIPELINE);
+    let mut event = merge_request_opened();
+    event["object_attributes"]["head_pipeline_id"] = json!(PIPELINE);
+    let (answer, _) = outcome(&s, "Merge Request Hook", &event).await;
+    assert_eq!(answer, "triggered");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.h.gitlab.state.builds.status_count() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let posted = s.h.gitlab.state.builds.statuses();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(
+        (
+            posted[0].state.as_str(),
+            posted[0].pipeline_id,
+            posted[0].git_ref.as_deref()
+        ),
+        ("pending", None, Some("feature"))
+    );
+}

@@ -4,10 +4,13 @@
 //! By area: claims and reports, the queue, and the hand-off on the table's stream.
 
 mod claims;
+mod comment_commands;
+mod fork_merge_requests;
 mod handoff;
 mod merge_requests;
 mod queue;
 mod read_budget;
+mod summary_notes;
 
 use oore_gitlab_tests::{Backend, Harness};
 use oore_local::fake_gitlab::FakeOptions;
@@ -25,7 +28,12 @@ pub(crate) struct Setup {
 }
 
 pub(crate) async fn setup(backend: Backend) -> Setup {
-    let h = Harness::new(backend, FakeOptions::default()).await;
+    setup_with(backend, &[]).await
+}
+
+/// As [`setup`], with `settings` (environment names and values) added to the app's.
+pub(crate) async fn setup_with(backend: Backend, settings: &[(&str, &str)]) -> Setup {
+    let h = Harness::with_settings(backend, FakeOptions::default(), settings).await;
     let connected = h.connect_token().await;
     Setup {
         integration: connected.id.to_string(),
@@ -41,6 +49,54 @@ pub(crate) fn push(message: &str, path_claimed: &str) -> Value {
 /// Delivers `payload` with the integration's secret; returns the answer.
 pub(crate) async fn deliver(s: &Setup, payload: &Value) -> (u16, Value) {
     s.h.deliver(&s.secret, "Push Hook", payload).await
+}
+
+/// A GitLab webhook fixture.
+pub(crate) fn webhook_fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/gitlab/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The fixtures' merge request (iid 1, `feature` into `master`), opened, moved onto
+/// [`PROJECT`].
+pub(crate) fn merge_request_opened() -> Value {
+    let mut event = webhook_fixture("pull_request_create.json");
+    event["project"]["id"] = json!(PROJECT);
+    event["object_attributes"]["source_project_id"] = json!(PROJECT);
+    event["object_attributes"]["target_project_id"] = json!(PROJECT);
+    event
+}
+
+/// The fixtures' comment, saying `note`, by the GitLab user `author`, as note `note_id` on the
+/// merge request of [`merge_request_opened`].
+pub(crate) fn comment(note: &str, author: u64, note_id: u64) -> Value {
+    let mut event = webhook_fixture("merge_request_comment_create.json");
+    event["project"]["id"] = json!(PROJECT);
+    event["project_id"] = json!(PROJECT);
+    event["object_attributes"]["note"] = json!(note);
+    event["object_attributes"]["author_id"] = json!(author);
+    event["object_attributes"]["id"] = json!(note_id);
+    event["merge_request"]["source_project_id"] = json!(PROJECT);
+    event["merge_request"]["target_project_id"] = json!(PROJECT);
+    event
+}
+
+/// Delivers `payload` as GitLab's `event` and answers the outcome (`triggered`, `ignored`,
+/// `duplicate`) with the trigger id or reason.
+pub(crate) async fn outcome(s: &Setup, event: &str, payload: &Value) -> (String, String) {
+    let (status, answer) = s.h.deliver(&s.secret, event, payload).await;
+    assert_eq!(status, 200, "{answer}");
+    if answer["duplicate"] == true {
+        return ("duplicate".into(), String::new());
+    }
+    let detail = answer["trigger_id"]
+        .as_str()
+        .or(answer["reason"].as_str())
+        .unwrap_or_default();
+    (
+        answer["outcome"].as_str().unwrap_or_default().to_string(),
+        detail.to_string(),
+    )
 }
 
 pub(crate) async fn new_trigger(s: &Setup) -> String {

@@ -6,7 +6,8 @@ use oore_gitlab_tests::records::{delivery, record, repo, trigger};
 use oore_gitlab_tests::{moto_sdk, moto_table};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::domain::delivery::DeliveryOutcome;
-use shared::domain::ids::IntegrationId;
+use shared::domain::ids::{IntegrationId, ProjectId};
+use shared::domain::merge_request_note::MergeRequestNote;
 use shared::domain::sync::{IdSlice, SyncRecord};
 use shared::domain::trigger::{ReportedState, TriggerStatus};
 use shared::ports::{
@@ -142,6 +143,41 @@ async fn sync_contract<S: IntegrationStore + SyncStore>(store: &S) {
 on_backends!(store sync_contract: memory, embedded, moto);
 
 on_backends!(store trigger_contract: memory, embedded, moto);
+
+/// A merge request's summary note: kept, replaced by the next, one per request, and gone with
+/// its integration.
+async fn merge_request_note_contract<S: IntegrationStore + TriggerStore>(store: &S) {
+    let a = IntegrationId::from(format!("int-{}", uuid::Uuid::new_v4()));
+    store.create_integration(&record(&a), None, None).await.unwrap();
+    let built = trigger(&a, "note", 2000);
+    assert_eq!(store.merge_request_note(&a, ProjectId(1), 7).await.unwrap(), None);
+    let first = MergeRequestNote::of(&built, 7, 301, 2100);
+    store.keep_merge_request_note(&first).await.unwrap();
+    assert_eq!(
+        store.merge_request_note(&a, ProjectId(1), 7).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.merge_request_note(&a, ProjectId(1), 8).await.unwrap(),
+        None,
+        "per request"
+    );
+    assert_eq!(
+        store.merge_request_note(&a, ProjectId(2), 7).await.unwrap(),
+        None,
+        "per project"
+    );
+    let second = MergeRequestNote::of(&built, 7, 302, 2200);
+    store.keep_merge_request_note(&second).await.unwrap();
+    assert_eq!(
+        store.merge_request_note(&a, ProjectId(1), 7).await.unwrap(),
+        Some(second)
+    );
+    store.delete_integration(&a).await.unwrap();
+    assert_eq!(store.merge_request_note(&a, ProjectId(1), 7).await.unwrap(), None);
+}
+
+on_backends!(store merge_request_note_contract: memory, embedded, moto);
 
 /// Finished work expires by the table's TTL: a trigger once final, a sync record once its pass
 /// ended; a queued trigger and a running pass are kept.

@@ -87,9 +87,11 @@ async fn hook_registration_creates_once_then_updates() {
         (
             hooks[0]["push_events"].clone(),
             hooks[0]["tag_push_events"].clone(),
-            hooks[0]["merge_requests_events"].clone()
+            hooks[0]["merge_requests_events"].clone(),
+            hooks[0]["note_events"].clone()
         ),
-        (json!(true), json!(true), json!(true))
+        (json!(true), json!(true), json!(true), json!(true)),
+        "comments carry /oore build"
     );
     let first_token = hooks[0]["token"].as_str().unwrap().to_string();
     let push = serde_json::to_vec(&fixture("push.json")).unwrap();

@@ -193,7 +193,10 @@ async fn every_fixture_has_its_outcome(backend: Backend) {
         &serde_json::to_vec(&fork).unwrap(),
     )
     .await;
-    assert_eq!(answer["reason"], "merge requests from forks are not built");
+    assert_eq!(
+        answer["reason"], "a merge request from a fork waits for a member's /oore build",
+        "its author is no member of the target project"
+    );
     let mut service_push = fixture("push.json");
     service_push["after"] = json!("dddddddddddddddddddddddddddddddddddddddd");
     service_push["checkout_sha"] = service_push["after"].clone();

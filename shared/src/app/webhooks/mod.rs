@@ -6,24 +6,27 @@
 //! item with one conditional put (the log entry, and the trigger when it builds); the signing
 //! master key is read through the cached vault, so no Secrets Manager call once warm.
 
+mod builds;
+mod members;
+
 use serde_json::Value;
 
 use crate::app::Services;
-use crate::app::credentials::{CredentialsError, with_token};
+use crate::app::credentials::CredentialsError;
 use crate::app::hooks::delivery_note::note_delivery;
 use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::event_kind::{EventKind, event_kind};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
-use crate::domain::integration::Repository;
-use crate::domain::name_index::{IndexChange, IndexEntry, WhenMissing};
 use crate::domain::secrets::webhook_secret_digest;
 use crate::domain::signature::{SignatureHeaders, verify_signature};
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook::{BuildPolicy, Decision, decide, delivery_key, project_id};
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{GitLabError, Recorded, StoreError};
+use builds::build;
+use members::{Verdict, member_verdict};
 
 /// Largest delivery accepted, as the daemon.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
@@ -95,7 +98,7 @@ pub enum WebhookError {
 }
 
 /// What is known of a delivery once its secret is verified.
-struct Verified {
+pub(super) struct Verified {
     key: WebhookKey,
     event: String,
     project_id: Option<ProjectId>,
@@ -251,50 +254,12 @@ pub async fn gitlab_webhook(
 
     match decision {
         Decision::Ignore(reason) => ignore(services, &verified, reason).await,
-        Decision::Build(request) => {
-            let Some(project) = project else {
-                let refusal = WebhookError::InvalidPayload("the delivery names no project (project.id)".into());
-                return Err(verified.refuse(services, "the event names no project", refusal).await);
-            };
-            // The payload's project path is not trusted: a repository's secret proves only its
-            // project id, so the trigger takes its names from the stored repository.
-            let repository = match stored_repository(services, &verified, project).await? {
-                Some(repository) => repository,
-                None => adopt_repository(services, &verified, project).await?,
-            };
-            if repository.archived {
-                return ignore(services, &verified, "archived projects do not build".into()).await;
-            }
-            let mut trigger = Trigger::queued(request, &repository, &verified.delivery_key, now);
-            let entry = verified.record(services, DeliveryOutcome::Triggered, None, Some(trigger.id.clone()));
-            trigger.delivery_kept_until = Some(entry.expires_at);
-            trigger.delivery_entry = Some(entry.id.clone());
-            let recorded = verified.record_once(services, &entry, Some(&trigger)).await?;
-            match recorded {
-                Recorded::New => {
-                    tracing::info!(integration_id = %trigger.integration_id, trigger_id = %trigger.id, event = ?trigger.event, "build triggered");
-                    // Off the request path: locally a background task, on AWS the table's stream.
-                    services.handoff.enqueue(&trigger);
-                    Ok(WebhookOutcome::Triggered(trigger.id))
-                }
-                Recorded::Duplicate => Ok(duplicate(services, &verified).await),
-            }
-        }
+        Decision::Build(request) => build(services, &verified, project, request, false).await,
+        Decision::ForMember(gate) => match member_verdict(services, &verified, project, &gate).await? {
+            Verdict::Member => build(services, &verified, project, gate.request, gate.retry).await,
+            Verdict::NotMember(reason) => ignore(services, &verified, reason).await,
+        },
     }
-}
-
-/// The stored repository of the delivery's project, read consistently: one just removed (or
-/// its integration deleted) does not build.
-async fn stored_repository(
-    services: &Services,
-    verified: &Verified,
-    project: ProjectId,
-) -> Result<Option<Repository>, WebhookError> {
-    let found = services
-        .repositories
-        .get_repositories(&verified.key.integration_id, &[project])
-        .await?;
-    Ok(found.into_iter().next())
 }
 
 /// An `access_token` event: the expiry is recorded when it names the integration's token; any
@@ -316,7 +281,11 @@ async fn token_event(
 }
 
 /// A delivery that builds nothing: recorded (so a repeat is a duplicate) and answered 200.
-async fn ignore(services: &Services, verified: &Verified, reason: String) -> Result<WebhookOutcome, WebhookError> {
+pub(super) async fn ignore(
+    services: &Services,
+    verified: &Verified,
+    reason: String,
+) -> Result<WebhookOutcome, WebhookError> {
     let entry = verified.record(services, DeliveryOutcome::Ignored, Some(reason.clone()), None);
     let recorded = verified.record_once(services, &entry, None).await?;
     match recorded {
@@ -326,66 +295,10 @@ async fn ignore(services: &Services, verified: &Verified, reason: String) -> Res
 }
 
 /// A repeat of a recorded delivery: logged as such, answered 200 so GitLab stops resending.
-async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
+pub(super) async fn duplicate(services: &Services, verified: &Verified) -> WebhookOutcome {
     let entry = verified.record(services, DeliveryOutcome::Duplicate, None, None);
     if let Err(err) = services.webhooks.log_delivery(&entry).await {
         tracing::warn!(integration_id = %verified.key.integration_id, error = %err, "could not log a duplicate delivery");
     }
     WebhookOutcome::Duplicate
-}
-
-/// A delivery for a project not synced yet: look it up at GitLab once and store it, instead of
-/// dropping the build; answers the stored repository. A project the integration cannot see is
-/// refused like a wrong token.
-async fn adopt_repository(
-    services: &Services,
-    verified: &Verified,
-    project_id: ProjectId,
-) -> Result<Repository, WebhookError> {
-    let integration_id = &verified.key.integration_id;
-    let integration = services
-        .integrations
-        .get_integration(integration_id)
-        .await?
-        .filter(|i| i.deleted_at.is_none())
-        .ok_or(WebhookError::InvalidToken)?;
-    let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
-    let answer = with_token(services, &integration, |token| async move {
-        gitlab.project(host, &token, project_id).await
-    })
-    .await?;
-    let project = match answer {
-        Ok(project) => project,
-        Err(GitLabError::NotFound | GitLabError::Forbidden) => {
-            return Err(verified
-                .refuse(
-                    services,
-                    "the integration cannot see this project at GitLab",
-                    WebhookError::InvalidToken,
-                )
-                .await);
-        }
-        Err(err) => {
-            tracing::warn!(%integration_id, error = %err, "project lookup for a webhook failed");
-            return Err(WebhookError::GitLabUnavailable(err));
-        }
-    };
-    let installation_id = services.installation_id(integration_id).await?;
-    let repository = project.to_repository(integration_id, &installation_id, verified.now);
-    services
-        .repositories
-        .write_repositories(integration_id, std::slice::from_ref(&repository), &[])
-        .await?;
-    // Listings read the name index: the adopted repository joins it, unless no pass wrote one
-    // yet (listings then read the repositories themselves).
-    let change = IndexChange {
-        added: vec![IndexEntry::of(&repository)],
-        gone: Vec::new(),
-    };
-    services
-        .repositories
-        .change_name_index(integration_id, change, WhenMissing::Leave)
-        .await?;
-    tracing::info!(%integration_id, %project_id, "repository recorded from a webhook delivery");
-    Ok(repository)
 }
