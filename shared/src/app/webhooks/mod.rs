@@ -4,7 +4,8 @@
 //! invalid_token), then the Standard Webhooks signature when GitLab sent one. A warm delivery
 //! reads the secret's key (by its digest), the repository and the hook record, and writes one
 //! item with one conditional put (the log entry, and the trigger when it builds); the signing
-//! master key is read through the cached vault, so no Secrets Manager call once warm.
+//! master key is read through the cached vault, so no Secrets Manager call once warm. A fork's
+//! merge request and an `/oore build` comment also ask GitLab for one user's access.
 
 mod builds;
 mod members;
@@ -71,7 +72,8 @@ pub enum WebhookOutcome {
 ///   see the project.
 /// - `InvalidSignature`: a Standard Webhooks signature was sent and does not verify.
 /// - `SignatureRequired`: the integration requires signed deliveries and this one is not signed.
-/// - `GitLabUnavailable`: GitLab could not be asked about a project not synced yet.
+/// - `GitLabUnavailable`: GitLab could not be asked about a project not synced yet, or about a
+///   member's access.
 /// - `Credentials`, `MasterKey`, `Store`: the integration's token or a backend failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
