@@ -220,7 +220,12 @@ pub(crate) async fn test_hook(
 
 /// GitLab's test delivery for push events: a push of the project's default branch, sent to the
 /// hook's URL with its token as GitLab sends hook deliveries. Answers the status the URL gave.
-async fn deliver_test_push(state: &FakeState, project_id: u64, url: &str, token: &str) -> Result<u16, String> {
+pub(crate) async fn deliver_test_push(
+    state: &FakeState,
+    project_id: u64,
+    url: &str,
+    token: &str,
+) -> Result<u16, String> {
     let project = find_project(state, project_id).ok_or("the project is gone")?;
     let branch = project["default_branch"].as_str().unwrap_or("main").to_string();
     let commit = format!("{:040x}", u128::from(project_id) << 64 | 0x7e57);

@@ -1,7 +1,8 @@
 //! A fake GitLab built from real GitLab responses (`fixtures/`): users, token self-inspection,
 //! version, project listings with GitLab's paging headers, single projects, project hooks (`hooks`),
 //! avatars, GitLab's error shapes, an OAuth provider (`oauth`), commit statuses and deploy
-//! tokens (`builds`), and project members and merge request notes (`merge_requests`).
+//! tokens (`builds`), project members and merge request notes (`merge_requests`), and groups
+//! with their hooks (`groups`).
 //! Tests start it on a loopback port; `oore-local fake-gitlab` runs it on its own.
 
 #![allow(
@@ -12,6 +13,7 @@
 
 pub mod access;
 pub mod builds;
+pub mod groups;
 pub mod hooks;
 pub mod merge_requests;
 pub mod oauth;
@@ -171,6 +173,7 @@ impl FakeGitLab {
             oauth: Default::default(),
             builds: Default::default(),
             merge_requests: Default::default(),
+            groups: Default::default(),
             rate: Default::default(),
         });
         state.set_projects(options.projects);
@@ -216,6 +219,21 @@ impl FakeGitLab {
             .route(
                 "/api/v4/projects/{id}/merge_requests/{iid}/notes/{note_id}",
                 axum::routing::put(merge_requests::edit_note),
+            )
+            .route("/api/v4/groups/{id}", get(groups::group))
+            .route(
+                "/api/v4/groups/{id}/hooks",
+                get(groups::list_hooks).post(groups::create_hook),
+            )
+            .route(
+                "/api/v4/groups/{id}/hooks/{hook_id}",
+                get(groups::get_hook)
+                    .put(groups::update_hook)
+                    .delete(groups::delete_hook),
+            )
+            .route(
+                "/api/v4/groups/{id}/hooks/{hook_id}/test/{trigger}",
+                post(groups::test_hook),
             )
             .route("/oauth/authorize", get(oauth::routes::authorize))
             .route("/oauth/token", post(oauth::routes::token))

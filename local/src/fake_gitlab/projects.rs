@@ -99,6 +99,21 @@ impl FakeProjects {
         entries.get(&id).map(|entry| self.render(id, entry))
     }
 
+    /// The first project (by id) whose path lies under `group_path`, subgroups included.
+    pub fn first_under(&self, group_path: &str) -> Option<u64> {
+        let prefix = format!("{group_path}/");
+        let entries = self.entries.lock().unwrap();
+        entries
+            .iter()
+            .map(|(id, entry)| (*id, self.render(*id, entry)))
+            .find_map(|(id, project)| {
+                project["path_with_namespace"]
+                    .as_str()
+                    .is_some_and(|path| path.starts_with(&prefix))
+                    .then_some(id)
+            })
+    }
+
     pub fn contains(&self, id: u64) -> bool {
         self.entries.lock().unwrap().contains_key(&id)
     }

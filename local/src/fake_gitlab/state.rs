@@ -102,6 +102,8 @@ pub struct FakeState {
     pub builds: crate::fake_gitlab::builds::FakeBuilds,
     /// Project members and merge request notes (`merge_requests`).
     pub merge_requests: crate::fake_gitlab::merge_requests::FakeMergeRequests,
+    /// Groups, subgroups and their hooks (`groups`).
+    pub groups: crate::fake_gitlab::groups::FakeGroups,
     /// GitLab's rate limit, when a test sets one.
     pub rate: crate::fake_gitlab::rate_limit::RateWindows,
 }

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use crate::app::claim_expiry::{has_active_builds, revoke_active_credentials};
 use crate::app::commit_status::{StatusReporting, status_reporting};
 use crate::app::credentials::{access_token, oauth_client, read_credentials};
+use crate::app::hooks::groups::delete_registered_group_hooks;
 use crate::app::{LookupError, Services};
 use crate::domain::credential::CredentialStatus;
 use crate::domain::ids::IntegrationId;
@@ -218,18 +219,27 @@ async fn enqueue_purge(services: &Services, id: &IntegrationId) {
     }
 }
 
-/// Deletes the project hooks we registered, by their recorded ids (never a hook we did not
-/// make), while the token still works. A hook GitLab no longer has counts as deleted; GitLab
-/// unreachable leaves the rest, and the log says so.
+/// Deletes the project and group hooks we registered, by their recorded ids (never a hook we
+/// did not make), while the token still works. A hook GitLab no longer has counts as deleted;
+/// GitLab unreachable leaves the rest, and the log says so.
 async fn delete_registered_hooks(services: &Services, record: &IntegrationRecord) {
     let hooks = match services.hooks.list_hooks(&record.id).await {
-        Ok(hooks) if !hooks.is_empty() => hooks,
-        Ok(_) => return,
+        Ok(hooks) => hooks,
         Err(err) => {
             tracing::warn!(integration_id = %record.id, error = %err, "the registered hooks could not be read; they stay at GitLab");
-            return;
+            Vec::new()
         }
     };
+    let group_hooks = match services.hooks.group_hooks(&record.id).await {
+        Ok(hooks) => hooks,
+        Err(err) => {
+            tracing::warn!(integration_id = %record.id, error = %err, "the registered group hooks could not be read; they stay at GitLab");
+            Vec::new()
+        }
+    };
+    if hooks.is_empty() && group_hooks.is_empty() {
+        return;
+    }
     let token = match access_token(services, record).await {
         Ok(token) => token,
         Err(err) => {
@@ -250,6 +260,7 @@ async fn delete_registered_hooks(services: &Services, record: &IntegrationRecord
             }
         }
     }
+    delete_registered_group_hooks(services, record, &group_hooks, &token).await;
 }
 
 /// Revokes the access and refresh tokens. GitLab being unreachable does not block the delete:

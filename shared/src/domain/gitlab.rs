@@ -45,7 +45,15 @@ fn yes() -> bool {
     true
 }
 
-/// One hook of `GET /api/v4/projects/:id/hooks`.
+/// A group, as `GET /api/v4/groups/:id` shows it (what we read of it).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GitLabGroup {
+    pub id: u64,
+    /// `parent/child` for a subgroup: the prefix of its projects' `path_with_namespace`.
+    pub full_path: String,
+}
+
+/// One hook of `GET /api/v4/projects/:id/hooks` (or of a group's hooks, which share the shape).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ProjectHook {
     pub id: u64,

@@ -5,6 +5,7 @@ pub mod credential;
 pub mod delivery;
 pub mod event_kind;
 pub mod gitlab;
+pub mod group_hooks;
 pub mod hooks;
 pub mod host;
 pub mod ids;

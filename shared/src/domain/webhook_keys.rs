@@ -31,6 +31,18 @@ pub struct WebhookKey {
     /// of the integration to know it.
     #[serde(default)]
     pub require_signature: bool,
+    /// The group this secret is limited to (a group hook's): it verifies deliveries only for
+    /// projects whose path lies under the group's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<KeyGroup>,
+}
+
+/// The group a group hook's secret stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyGroup {
+    pub id: u64,
+    /// The group's `full_path` when the hook was registered.
+    pub full_path: String,
 }
 
 /// A freshly issued secret: the record to keep and the values to show once.
@@ -53,13 +65,25 @@ impl WebhookKey {
             created_at: now,
             valid_until: None,
             require_signature: false,
+            group: None,
         };
         IssuedKey { key, secret }
     }
 
-    /// The scope part of the key's storage address: `integration` or `project:{id}`.
+    /// Issues a new secret for a group hook: good for the group's projects only.
+    pub fn issue_for_group(integration_id: &IntegrationId, group: KeyGroup, now: i64) -> IssuedKey {
+        let mut issued = WebhookKey::issue(integration_id, None, now);
+        issued.key.group = Some(group);
+        issued
+    }
+
+    /// The scope part of the key's storage address: `integration`, `project:{id}` or
+    /// `group:{id}`; a rotation replaces the keys of one scope.
     pub fn scope(&self) -> String {
-        scope_of(self.project_id)
+        match &self.group {
+            Some(group) => format!("group:{}", group.id),
+            None => scope_of(self.project_id),
+        }
     }
 
     /// Whether `presented` is this secret and still valid at `now`. Compares in constant time.
@@ -80,12 +104,21 @@ impl WebhookKey {
         }
     }
 
-    /// Whether the secret may be used for deliveries about `project_id`.
+    /// Whether the secret may be used for deliveries about `project_id`. A group's secret is
+    /// checked again once the project's path is known ([`WebhookKey::covers_path`]).
     pub fn covers(&self, project_id: Option<ProjectId>) -> bool {
         match self.project_id {
             None => true,
             Some(own) => project_id == Some(own),
         }
+    }
+
+    /// Whether the secret may be used for the project at `project_path`: a group's only under
+    /// the group's path, any other by [`WebhookKey::covers`] alone.
+    pub fn covers_path(&self, project_path: &str) -> bool {
+        self.group
+            .as_ref()
+            .is_none_or(|group| crate::domain::group_hooks::lies_under(project_path, &group.full_path))
     }
 
     /// The Standard Webhooks signing key of this secret.
@@ -134,6 +167,21 @@ mod tests {
         assert!(key.accepts(&secret, 199));
         assert!(!key.accepts(&secret, 200));
         assert!(!format!("{key:?}").contains(&secret));
+    }
+
+    #[test]
+    fn a_group_key_has_a_scope_of_its_own_and_covers_the_groups_paths() {
+        let group = KeyGroup {
+            id: 9,
+            full_path: "acme/mobile".into(),
+        };
+        let key = WebhookKey::issue_for_group(&"i1".into(), group, 0).key;
+        assert_eq!(key.scope(), "group:9");
+        assert!(key.covers(Some(ProjectId(1))), "any project, until its path is known");
+        assert!(key.covers_path("acme/mobile/ios"));
+        assert!(!key.covers_path("acme/web"));
+        let plain = WebhookKey::issue(&"i1".into(), None, 0).key;
+        assert!(plain.covers_path("anything/at/all"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
+use crate::domain::gitlab::{GitLabGroup, GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
@@ -170,6 +170,49 @@ pub trait GitLabApi: Send + Sync {
         host: &HostUrl,
         token: &SecretString,
         project_id: ProjectId,
+        hook_id: u64,
+    ) -> Result<(), GitLabError>;
+    /// `GET /groups/:id`.
+    async fn group(&self, host: &HostUrl, token: &SecretString, group_id: u64) -> Result<GitLabGroup, GitLabError>;
+    /// `GET /groups/:id/hooks` (every page). Group hooks need Premium and Owner on the group.
+    async fn group_hooks(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+    ) -> Result<Vec<ProjectHook>, GitLabError>;
+    /// `GET /groups/:id/hooks/:hook_id`.
+    async fn group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: u64,
+    ) -> Result<ProjectHook, GitLabError>;
+    /// `POST /groups/:id/hooks`, or `PUT /groups/:id/hooks/:hook_id` when `hook_id` is given.
+    async fn save_group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: Option<u64>,
+        hook: &HookSettings,
+    ) -> Result<ProjectHook, GitLabError>;
+    /// `POST /groups/:id/hooks/:hook_id/test/:trigger`, as for project hooks.
+    async fn test_group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: u64,
+        trigger: &str,
+    ) -> Result<(), GitLabError>;
+    /// `DELETE /groups/:id/hooks/:hook_id`.
+    async fn delete_group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
         hook_id: u64,
     ) -> Result<(), GitLabError>;
     /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).

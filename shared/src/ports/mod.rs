@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use crate::domain::delivery::DeliveryRecord;
+use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, IntegrationStatus, Repository};
@@ -169,7 +170,7 @@ pub trait RepositoryStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// The records of the project hooks we registered (`HOOK#{project}` items).
+/// The records of the project and group hooks we registered.
 #[async_trait]
 pub trait HookStore: Send + Sync {
     /// Records that we registered `hook_id` on the project (keeping what else is known of it).
@@ -213,6 +214,27 @@ pub trait HookStore: Send + Sync {
         integration_id: &IntegrationId,
         projects: &[ProjectId],
     ) -> Result<Vec<HookRecord>, StoreError>;
+    /// Keeps the record of a group hook we registered (`GROUPHOOK#{group}` items), replacing the
+    /// group's earlier one.
+    async fn put_group_hook(&self, integration_id: &IntegrationId, hook: &GroupHookRecord) -> Result<(), StoreError>;
+    /// The group hooks we registered.
+    async fn group_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<GroupHookRecord>, StoreError>;
+    /// The group hook we registered on one group, for noting a delivery: a store may answer
+    /// from a read that lags writes by a moment.
+    async fn group_hook(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+    ) -> Result<Option<GroupHookRecord>, StoreError>;
+    /// Records when a delivery through the group's hook last arrived, if the record exists.
+    async fn note_group_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+        at: i64,
+    ) -> Result<(), StoreError>;
+    /// Forgets the group's hook (removed, or gone at GitLab).
+    async fn remove_group_hook(&self, integration_id: &IntegrationId, group_id: u64) -> Result<(), StoreError>;
 }
 
 /// What became of an attempt to record a delivery.

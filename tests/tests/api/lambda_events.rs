@@ -48,6 +48,9 @@ async fn every_function_has_an_event_its_handler_accepts() {
     let oauth_id = h.connect_oauth().await;
     let app = Arc::new(h.app.clone());
 
+    // The group the group hook events name, and the hook the first of them registers.
+    h.gitlab.state.groups.add(9970, "diaspora", None);
+    let mut group_hook = String::from("41");
     // The webhook's event records a trigger; the build-trigger events then read, claim and report on it.
     let mut trigger_id = String::new();
     for route in ROUTES {
@@ -73,8 +76,14 @@ async fn every_function_has_an_event_its_handler_accepts() {
         } else {
             Default::default()
         };
+        let (hook_path, hook_param) = (
+            format!("gitlab-group-webhooks/{group_hook}"),
+            format!("\"hook_id\": \"{group_hook}\""),
+        );
         let replacements = [
             ("6f1c2a7e-0000-4000-8000-000000000001", id),
+            ("gitlab-group-webhooks/41", hook_path.as_str()),
+            ("\"hook_id\": \"41\"", hook_param.as_str()),
             ("https://gitlab.example.com", host),
             ("glpat-example", PAT),
             ("${OAUTH_CODE}", code.as_str()),
@@ -99,6 +108,10 @@ async fn every_function_has_an_event_its_handler_accepts() {
             _ => 200,
         };
         assert_eq!(status, expected, "{}: {:?}", route.function, response.body());
+        if route.function == "register-group-webhook" {
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            group_hook = body["hook_id"].to_string();
+        }
         if route.function == "gitlab-webhook" {
             let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
             assert_eq!(body["outcome"], "triggered", "{body}");

@@ -243,6 +243,47 @@ async fn every_answer_has_the_documented_shape() {
         &body,
     );
 
+    // Group hooks: registered, listed, then covering the project (whose own hook is then not
+    // registered), a refusal, and removal.
+    h.gitlab.state.groups.add(9970, "diaspora", None);
+    let group_hooks = format!("/v1/integrations/{id}/gitlab-group-webhooks");
+    let (status, body) = call(Method::POST, group_hooks.clone(), Some(json!({"group_id": 9970}))).await;
+    conforms("post", "/v1/integrations/{id}/gitlab-group-webhooks", status, &body);
+    let group_hook = body["hook_id"].as_u64().unwrap();
+    let (status, body) = call(Method::GET, group_hooks.clone(), None).await;
+    conforms("get", "/v1/integrations/{id}/gitlab-group-webhooks", status, &body);
+    let (status, body) = call(Method::POST, group_hooks.clone(), Some(json!({"group_id": 1}))).await;
+    assert_eq!(status, 409, "{body}");
+    conforms("post", "/v1/integrations/{id}/gitlab-group-webhooks", status, &body);
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/integration-repositories/{repo}/gitlab-webhook"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(body["covered_by_group_hook"], group_hook, "{body}");
+    conforms(
+        "post",
+        "/v1/integration-repositories/{id}/gitlab-webhook",
+        status,
+        &body,
+    );
+    let (status, body) = call(
+        Method::POST,
+        format!("/v1/integrations/{id}/installations"),
+        Some(json!({})),
+    )
+    .await;
+    assert!(body["group_hooks"].is_array(), "{body}");
+    conforms("post", "/v1/integrations/{id}/installations", status, &body);
+    let (status, body) = call(Method::DELETE, format!("{group_hooks}/{group_hook}"), None).await;
+    conforms(
+        "delete",
+        "/v1/integrations/{id}/gitlab-group-webhooks/{hook_id}",
+        status,
+        &body,
+    );
+
     let project = repos["repositories"][0]["external_id"]
         .as_str()
         .unwrap()

@@ -1,11 +1,13 @@
 //! The hook store on DynamoDB: one `HOOK#{project}` item per project under the integration,
-//! written field by field (registration, health, last delivery) so no writer undoes another.
+//! written field by field (registration, health, last delivery) so no writer undoes another;
+//! one `GROUPHOOK#{group}` item per group hook, written whole but for its delivery note.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::dynamodb::keys::{HOOK_PREFIX, hook_sk, integration_pk};
-use crate::adapters::dynamodb::{DynamoStore, Item, condition_held, from_item, number, s, unavailable};
+use crate::adapters::dynamodb::keys::{GROUP_HOOK_PREFIX, HOOK_PREFIX, group_hook_sk, hook_sk, integration_pk};
+use crate::adapters::dynamodb::{DynamoStore, Item, condition_held, from_item, number, s, to_item, unavailable};
+use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::ports::{HookStore, StoreError};
@@ -144,5 +146,82 @@ impl HookStore for DynamoStore {
         let pk = integration_pk(integration_id);
         let keys = projects.iter().map(|p| (pk.clone(), hook_sk(*p))).collect();
         registered(self.batch_get(keys).await?)
+    }
+
+    async fn put_group_hook(&self, integration_id: &IntegrationId, hook: &GroupHookRecord) -> Result<(), StoreError> {
+        let item = to_item(
+            hook,
+            &[
+                ("pk", integration_pk(integration_id)),
+                ("sk", group_hook_sk(hook.group_id)),
+            ],
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn group_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<GroupHookRecord>, StoreError> {
+        self.query_prefix(&integration_pk(integration_id), GROUP_HOOK_PREFIX)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn group_hook(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+    ) -> Result<Option<GroupHookRecord>, StoreError> {
+        // Eventually consistent (half a read unit): a delivery reads it only to note the hour.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(group_hook_sk(group_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn note_group_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(group_hook_sk(group_id)))
+            .update_expression("SET last_delivery_at = :at")
+            .condition_expression("attribute_exists(hook_id)")
+            .expression_attribute_values(":at", number(at))
+            .send()
+            .await;
+        // No hook of ours on the group: nothing to note.
+        condition_held(result).map(|_| ())
+    }
+
+    async fn remove_group_hook(&self, integration_id: &IntegrationId, group_id: u64) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(group_hook_sk(group_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -91,6 +91,13 @@ pub fn hook_sk(project_id: ProjectId) -> String {
     format!("{HOOK_PREFIX}{project_id}")
 }
 
+/// The group hooks we registered for an integration.
+pub const GROUP_HOOK_PREFIX: &str = "GROUPHOOK#";
+
+pub fn group_hook_sk(group_id: u64) -> String {
+    format!("{GROUP_HOOK_PREFIX}{group_id}")
+}
+
 /// A merge request's summary note, under its integration.
 pub fn merge_request_note_sk(project_id: ProjectId, iid: u64) -> String {
     format!("MRNOTE#{project_id}#{iid}")

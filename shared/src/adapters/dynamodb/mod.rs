@@ -15,6 +15,7 @@
 //! | build trigger (and the log entry of the delivery that made it) | `TRIGGER#{id}` | `META` | `TRIGGERS#{status}` / `{time}#{id}` | `TRIGGERS#{integration}` / `{time}#{id}` |
 //! | build marker (a trigger stored before, under its derived id) | `TRIGGER#{id}` | `META` | – | – |
 //! | project hook  | `INTEGRATION#{id}`  | `HOOK#{project}`        | –                    | – |
+//! | group hook    | `INTEGRATION#{id}`  | `GROUPHOOK#{group}`     | –                    | – |
 //! | merge request summary note | `INTEGRATION#{id}` | `MRNOTE#{project}#{iid}` | – | – |
 //! | name index    | `INTEGRATION#{id}`  | `NAMEINDEX`, `NAMEINDEX#{version}#{chunk}` | – | – |
 //! | sync record   | `INTEGRATION#{id}`  | `SYNC`                  | –                    | – |

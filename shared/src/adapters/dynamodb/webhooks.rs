@@ -104,12 +104,7 @@ impl WebhookStore for DynamoStore {
         integration_id: &IntegrationId,
         project_id: Option<ProjectId>,
     ) -> Result<Vec<WebhookKey>, StoreError> {
-        let prefix = webhook_key_prefix(&scope_of(project_id));
-        self.query_prefix(&integration_pk(integration_id), &prefix)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        self.keys_in_scope(integration_id, &scope_of(project_id)).await
     }
 
     async fn rotate_webhook_key(
@@ -125,7 +120,7 @@ impl WebhookStore for DynamoStore {
             Some(AttributeValue::S(digest)) => Some(digest.clone()),
             _ => None,
         };
-        let keys = self.webhook_keys(&new.integration_id, new.project_id).await?;
+        let keys = self.keys_in_scope(&new.integration_id, &scope).await?;
         // What the rotation does to each older key: the head's current key first, named by the
         // head (a scope may hold more keys than a transaction takes), then the others.
         let mut cuts: Vec<(String, i64)> = Vec::new();
@@ -241,5 +236,17 @@ impl WebhookStore for DynamoStore {
         cursor: Option<&str>,
     ) -> Result<(Vec<DeliveryRecord>, Option<String>), StoreError> {
         self.delivery_log_page(integration_id, limit, cursor).await
+    }
+}
+
+impl DynamoStore {
+    /// The keys of one scope of an integration ([`WebhookKey::scope`]).
+    async fn keys_in_scope(&self, integration_id: &IntegrationId, scope: &str) -> Result<Vec<WebhookKey>, StoreError> {
+        let prefix = webhook_key_prefix(scope);
+        self.query_prefix(&integration_pk(integration_id), &prefix)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 }

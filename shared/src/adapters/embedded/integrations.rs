@@ -5,10 +5,10 @@ use redb::{ReadableTable, WriteTransaction};
 
 use crate::adapters::embedded::expiry::{Kind, schedule};
 use crate::adapters::embedded::{
-    DEDUPE, DELIVERIES, EmbeddedStore, HOOKS, INSTALLATIONS, INTEGRATIONS, KEYS_BY_INTEGRATION, MERGE_REQUEST_NOTES,
-    NAME_INDEX, NAME_INDEX_SIZES, OAUTH_STATES, REPOSITORIES, REPOSITORY_IDS, SYNCS, TRIGGER_QUEUE, TRIGGERS,
-    TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, decode, exists, get, put, remove, remove_range, scan, scan_keys,
-    unavailable, under,
+    DEDUPE, DELIVERIES, EmbeddedStore, GROUP_HOOKS, HOOKS, INSTALLATIONS, INTEGRATIONS, KEYS_BY_INTEGRATION,
+    MERGE_REQUEST_NOTES, NAME_INDEX, NAME_INDEX_SIZES, OAUTH_STATES, REPOSITORIES, REPOSITORY_IDS, SYNCS,
+    TRIGGER_QUEUE, TRIGGERS, TRIGGERS_BY_INTEGRATION, WEBHOOK_KEYS, decode, exists, get, put, remove, remove_range,
+    scan, scan_keys, unavailable, under,
 };
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
@@ -179,6 +179,7 @@ impl IntegrationStore for EmbeddedStore {
                 INSTALLATIONS,
                 NAME_INDEX,
                 HOOKS,
+                GROUP_HOOKS,
                 MERGE_REQUEST_NOTES,
                 DEDUPE,
                 DELIVERIES,

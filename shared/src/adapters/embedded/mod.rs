@@ -47,6 +47,8 @@ const REPOSITORY_IDS: Items = TableDefinition::new("repository_ids");
 const NAME_INDEX: Items = TableDefinition::new("name_index");
 /// integration → the number of entries its name index holds.
 const NAME_INDEX_SIZES: Items = TableDefinition::new("name_index_sizes");
+/// `{integration}\0{group:020}` → the group hook we registered there.
+const GROUP_HOOKS: Items = TableDefinition::new("group_hooks");
 /// `{integration}\0{project:020}#{iid}` → a merge request's summary note.
 const MERGE_REQUEST_NOTES: Items = TableDefinition::new("merge_request_notes");
 /// `{integration}\0{project:020}` → the hook record.
@@ -76,7 +78,7 @@ const SECRETS: Items = TableDefinition::new("secrets");
 /// Markers of the one-time moves done on this folder (see `migration`).
 const SCHEMA: Items = TableDefinition::new("schema");
 
-const ALL_TABLES: [Items; 20] = [
+const ALL_TABLES: [Items; 21] = [
     INTEGRATIONS,
     INSTALLATIONS,
     REPOSITORIES,
@@ -84,6 +86,7 @@ const ALL_TABLES: [Items; 20] = [
     NAME_INDEX,
     NAME_INDEX_SIZES,
     HOOKS,
+    GROUP_HOOKS,
     MERGE_REQUEST_NOTES,
     WEBHOOK_KEYS,
     KEYS_BY_INTEGRATION,

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
 use crate::adapters::embedded::{
-    EmbeddedStore, HOOKS, NAME_INDEX, NAME_INDEX_SIZES, REPOSITORIES, REPOSITORY_IDS, decode, get, project_key, put,
-    range_of, remove, remove_range, scan, unavailable,
+    EmbeddedStore, GROUP_HOOKS, HOOKS, NAME_INDEX, NAME_INDEX_SIZES, REPOSITORIES, REPOSITORY_IDS, decode, get,
+    project_key, put, range_of, remove, remove_range, scan, unavailable, under,
 };
+use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
 use crate::domain::index_merge::apply_change;
@@ -277,4 +278,58 @@ impl HookStore for EmbeddedStore {
             Ok(found)
         })
     }
+
+    async fn put_group_hook(&self, integration_id: &IntegrationId, hook: &GroupHookRecord) -> Result<(), StoreError> {
+        let (key, hook) = (group_key(integration_id, hook.group_id), hook.clone());
+        self.write(move |txn| put(&mut txn.open_table(GROUP_HOOKS).map_err(unavailable)?, &key, &hook))
+            .await
+    }
+
+    async fn group_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<GroupHookRecord>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(GROUP_HOOKS).map_err(unavailable)?;
+            Ok(scan::<GroupHookRecord>(&table, integration_id.as_str())?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect())
+        })
+    }
+
+    async fn group_hook(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+    ) -> Result<Option<GroupHookRecord>, StoreError> {
+        let key = group_key(integration_id, group_id);
+        self.read(|txn| get(&txn.open_table(GROUP_HOOKS).map_err(unavailable)?, &key))
+    }
+
+    async fn note_group_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let key = group_key(integration_id, group_id);
+        self.write(move |txn| {
+            let mut hooks = txn.open_table(GROUP_HOOKS).map_err(unavailable)?;
+            if let Some(mut record) = get::<GroupHookRecord>(&hooks, &key)? {
+                record.last_delivery_at = Some(at);
+                put(&mut hooks, &key, &record)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_group_hook(&self, integration_id: &IntegrationId, group_id: u64) -> Result<(), StoreError> {
+        let key = group_key(integration_id, group_id);
+        self.write(move |txn| remove(&mut txn.open_table(GROUP_HOOKS).map_err(unavailable)?, &key))
+            .await
+    }
+}
+
+/// `{integration}\0{group:020}`.
+fn group_key(integration_id: &IntegrationId, group_id: u64) -> String {
+    under(integration_id, &format!("{group_id:020}"))
 }

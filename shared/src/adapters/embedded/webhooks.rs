@@ -14,7 +14,7 @@ use crate::adapters::embedded::{
 use crate::domain::delivery::DeliveryRecord;
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::domain::trigger::Trigger;
-use crate::domain::webhook_keys::{AfterRotation, WebhookKey};
+use crate::domain::webhook_keys::{AfterRotation, WebhookKey, scope_of};
 use crate::ports::{Recorded, StoreError, WebhookStore};
 
 /// Every key the integration has.
@@ -55,7 +55,7 @@ impl WebhookStore for EmbeddedStore {
             let keys = txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?;
             Ok(keys_of(&by_integration, &keys, integration_id)?
                 .into_iter()
-                .filter(|k| k.project_id == project_id)
+                .filter(|k| k.scope() == scope_of(project_id))
                 .collect())
         })
     }
@@ -79,7 +79,7 @@ impl WebhookStore for EmbeddedStore {
                 let keys = txn.open_table(WEBHOOK_KEYS).map_err(unavailable)?;
                 keys_of(&by_integration, &keys, &new.integration_id)?
                     .into_iter()
-                    .filter(|k| k.project_id == new.project_id)
+                    .filter(|k| k.scope() == new.scope())
                     .collect()
             };
             for mut key in scope {

@@ -81,16 +81,7 @@ impl HttpGitLab {
         hook_id: Option<u64>,
         hook: &HookSettings,
     ) -> Result<ProjectHook, GitLabError> {
-        let body = serde_json::json!({
-            "url": hook.url,
-            "token": hook.token.expose_secret(),
-            "push_events": hook.push_events,
-            "tag_push_events": hook.tag_push_events,
-            "merge_requests_events": hook.merge_requests_events,
-            "note_events": hook.note_events,
-            "enable_ssl_verification": hook.enable_ssl_verification,
-            "resource_access_token_events": hook.resource_access_token_events,
-        });
+        let body = hook_body(hook);
         let request = match hook_id {
             Some(id) => self
                 .client()
@@ -102,4 +93,18 @@ impl HttpGitLab {
         let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
         json_within(response).await
     }
+}
+
+/// What GitLab is sent to save a project or group hook (the token is sent, never shown back).
+pub(super) fn hook_body(hook: &HookSettings) -> serde_json::Value {
+    serde_json::json!({
+        "url": hook.url,
+        "token": hook.token.expose_secret(),
+        "push_events": hook.push_events,
+        "tag_push_events": hook.tag_push_events,
+        "merge_requests_events": hook.merge_requests_events,
+        "note_events": hook.note_events,
+        "enable_ssl_verification": hook.enable_ssl_verification,
+        "resource_access_token_events": hook.resource_access_token_events,
+    })
 }

@@ -7,16 +7,18 @@ use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::domain::gitlab::{GitLabProject, GitLabUser, ProjectHook, TokenInfo};
+use crate::domain::gitlab::{GitLabGroup, GitLabProject, GitLabUser, ProjectHook, TokenInfo};
 use crate::domain::host::HostUrl;
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{
     Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
 };
-use answers::{MOST_ANSWER_BYTES, body_within, header_u32, json_within, link_next_page, read_token_answer};
+use answers::{body_within, header_u32, json_within, link_next_page, read_token_answer};
 
 mod answers;
+mod deploy_tokens;
+mod groups;
 mod hooks;
 mod merge_requests;
 mod pacing;
@@ -266,30 +268,7 @@ impl GitLabApi for HttpGitLab {
         name: &str,
         expires_at: i64,
     ) -> Result<DeployToken, GitLabError> {
-        #[derive(serde::Deserialize)]
-        struct Issued {
-            id: u64,
-            username: String,
-            token: String,
-        }
-        let expires = time::OffsetDateTime::from_unix_timestamp(expires_at)
-            .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .ok_or_else(|| GitLabError::Decode("the deploy token's expiry is out of range".into()))?;
-        let body = serde_json::json!({"name": name, "scopes": ["read_repository"], "expires_at": expires});
-        let url = host.join(&format!("api/v4/projects/{project_id}/deploy_tokens"));
-        let response = self
-            .send(self.with_token(self.client().post(url).json(&body), Some(token)))
-            .await?;
-        // The answer holds the token: a decode error must not quote it.
-        let body = body_within(response, MOST_ANSWER_BYTES).await?;
-        let issued: Issued = serde_json::from_slice(&body)
-            .map_err(|_| GitLabError::Decode("GitLab's deploy token answer is not in the expected form".into()))?;
-        Ok(DeployToken {
-            id: issued.id,
-            username: issued.username,
-            token: SecretString::from(issued.token),
-        })
+        self.issue_deploy_token(host, token, project_id, name, expires_at).await
     }
 
     async fn revoke_deploy_token(
@@ -301,6 +280,61 @@ impl GitLabApi for HttpGitLab {
     ) -> Result<(), GitLabError> {
         let url = host.join(&format!("api/v4/projects/{project_id}/deploy_tokens/{token_id}"));
         self.delete_with(url, token).await
+    }
+
+    async fn group(&self, host: &HostUrl, token: &SecretString, group_id: u64) -> Result<GitLabGroup, GitLabError> {
+        self.get_group(host, token, group_id).await
+    }
+
+    async fn group_hooks(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+    ) -> Result<Vec<ProjectHook>, GitLabError> {
+        self.list_group_hooks(host, token, group_id).await
+    }
+
+    async fn group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: u64,
+    ) -> Result<ProjectHook, GitLabError> {
+        self.get_group_hook(host, token, group_id, hook_id).await
+    }
+
+    async fn save_group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: Option<u64>,
+        hook: &HookSettings,
+    ) -> Result<ProjectHook, GitLabError> {
+        self.save_group_hook_at(host, token, group_id, hook_id, hook).await
+    }
+
+    async fn test_group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: u64,
+        trigger: &str,
+    ) -> Result<(), GitLabError> {
+        self.test_group_hook_at(host, token, group_id, hook_id, trigger).await
+    }
+
+    async fn delete_group_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        group_id: u64,
+        hook_id: u64,
+    ) -> Result<(), GitLabError> {
+        self.delete_group_hook_at(host, token, group_id, hook_id).await
     }
 
     async fn member_access(

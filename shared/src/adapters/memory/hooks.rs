@@ -1,8 +1,10 @@
-//! The in-memory hook store: the project hooks we registered, their health and last delivery.
+//! The in-memory hook store: the project and group hooks we registered, their health and last
+//! delivery.
 
 use async_trait::async_trait;
 
 use crate::adapters::memory::MemoryStore;
+use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::hooks::{HookHealth, HookRecord};
 use crate::domain::ids::{IntegrationId, ProjectId};
 use crate::ports::{HookStore, StoreError};
@@ -118,5 +120,53 @@ impl HookStore for MemoryStore {
             .filter(|r| r.hook_id.is_some())
             .cloned()
             .collect())
+    }
+
+    async fn put_group_hook(&self, integration_id: &IntegrationId, hook: &GroupHookRecord) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let hooks = t.group_hooks.entry(integration_id.clone()).or_default();
+        hooks.insert(hook.group_id, hook.clone());
+        Ok(())
+    }
+
+    async fn group_hooks(&self, integration_id: &IntegrationId) -> Result<Vec<GroupHookRecord>, StoreError> {
+        let t = self.lock();
+        Ok(t.group_hooks
+            .get(integration_id)
+            .map(|h| h.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn group_hook(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+    ) -> Result<Option<GroupHookRecord>, StoreError> {
+        let t = self.lock();
+        Ok(t.group_hooks
+            .get(integration_id)
+            .and_then(|h| h.get(&group_id))
+            .cloned())
+    }
+
+    async fn note_group_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        group_id: u64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if let Some(hook) = t.group_hooks.get_mut(integration_id).and_then(|h| h.get_mut(&group_id)) {
+            hook.last_delivery_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn remove_group_hook(&self, integration_id: &IntegrationId, group_id: u64) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if let Some(hooks) = t.group_hooks.get_mut(integration_id) {
+            hooks.remove(&group_id);
+        }
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::delivery::DeliveryRecord;
+use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::hooks::HookRecord;
 use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId, TriggerId};
 use crate::domain::integration::{Installation, IntegrationRecord, Repository};
@@ -50,6 +51,8 @@ pub(super) struct Tables {
     syncs: HashMap<IntegrationId, SyncRecord>,
     /// state digest → pending authorization.
     oauth_states: HashMap<String, PendingAuthorization>,
+    /// integration id → group id → the group hook we registered.
+    group_hooks: HashMap<IntegrationId, BTreeMap<u64, GroupHookRecord>>,
     /// (integration, project, merge request iid) → its summary note.
     merge_request_notes: HashMap<(IntegrationId, ProjectId, u64), MergeRequestNote>,
 }
@@ -158,6 +161,7 @@ impl IntegrationStore for MemoryStore {
         t.syncs.remove(id);
         t.name_indexes.remove(id);
         t.hooks.remove(id);
+        t.group_hooks.remove(id);
         t.merge_request_notes.retain(|(integration, _, _), _| integration != id);
         Ok(())
     }

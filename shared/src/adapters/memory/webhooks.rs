@@ -9,7 +9,7 @@ use crate::domain::ids::{IntegrationId, ProjectId, TriggerId};
 use crate::domain::merge_request_note::MergeRequestNote;
 use crate::domain::sync::SyncRecord;
 use crate::domain::trigger::Trigger;
-use crate::domain::webhook_keys::{AfterRotation, WebhookKey};
+use crate::domain::webhook_keys::{AfterRotation, WebhookKey, scope_of};
 use crate::ports::{Recorded, StoreError, SyncStore, TriggerFilter, TriggerStore, WebhookStore};
 
 #[async_trait]
@@ -26,7 +26,7 @@ impl WebhookStore for MemoryStore {
         let t = self.lock();
         Ok(t.webhook_keys
             .values()
-            .filter(|k| &k.integration_id == integration_id && k.project_id == project_id)
+            .filter(|k| &k.integration_id == integration_id && k.scope() == scope_of(project_id))
             .cloned()
             .collect())
     }
@@ -42,7 +42,7 @@ impl WebhookStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         t.webhook_keys.retain(|_, key| {
-            if key.integration_id != new.integration_id || key.project_id != new.project_id {
+            if key.integration_id != new.integration_id || key.scope() != new.scope() {
                 return true;
             }
             match key.after_rotation(previous_valid_until, now) {

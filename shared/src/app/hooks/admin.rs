@@ -8,9 +8,9 @@ use crate::app::credentials::{CredentialsError, with_token};
 use crate::app::hooks::health::reenable_if_disabled;
 use crate::app::master_key::{MasterKeyError, master_key};
 use crate::app::{LookupError, Services};
-use crate::domain::ids::{IntegrationId, ProjectId, RepositoryId};
+use crate::domain::ids::{IntegrationId, RepositoryId};
 use crate::domain::integration::IntegrationRecord;
-use crate::domain::webhook_keys::WebhookKey;
+use crate::domain::webhook_keys::{IssuedKey, WebhookKey};
 use crate::ports::{GitLabError, HookSettings, StoreError};
 
 /// The longest grace window a caller may ask for: a week, as for the configured one.
@@ -46,18 +46,17 @@ pub struct RotatedSecret {
     pub previous_valid_until: i64,
 }
 
-/// Issues a new secret for the integration or one of its projects and makes it current; the
-/// previous one stays valid for `grace_secs` (0: it stops at once).
-async fn rotate(
+/// Makes `issued` (a new secret for the integration, one of its projects, or a group) current
+/// in its scope; the previous one stays valid for `grace_secs` (0: it stops at once).
+pub(crate) async fn rotate(
     services: &Services,
     integration: &IntegrationRecord,
-    project_id: Option<ProjectId>,
+    mut issued: IssuedKey,
     grace_secs: i64,
 ) -> Result<(WebhookKey, RotatedSecret), RotateError> {
     let integration_id = &integration.id;
-    let now = services.clock.now();
+    let now = issued.key.created_at;
     let grace_until = now + grace_secs;
-    let mut issued = WebhookKey::issue(integration_id, project_id, now);
     issued.key.require_signature = integration.require_webhook_signature;
     for attempt in 1..=ROTATION_ATTEMPTS {
         match services
@@ -101,7 +100,8 @@ pub async fn rotate_webhook_secret(services: &Services, id: &RepositoryId) -> Re
     // Read first: a rotation whose signing key could not be shown would lose it.
     let master = master_key(services).await?;
     let grace = services.config.webhook_grace_secs;
-    let (key, rotated) = rotate(services, &integration, Some(repository.external_id), grace).await?;
+    let issued = WebhookKey::issue(&integration.id, Some(repository.external_id), services.clock.now());
+    let (key, rotated) = rotate(services, &integration, issued, grace).await?;
     tracing::info!(integration_id = %integration.id, repository_id = %repository.id, "repository webhook secret rotated");
     Ok(RepositorySecret {
         repository_id: repository.id,
@@ -127,12 +127,28 @@ pub async fn rotate_integration_webhook_secret(
     let integration = services.integration(id).await?;
     let master = master_key(services).await?;
     let grace = grace_secs.unwrap_or(services.config.webhook_grace_secs);
-    let (key, rotated) = rotate(services, &integration, None, grace).await?;
+    let issued = WebhookKey::issue(&integration.id, None, services.clock.now());
+    let (key, rotated) = rotate(services, &integration, issued, grace).await?;
     tracing::info!(integration_id = %integration.id, grace_secs = grace, "integration webhook secret rotated");
     Ok(IntegrationSecret {
         rotated,
         signing_key: key.signing_key(&master),
     })
+}
+
+/// What our project and group hooks ask GitLab to send: pushes, tag pushes, merge requests,
+/// comments (`/oore build`) and token expiry warnings, to `url` with `token`.
+pub(crate) fn hook_settings(url: &str, token: SecretString) -> HookSettings {
+    HookSettings {
+        url: url.to_string(),
+        token,
+        push_events: true,
+        tag_push_events: true,
+        merge_requests_events: true,
+        note_events: true,
+        enable_ssl_verification: true,
+        resource_access_token_events: true,
+    }
 }
 
 /// Why a project hook could not be registered.
@@ -171,6 +187,16 @@ impl From<GitLabError> for RegisterHookError {
     }
 }
 
+/// What registering a project's hook did.
+pub enum Registration {
+    Registered(RegisteredHook),
+    /// A group hook of ours already sends the project's deliveries: nothing was registered.
+    Covered {
+        repository_id: RepositoryId,
+        group_hook_id: u64,
+    },
+}
+
 /// A project hook as registered.
 pub struct RegisteredHook {
     pub repository_id: RepositoryId,
@@ -185,13 +211,25 @@ pub struct RegisteredHook {
 
 /// Creates the project hook at GitLab posting to `webhook_url`, or updates ours if it is there
 /// already (matched on its URL), with a fresh secret. A hook GitLab disabled is re-enabled with a
-/// test delivery, and its health recorded.
+/// test delivery, and its health recorded. Where a group hook of ours covers the project,
+/// nothing is registered: GitLab would deliver every event twice.
 pub async fn register_webhook(
     services: &Services,
     id: &RepositoryId,
     webhook_url: &str,
-) -> Result<RegisteredHook, RegisterHookError> {
+) -> Result<Registration, RegisterHookError> {
     let (repository, integration) = services.repository(id).await?;
+    let group_hooks = services
+        .hooks
+        .group_hooks(&integration.id)
+        .await
+        .map_err(RotateError::Store)?;
+    if let Some(group_hook) = group_hooks.iter().find(|h| h.covers(&repository.full_name)) {
+        return Ok(Registration::Covered {
+            repository_id: repository.id,
+            group_hook_id: group_hook.hook_id,
+        });
+    }
     let project_id = repository.external_id;
     let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
     let hooks = with_token(services, &integration, |token| async move {
@@ -203,18 +241,9 @@ pub async fn register_webhook(
     // The secret is stored before GitLab hears of it: if GitLab then fails, the secret GitLab
     // still holds keeps working through the grace window and the call can simply be repeated.
     let grace = services.config.webhook_grace_secs;
-    let (_, rotated) = rotate(services, &integration, Some(project_id), grace).await?;
-    let settings = HookSettings {
-        url: webhook_url.to_string(),
-        token: rotated.secret,
-        push_events: true,
-        tag_push_events: true,
-        merge_requests_events: true,
-        note_events: true,
-        enable_ssl_verification: true,
-        resource_access_token_events: true,
-    };
-    let settings = &settings;
+    let issued = WebhookKey::issue(&integration.id, Some(project_id), services.clock.now());
+    let (_, rotated) = rotate(services, &integration, issued, grace).await?;
+    let settings = &hook_settings(webhook_url, rotated.secret);
     let hook = with_token(services, &integration, |token| async move {
         gitlab
             .save_project_hook(host, &token, project_id, existing, settings)
@@ -236,11 +265,11 @@ pub async fn register_webhook(
             hook.alert_status.clone()
         }
     };
-    Ok(RegisteredHook {
+    Ok(Registration::Registered(RegisteredHook {
         repository_id: repository.id,
         hook_id: hook.id,
         created: existing.is_none(),
         rotated_at: rotated.rotated_at,
         alert_status,
-    })
+    }))
 }

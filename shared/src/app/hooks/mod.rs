@@ -1,7 +1,9 @@
-//! The hooks we register at GitLab: registering them and rotating their secrets (admin),
-//! reading back how GitLab says they fare (health), and noting when deliveries arrive
-//! (delivery_note).
+//! The hooks we register at GitLab: registering them and rotating their secrets (admin), group
+//! hooks (groups), reading back how GitLab says they fare (health, group_health), and noting
+//! when deliveries arrive (delivery_note).
 
 pub mod admin;
 pub mod delivery_note;
+pub mod group_health;
+pub mod groups;
 pub mod health;

@@ -298,12 +298,13 @@ impl<'a> Pass<'a> {
     }
 
     /// A complete pass: what it did not see is removed (with its hook record), the registered
-    /// hooks' health is read, and the pass is recorded as done.
+    /// project and group hooks' health is read, and the pass is recorded as done.
     pub(super) async fn complete(&self) -> Result<(), PassError> {
         let services = self.services;
         let id = &self.integration.id;
         // Before the pass is marked done, so a sync call that waited for it shows fresh health.
         crate::app::hooks::health::refresh_all(services, &self.integration).await;
+        crate::app::hooks::group_health::refresh_all_group_hooks(services, &self.integration).await;
         let _writer = self.index_writer.lock().await;
         let mut record = self.record.lock().await;
         let stale = services.repositories.stale_repositories(id, record.generation).await?;

@@ -27,9 +27,9 @@ pub(super) async fn build(
     };
     // The payload's project path is not trusted: a repository's secret proves only its
     // project id, so the trigger takes its names from the stored repository.
-    let repository = match stored_repository(services, verified, project).await? {
-        Some(repository) => repository,
-        None => adopt_repository(services, verified, project).await?,
+    let repository = match &verified.repository {
+        Some(repository) => repository.clone(),
+        None => repository_of(services, verified, project).await?,
     };
     if repository.archived {
         return ignore(services, verified, "archived projects do not build".into()).await;
@@ -51,6 +51,18 @@ pub(super) async fn build(
             Ok(WebhookOutcome::Triggered(trigger.id))
         }
         Recorded::Duplicate => Ok(duplicate(services, verified).await),
+    }
+}
+
+/// The delivery's repository: the stored one, else the project looked up at GitLab and stored.
+pub(super) async fn repository_of(
+    services: &Services,
+    verified: &Verified,
+    project: ProjectId,
+) -> Result<Repository, WebhookError> {
+    match stored_repository(services, verified, project).await? {
+        Some(repository) => Ok(repository),
+        None => adopt_repository(services, verified, project).await,
     }
 }
 

@@ -20,13 +20,14 @@ use crate::app::token_expiry::{TokenEventOutcome, record_token_event};
 use crate::domain::delivery::{DeliveryOutcome, DeliveryRecord};
 use crate::domain::event_kind::{EventKind, event_kind};
 use crate::domain::ids::{ProjectId, RepositoryId, TriggerId};
+use crate::domain::integration::Repository;
 use crate::domain::secrets::webhook_secret_digest;
 use crate::domain::signature::{SignatureHeaders, verify_signature};
 use crate::domain::trigger::Trigger;
 use crate::domain::webhook::{BuildPolicy, Decision, decide, delivery_key, project_id};
 use crate::domain::webhook_keys::WebhookKey;
 use crate::ports::{GitLabError, Recorded, StoreError};
-use builds::build;
+use builds::{build, repository_of};
 use members::{Verdict, member_verdict};
 
 /// Largest delivery accepted, as the daemon.
@@ -106,6 +107,8 @@ pub(super) struct Verified {
     project_id: Option<ProjectId>,
     delivery_key: String,
     now: i64,
+    /// The delivery's repository when it was read before the decision (a group's secret).
+    repository: Option<Repository>,
 }
 
 impl Verified {
@@ -143,7 +146,7 @@ impl Verified {
         trigger: Option<&Trigger>,
     ) -> Result<Recorded, WebhookError> {
         let recorded = services.webhooks.record_delivery(entry, trigger).await?;
-        note_delivery(services, &self.key.integration_id, self.project_id, self.now).await;
+        note_delivery(services, &self.key, self.project_id, self.now).await;
         Ok(recorded)
     }
 
@@ -186,7 +189,7 @@ pub async fn gitlab_webhook(
         .ok_or(WebhookError::InvalidToken)?;
     let event = event_kind(delivery.event_header, &payload);
     let project = project_id(&payload);
-    let verified = Verified {
+    let mut verified = Verified {
         event: event.as_ref().map_or("unknown", EventKind::as_str).to_string(),
         delivery_key: delivery_key(
             // Trusted only once the signature is verified below; unsigned deliveries carry none.
@@ -200,6 +203,7 @@ pub async fn gitlab_webhook(
         key,
         project_id: project,
         now,
+        repository: None,
     };
 
     if !verified.key.covers(project) {
@@ -231,6 +235,18 @@ pub async fn gitlab_webhook(
                 )
                 .await);
         }
+    }
+    // A group's secret proves only that the project lies under the group: its path (stored, or
+    // looked up at GitLab for a project made since the last sync) is checked before the rest.
+    if let (Some(_), Some(project)) = (&verified.key.group, project) {
+        let repository = repository_of(services, &verified, project).await?;
+        if !verified.key.covers_path(&repository.full_name) {
+            let refusal = WebhookError::InvalidToken;
+            return Err(verified
+                .refuse(services, "the project lies outside the token's group", refusal)
+                .await);
+        }
+        verified.repository = Some(repository);
     }
     let Some(event) = event else {
         let refusal =

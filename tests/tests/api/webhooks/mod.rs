@@ -1,10 +1,13 @@
 //! Webhooks end to end through the receiver, by area: receipt (every GitLab fixture, strangers,
 //! duplicates, exactly-once under concurrency, the delivery log, store failures), secrets
-//! (rotation, Standard Webhooks signatures, dedupe keys), the order of the checks, the draft rules, and project hooks (registration,
-//! health, unsynced and changed projects). The helpers here send deliveries as GitLab does.
+//! (rotation, Standard Webhooks signatures, dedupe keys), the order of the checks, the draft
+//! rules, project hooks (registration, health, unsynced and changed projects) and group hooks
+//! (registration, health, deliveries). The helpers here send deliveries as GitLab does.
 
 mod check_order;
 mod drafts;
+mod group_deliveries;
+mod group_hooks;
 mod project_hooks;
 mod receipt;
 mod secrets;

@@ -3,6 +3,7 @@
 
 mod check_gitlab_token;
 mod claim_build_trigger;
+mod delete_group_webhook;
 mod delete_integration;
 mod get_build_trigger;
 mod get_integration;
@@ -12,10 +13,12 @@ mod gitlab_start;
 mod gitlab_webhook;
 mod list_build_triggers;
 mod list_deliveries;
+mod list_group_webhooks;
 mod list_installations;
 mod list_integrations;
 mod list_repositories;
 mod list_source_repositories;
+mod register_group_webhook;
 mod register_webhook;
 mod replace_gitlab_token;
 mod report_build_status;
@@ -59,6 +62,9 @@ pub(super) async fn dispatch(app: &App, id: RouteId, ctx: Ctx) -> Result<Respons
         }
         RouteId::UpdateIntegration => update_integration::update_integration(app, ctx).await,
         RouteId::RegisterWebhook => register_webhook::register_webhook(app, ctx).await,
+        RouteId::RegisterGroupWebhook => register_group_webhook::register_group_webhook(app, ctx).await,
+        RouteId::ListGroupWebhooks => list_group_webhooks::list_group_webhooks(app, ctx).await,
+        RouteId::DeleteGroupWebhook => delete_group_webhook::delete_group_webhook(app, ctx).await,
         RouteId::ListDeliveries => list_deliveries::list_deliveries(app, ctx).await,
         RouteId::ListBuildTriggers => list_build_triggers::list_build_triggers(app, ctx).await,
         RouteId::GetBuildTrigger => get_build_trigger::get_build_trigger(app, ctx).await,

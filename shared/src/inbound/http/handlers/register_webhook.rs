@@ -1,10 +1,11 @@
 //! `POST /v1/integration-repositories/{id}/gitlab-webhook` (`register-webhook`): the project hook
-//! at GitLab, created or updated with a fresh secret.
+//! at GitLab, created or updated with a fresh secret; none where a group hook of ours covers
+//! the project.
 
 use lambda_http::{Body, Response};
 
 use crate::app::hooks::admin;
-use crate::app::hooks::admin::RegisterHookError;
+use crate::app::hooks::admin::{RegisterHookError, Registration};
 use crate::domain::ids::RepositoryId;
 use crate::inbound::http::envelope::ApiError;
 use crate::inbound::http::errors::bad_request;
@@ -15,7 +16,20 @@ use serde::Serialize;
 
 pub(super) async fn register_webhook(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let webhook_url = ctx.webhook_url();
-    let hook = admin::register_webhook(&app.services, &ctx.path_id()?, &webhook_url).await?;
+    let hook = match admin::register_webhook(&app.services, &ctx.path_id()?, &webhook_url).await? {
+        Registration::Registered(hook) => hook,
+        Registration::Covered {
+            repository_id,
+            group_hook_id,
+        } => {
+            let covered = CoveredResponse {
+                repository_id,
+                covered_by_group_hook: group_hook_id,
+                webhook_url,
+            };
+            return Ok(json(StatusCode::OK, &covered));
+        }
+    };
     Ok(json(
         StatusCode::OK,
         &RegisteredHookResponse {
@@ -27,6 +41,15 @@ pub(super) async fn register_webhook(app: &App, ctx: Ctx) -> Result<Response<Bod
             alert_status: hook.alert_status,
         },
     ))
+}
+
+/// The answer when a group hook of ours already covers the project.
+#[derive(Debug, Serialize)]
+pub struct CoveredResponse {
+    pub repository_id: RepositoryId,
+    /// The id of the group hook that sends the project's deliveries.
+    pub covered_by_group_hook: u64,
+    pub webhook_url: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -1,7 +1,9 @@
-//! `POST /v1/integrations/{id}/installations` (`sync-installations`): re-sync repositories.
+//! `POST /v1/integrations/{id}/installations` (`sync-installations`): re-sync repositories, and
+//! show what each group hook of ours covers.
 
 use lambda_http::{Body, Response};
 
+use crate::app::hooks::groups::group_hook_coverage;
 use crate::app::installations;
 use crate::app::installations::SyncInstallationsError;
 use crate::app::sync::jobs::SyncJobError;
@@ -13,18 +15,49 @@ use crate::inbound::http::errors::gitlab_unavailable_because;
 use crate::inbound::http::views::InstallationListResponse;
 use crate::inbound::http::{App, Ctx, json};
 use http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub(super) async fn sync_installations(app: &App, ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let request: SyncRequest = ctx.json()?;
     let installation_id = request.installation_id.as_deref().filter(|s| !s.is_empty());
-    let installations = installations::sync_installations(&app.services, &ctx.path_id()?, installation_id).await?;
+    let id = ctx.path_id()?;
+    let installations = installations::sync_installations(&app.services, &id, installation_id).await?;
+    let group_hooks = group_hook_coverage(&app.services, &id).await?;
     Ok(json(
         StatusCode::OK,
-        &InstallationListResponse {
-            installations: installations.iter().map(Into::into).collect(),
+        &SyncResponse {
+            listed: InstallationListResponse {
+                installations: installations.iter().map(Into::into).collect(),
+            },
+            group_hooks: group_hooks
+                .iter()
+                .map(|c| CoverageView {
+                    hook_id: c.hook.hook_id,
+                    group_id: c.hook.group_id,
+                    full_path: c.hook.full_path.clone(),
+                    covered_projects: c.projects,
+                })
+                .collect(),
         },
     ))
+}
+
+/// The installations, and how many stored projects each of our group hooks covers (only when
+/// there are group hooks: the daemon's answer has no such field).
+#[derive(Debug, Serialize)]
+struct SyncResponse {
+    #[serde(flatten)]
+    listed: InstallationListResponse,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    group_hooks: Vec<CoverageView>,
+}
+
+#[derive(Debug, Serialize)]
+struct CoverageView {
+    hook_id: u64,
+    group_id: u64,
+    full_path: String,
+    covered_projects: usize,
 }
 
 /// `POST /v1/integrations/{id}/installations`.
