@@ -4,6 +4,7 @@
 //! a test marks Free answers 403, an unknown group 404. Tests add groups and set hooks' health.
 
 use crate::fake_gitlab::access::{admit, has_any, insufficient_scope};
+use crate::fake_gitlab::hook_lists::{self, HookLists, hook_not_found, shown};
 use crate::fake_gitlab::hooks::deliver_test_push;
 use crate::fake_gitlab::state::FakeState;
 use axum::Json;
@@ -28,7 +29,7 @@ struct FakeGroup {
 pub struct FakeGroups {
     groups: Mutex<HashMap<u64, FakeGroup>>,
     /// group id → its hooks, as GitLab holds them (with their tokens).
-    hooks: Mutex<HashMap<u64, Vec<Value>>>,
+    hooks: HookLists,
 }
 
 impl FakeGroups {
@@ -56,17 +57,10 @@ impl FakeGroups {
 
     /// Sets a hook's health as GitLab would after failed deliveries.
     pub fn set_alert(&self, group_id: u64, hook_id: u64, status: &str, until: Option<&str>) {
-        let mut hooks = self.hooks.lock().unwrap();
-        if let Some(hook) = hooks
-            .get_mut(&group_id)
-            .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-        {
-            hook["alert_status"] = json!(status);
-            hook["disabled_until"] = json!(until);
-        }
+        hook_lists::set_alert(&self.hooks, group_id, hook_id, status, until);
     }
 
-    fn shown(&self, id: u64) -> Option<Value> {
+    fn group_json(&self, id: u64) -> Option<Value> {
         let groups = self.groups.lock().unwrap();
         let group = groups.get(&id)?;
         let path = group.full_path.rsplit('/').next().unwrap_or_default();
@@ -95,7 +89,7 @@ pub(crate) async fn group(State(state): State<Arc<FakeState>>, headers: HeaderMa
     if !has_any(&token, &["api", "read_api"]) {
         return insufficient_scope("api read_api");
     }
-    match state.groups.shown(id) {
+    match state.groups.group_json(id) {
         Some(group) => Json(group).into_response(),
         None => message(StatusCode::NOT_FOUND, "404 Group Not Found"),
     }
@@ -113,14 +107,6 @@ async fn admit_group_hooks(state: &FakeState, headers: &HeaderMap, group_id: u64
         Some(true) => Err(message(StatusCode::FORBIDDEN, "403 Forbidden")),
         Some(false) => Ok(()),
     }
-}
-
-fn without_token(hook: &Value) -> Value {
-    let mut hook = hook.clone();
-    if let Some(map) = hook.as_object_mut() {
-        map.remove("token");
-    }
-    hook
 }
 
 fn hook_from(id: u64, group_id: u64, body: &Value) -> Value {
@@ -143,10 +129,6 @@ fn hook_from(id: u64, group_id: u64, body: &Value) -> Value {
     })
 }
 
-fn hook_not_found() -> Response {
-    message(StatusCode::NOT_FOUND, "404 Not found")
-}
-
 pub(crate) async fn list_hooks(
     State(state): State<Arc<FakeState>>,
     headers: HeaderMap,
@@ -155,7 +137,7 @@ pub(crate) async fn list_hooks(
     if let Err(r) = admit_group_hooks(&state, &headers, id).await {
         return r;
     }
-    Json(state.groups.hooks(id).iter().map(without_token).collect::<Vec<_>>()).into_response()
+    Json(state.groups.hooks(id).iter().map(shown).collect::<Vec<_>>()).into_response()
 }
 
 pub(crate) async fn create_hook(
@@ -179,7 +161,7 @@ pub(crate) async fn create_hook(
         .entry(id)
         .or_default()
         .push(hook.clone());
-    (StatusCode::CREATED, Json(without_token(&hook))).into_response()
+    (StatusCode::CREATED, Json(shown(&hook))).into_response()
 }
 
 pub(crate) async fn get_hook(
@@ -190,13 +172,8 @@ pub(crate) async fn get_hook(
     if let Err(r) = admit_group_hooks(&state, &headers, id).await {
         return r;
     }
-    match state
-        .groups
-        .hooks(id)
-        .iter()
-        .find(|h| h["id"].as_u64() == Some(hook_id))
-    {
-        Some(hook) => Json(without_token(hook)).into_response(),
+    match hook_lists::find(&state.groups.hooks, id, hook_id) {
+        Some(hook) => Json(shown(&hook)).into_response(),
         None => hook_not_found(),
     }
 }
@@ -210,19 +187,7 @@ pub(crate) async fn update_hook(
     if let Err(r) = admit_group_hooks(&state, &headers, id).await {
         return r;
     }
-    let mut hooks = state.groups.hooks.lock().unwrap();
-    let Some(slot) = hooks
-        .get_mut(&id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    else {
-        return hook_not_found();
-    };
-    // Editing a hook's settings leaves its health as it was.
-    let mut updated = hook_from(hook_id, id, &body);
-    updated["alert_status"] = slot["alert_status"].clone();
-    updated["disabled_until"] = slot["disabled_until"].clone();
-    *slot = updated;
-    Json(without_token(slot)).into_response()
+    hook_lists::replace(&state.groups.hooks, id, hook_id, hook_from(hook_id, id, &body))
 }
 
 pub(crate) async fn delete_hook(
@@ -233,16 +198,7 @@ pub(crate) async fn delete_hook(
     if let Err(r) = admit_group_hooks(&state, &headers, id).await {
         return r;
     }
-    let mut hooks = state.groups.hooks.lock().unwrap();
-    let Some(list) = hooks.get_mut(&id) else {
-        return hook_not_found();
-    };
-    let before = list.len();
-    list.retain(|h| h["id"].as_u64() != Some(hook_id));
-    if list.len() == before {
-        return hook_not_found();
-    }
-    StatusCode::NO_CONTENT.into_response()
+    hook_lists::remove(&state.groups.hooks, id, hook_id)
 }
 
 /// GitLab's test delivery of a group hook: a push of the group's first project sent to the
@@ -266,12 +222,7 @@ pub(crate) async fn test_hook(
         )
             .into_response();
     }
-    let Some(hook) = state
-        .groups
-        .hooks(id)
-        .into_iter()
-        .find(|h| h["id"].as_u64() == Some(hook_id))
-    else {
+    let Some(hook) = hook_lists::find(&state.groups.hooks, id, hook_id) else {
         return hook_not_found();
     };
     let answered = match state.hook_test_answer.load(Ordering::SeqCst) {
@@ -309,14 +260,6 @@ pub(crate) async fn test_hook(
             );
         }
     }
-    let mut hooks = state.groups.hooks.lock().unwrap();
-    let Some(hook) = hooks
-        .get_mut(&id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    else {
-        return hook_not_found();
-    };
-    hook["alert_status"] = json!("executable");
-    hook["disabled_until"] = Value::Null;
+    hook_lists::set_alert(&state.groups.hooks, id, hook_id, "executable", None);
     message(StatusCode::CREATED, "201 Created")
 }

@@ -5,6 +5,7 @@
 //! `FakeState::hook_test_answer`).
 
 use crate::fake_gitlab::access::{admit, find_project, has_any, insufficient_scope, not_found};
+use crate::fake_gitlab::hook_lists::{self, hook_not_found, shown};
 use crate::fake_gitlab::state::FakeState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,14 +14,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-fn shown(hook: &Value) -> Value {
-    let mut hook = hook.clone();
-    if let Some(map) = hook.as_object_mut() {
-        map.remove("token");
-    }
-    hook
-}
 
 /// Hooks need the api scope (and Maintainer, which the fake's user always is).
 async fn admit_hooks(state: &FakeState, headers: &HeaderMap, project_id: u64) -> Result<(), Response> {
@@ -89,19 +82,7 @@ pub(crate) async fn update_hook(
     if let Err(r) = admit_hooks(&state, &headers, id).await {
         return r;
     }
-    let mut hooks = state.hooks.lock().unwrap();
-    let Some(slot) = hooks
-        .get_mut(&id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    else {
-        return hook_not_found();
-    };
-    // Editing a hook's settings leaves its health as it was.
-    let mut updated = hook_from(hook_id, id, &body);
-    updated["alert_status"] = slot["alert_status"].clone();
-    updated["disabled_until"] = slot["disabled_until"].clone();
-    *slot = updated;
-    Json(shown(slot)).into_response()
+    hook_lists::replace(&state.hooks, id, hook_id, hook_from(hook_id, id, &body))
 }
 
 pub(crate) async fn delete_hook(
@@ -112,16 +93,7 @@ pub(crate) async fn delete_hook(
     if let Err(r) = admit_hooks(&state, &headers, id).await {
         return r;
     }
-    let mut hooks = state.hooks.lock().unwrap();
-    let Some(list) = hooks.get_mut(&id) else {
-        return hook_not_found();
-    };
-    let before = list.len();
-    list.retain(|h| h["id"].as_u64() != Some(hook_id));
-    if list.len() == before {
-        return hook_not_found();
-    }
-    StatusCode::NO_CONTENT.into_response()
+    hook_lists::remove(&state.hooks, id, hook_id)
 }
 
 /// Adds a hook someone else made (not through us), as GitLab would list it.
@@ -132,10 +104,6 @@ pub fn add_foreign_hook(state: &FakeState, project_id: u64, url: &str) -> u64 {
     id
 }
 
-fn hook_not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response()
-}
-
 pub(crate) async fn get_hook(
     State(state): State<Arc<FakeState>>,
     headers: HeaderMap,
@@ -144,12 +112,8 @@ pub(crate) async fn get_hook(
     if let Err(r) = admit_hooks(&state, &headers, id).await {
         return r;
     }
-    let hooks = state.hooks.lock().unwrap();
-    match hooks
-        .get(&id)
-        .and_then(|list| list.iter().find(|h| h["id"].as_u64() == Some(hook_id)))
-    {
-        Some(hook) => Json(shown(hook)).into_response(),
+    match hook_lists::find(&state.hooks, id, hook_id) {
+        Some(hook) => Json(shown(&hook)).into_response(),
         None => hook_not_found(),
     }
 }
@@ -174,19 +138,15 @@ pub(crate) async fn test_hook(
         )
             .into_response();
     }
-    let found = state.hooks.lock().unwrap().get(&id).and_then(|list| {
-        list.iter().find(|h| h["id"].as_u64() == Some(hook_id)).map(|h| {
-            (
-                h["url"].as_str().unwrap_or_default().to_string(),
-                h["token"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-    });
-    let Some((url, token)) = found else {
+    let Some(hook) = hook_lists::find(&state.hooks, id, hook_id) else {
         return hook_not_found();
     };
+    let (url, token) = (
+        hook["url"].as_str().unwrap_or_default(),
+        hook["token"].as_str().unwrap_or_default(),
+    );
     let answered = match state.hook_test_answer.load(Ordering::SeqCst) {
-        0 => deliver_test_push(&state, id, &url, &token).await,
+        0 => deliver_test_push(&state, id, url, token).await,
         set => Ok(set),
     };
     let answered = match answered {
@@ -206,14 +166,7 @@ pub(crate) async fn test_hook(
                 .into_response();
         }
     };
-    let mut hooks = state.hooks.lock().unwrap();
-    if let Some(hook) = hooks
-        .get_mut(&id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    {
-        hook["alert_status"] = json!("executable");
-        hook["disabled_until"] = Value::Null;
-    }
+    hook_lists::set_alert(&state.hooks, id, hook_id, "executable", None);
     tracing::debug!(answered, "a hook's test delivery was answered");
     (StatusCode::CREATED, Json(json!({"message": "201 Created"}))).into_response()
 }
@@ -261,14 +214,7 @@ pub(crate) async fn deliver_test_push(
 /// Sets a hook's health as GitLab would after failed deliveries: `temporarily_disabled` with a
 /// `disabled_until`, or `disabled`.
 pub fn set_hook_alert(state: &FakeState, project_id: u64, hook_id: u64, status: &str, until: Option<&str>) {
-    let mut hooks = state.hooks.lock().unwrap();
-    if let Some(hook) = hooks
-        .get_mut(&project_id)
-        .and_then(|list| list.iter_mut().find(|h| h["id"].as_u64() == Some(hook_id)))
-    {
-        hook["alert_status"] = json!(status);
-        hook["disabled_until"] = json!(until);
-    }
+    hook_lists::set_alert(&state.hooks, project_id, hook_id, status, until);
 }
 
 /// The delivery GitLab sends a project's hooks 7 days before a project access token expires

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod builds;
 pub mod groups;
+mod hook_lists;
 pub mod hooks;
 pub mod merge_requests;
 pub mod oauth;

@@ -17,6 +17,23 @@ fn registered(items: Vec<Item>) -> Result<Vec<HookRecord>, StoreError> {
     Ok(records.into_iter().filter(|r| r.hook_id.is_some()).collect())
 }
 
+impl DynamoStore {
+    /// A hook record read eventually consistently (half a read unit): a delivery reads it only
+    /// to decide whether the hour's note is due.
+    async fn hook_item(&self, integration_id: &IntegrationId, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+}
+
 #[async_trait]
 impl HookStore for DynamoStore {
     async fn put_hook(
@@ -125,17 +142,8 @@ impl HookStore for DynamoStore {
         integration_id: &IntegrationId,
         project_id: ProjectId,
     ) -> Result<Option<HookRecord>, StoreError> {
-        // Eventually consistent (half a read unit): it only decides whether the hour's note is due.
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(hook_sk(project_id)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(registered(out.item.into_iter().collect())?.into_iter().next())
+        let item = self.hook_item(integration_id, hook_sk(project_id)).await?;
+        Ok(registered(item.into_iter().collect())?.into_iter().next())
     }
 
     async fn get_hooks(
@@ -179,17 +187,8 @@ impl HookStore for DynamoStore {
         integration_id: &IntegrationId,
         group_id: u64,
     ) -> Result<Option<GroupHookRecord>, StoreError> {
-        // Eventually consistent (half a read unit): a delivery reads it only to note the hour.
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(group_hook_sk(group_id)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(from_item).transpose()
+        let item = self.hook_item(integration_id, group_hook_sk(group_id)).await?;
+        item.map(from_item).transpose()
     }
 
     async fn note_group_delivery(

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 
 use crate::adapters::gitlab_http::HttpGitLab;
-use crate::adapters::gitlab_http::answers::{header_u32, json_within, link_next_page};
+use crate::adapters::gitlab_http::answers::json_within;
 use crate::adapters::gitlab_http::hooks::hook_body;
 use crate::domain::gitlab::{GitLabGroup, ProjectHook};
 use crate::domain::host::HostUrl;
@@ -30,22 +30,8 @@ impl HttpGitLab {
         token: &SecretString,
         group_id: u64,
     ) -> Result<Vec<ProjectHook>, GitLabError> {
-        let mut hooks = Vec::new();
-        let mut page = 1;
-        loop {
-            let mut url = host.join(&format!("api/v4/groups/{group_id}/hooks"));
-            url.query_pairs_mut()
-                .append_pair("per_page", "100")
-                .append_pair("page", &page.to_string());
-            let response = self.send(self.get(url, Some(token))).await?;
-            let next = header_u32(response.headers(), "x-next-page").or_else(|| link_next_page(response.headers()));
-            let batch: Vec<ProjectHook> = json_within(response).await?;
-            hooks.extend(batch);
-            match next {
-                Some(n) if n > page => page = n,
-                _ => return Ok(hooks),
-            }
-        }
+        self.every_hook_at(host, token, &format!("api/v4/groups/{group_id}/hooks"))
+            .await
     }
 
     pub(super) async fn get_group_hook(

@@ -17,10 +17,21 @@ impl HttpGitLab {
         token: &SecretString,
         project_id: ProjectId,
     ) -> Result<Vec<ProjectHook>, GitLabError> {
+        self.every_hook_at(host, token, &format!("api/v4/projects/{project_id}/hooks"))
+            .await
+    }
+
+    /// Every page of a hook listing at `path` (a project's or a group's hooks).
+    pub(super) async fn every_hook_at(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        path: &str,
+    ) -> Result<Vec<ProjectHook>, GitLabError> {
         let mut hooks = Vec::new();
         let mut page = 1;
         loop {
-            let mut url = host.join(&format!("api/v4/projects/{project_id}/hooks"));
+            let mut url = host.join(path);
             url.query_pairs_mut()
                 .append_pair("per_page", "100")
                 .append_pair("page", &page.to_string());
