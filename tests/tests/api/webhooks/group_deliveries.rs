@@ -4,7 +4,8 @@
 //! another hook is one build, and a warm group push costs what a project push does.
 
 use crate::webhooks::group_hooks::{GROUP, group_secret, register, with_groups};
-use crate::webhooks::{deliver, gitlab_headers, id_of, secret_of};
+use crate::webhooks::{OWNER, deliver, gitlab_headers, id_of, secret_of};
+use http::Method;
 use oore_gitlab_tests::{Backend, on_backends, push_payload};
 use serde_json::{Value, json};
 
@@ -40,6 +41,19 @@ async fn a_group_secret_builds_its_projects_only(backend: Backend) {
     let other_hook = gitlab_headers("Push Hook", &secret_of(&started));
     let (status, again) = deliver(&h, &other_hook, &push_of(1000, 'a')).await;
     assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)), "{again}");
+    let log = format!("/v1/integrations/{integration}/deliveries?limit=10");
+    let (_, log) = h.call(Method::GET, &log, OWNER, None).await;
+    let outcomes: Vec<&str> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["outcome"].as_str())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["duplicate", "triggered"],
+        "the second copy is logged as a duplicate"
+    );
 
     // Made after the sync, in a subgroup: looked up at GitLab, kept, built under its own name.
     h.gitlab
