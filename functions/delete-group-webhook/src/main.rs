@@ -1,4 +1,5 @@
-//! Lambda for `DELETE /v1/integrations/{id}/gitlab-group-webhooks/{hook_id}`: all logic lives in the shared crate.
+//! Lambda for `DELETE /v1/integrations/{id}/gitlab-group-webhooks/{hook_id}`.
+//! All logic lives in the shared crate.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

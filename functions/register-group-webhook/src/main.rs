@@ -1,4 +1,5 @@
-//! Lambda for `POST /v1/integrations/{id}/gitlab-group-webhooks`: all logic lives in the shared crate.
+//! Lambda for `POST /v1/integrations/{id}/gitlab-group-webhooks`.
+//! All logic lives in the shared crate.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

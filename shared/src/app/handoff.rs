@@ -47,7 +47,8 @@ pub async fn hand_off_trigger(
 }
 
 /// Shows a trigger's new state at GitLab: `running` or its final state, and once final revokes
-/// its clone credential and updates its merge request's summary note (when notes are on). Queued and claimed show as the `pending` its hand-off posted.
+/// its clone credential and updates its merge request's summary note (when notes are on).
+/// Queued and claimed show as the `pending` its hand-off posted.
 pub async fn show_state(services: &Services, trigger: &Trigger) {
     if !(trigger.status == TriggerStatus::Running || trigger.status.is_final()) {
         return;

@@ -1,7 +1,7 @@
 //! One summary note per merge request (`MERGE_REQUEST_NOTES=true`): written when the request's
 //! first build finishes, then edited by each later one (never back to an older build's); a
-//! note GitLab no longer has is written anew. Off the request path, like statuses, and best effort: GitLab failing never holds a
-//! build up.
+//! note GitLab no longer has is written anew. Off the request path, like statuses, and best
+//! effort: GitLab failing never holds a build up.
 
 use crate::app::Services;
 use crate::app::commit_status::status_reporting;

@@ -113,8 +113,8 @@ pub async fn register_group_hook(
     services.hooks.put_group_hook(&integration.id, &record).await?;
     tracing::info!(integration_id = %integration.id, group_id, hook_id = hook.id, created = existing.is_none(), "group hook registered");
     match reenable_group_hook_if_disabled(services, &integration, record.clone()).await {
-        Ok(Some(record)) => Ok(record),
-        Ok(None) => Ok(record),
+        // `None`: GitLab lost the hook meanwhile; what was saved is all there is to show.
+        Ok(found) => Ok(found.unwrap_or(record)),
         // The hook is registered; its health is read again by the next sync.
         Err(err) => {
             tracing::warn!(integration_id = %integration.id, group_id, error = %err, "group hook health not read after registering");
