@@ -149,19 +149,9 @@ pub(crate) async fn create_hook(
     if let Err(r) = admit_group_hooks(&state, &headers, id).await {
         return r;
     }
-    if body["url"].as_str().is_none_or(str::is_empty) {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "url is missing"}))).into_response();
-    }
-    let hook = hook_from(state.next_hook_id.fetch_add(1, Ordering::SeqCst), id, &body);
-    state
-        .groups
-        .hooks
-        .lock()
-        .unwrap()
-        .entry(id)
-        .or_default()
-        .push(hook.clone());
-    (StatusCode::CREATED, Json(shown(&hook))).into_response()
+    hook_lists::create(&state.groups.hooks, &state.next_hook_id, id, &body, |hook_id| {
+        hook_from(hook_id, id, &body)
+    })
 }
 
 pub(crate) async fn get_hook(

@@ -1,6 +1,6 @@
 //! What project hooks and group hooks share in the fake GitLab: hooks kept per owner (a
-//! project or a group) with their tokens, shown without them, edited without touching their
-//! health, removed, re-enabled, and GitLab's 404 for one that is not there.
+//! project or a group) with their tokens, created, shown without them, edited without touching
+//! their health, removed, re-enabled, and GitLab's 404 for one that is not there.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Owner id (project or group) → its hooks as GitLab holds them, tokens included.
 pub(crate) type HookLists = Mutex<HashMap<u64, Vec<Value>>>;
@@ -23,6 +24,23 @@ pub(crate) fn shown(hook: &Value) -> Value {
 
 pub(crate) fn hook_not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not found"}))).into_response()
+}
+
+/// GitLab's answer to creating a hook: 400 without a URL, else the hook `made` from the next
+/// hook id, kept and shown.
+pub(crate) fn create(
+    lists: &HookLists,
+    next_id: &AtomicU64,
+    owner: u64,
+    body: &Value,
+    made: impl FnOnce(u64) -> Value,
+) -> Response {
+    if body["url"].as_str().is_none_or(str::is_empty) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "url is missing"}))).into_response();
+    }
+    let hook = made(next_id.fetch_add(1, Ordering::SeqCst));
+    lists.lock().unwrap().entry(owner).or_default().push(hook.clone());
+    (StatusCode::CREATED, Json(shown(&hook))).into_response()
 }
 
 /// One hook of an owner, token included.

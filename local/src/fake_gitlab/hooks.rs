@@ -65,12 +65,9 @@ pub(crate) async fn create_hook(
     if let Err(r) = admit_hooks(&state, &headers, id).await {
         return r;
     }
-    if body["url"].as_str().is_none_or(str::is_empty) {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "url is missing"}))).into_response();
-    }
-    let hook = hook_from(state.next_hook_id.fetch_add(1, Ordering::SeqCst), id, &body);
-    state.hooks.lock().unwrap().entry(id).or_default().push(hook.clone());
-    (StatusCode::CREATED, Json(shown(&hook))).into_response()
+    hook_lists::create(&state.hooks, &state.next_hook_id, id, &body, |hook_id| {
+        hook_from(hook_id, id, &body)
+    })
 }
 
 pub(crate) async fn update_hook(

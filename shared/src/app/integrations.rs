@@ -11,7 +11,7 @@ use crate::domain::credential::CredentialStatus;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::{AuthMode, IntegrationRecord, IntegrationStatus};
 use crate::domain::sync::SyncRecord;
-use crate::ports::{GitLabError, StoreError, SyncJob, VaultError};
+use crate::ports::{GitLabError, HookOwner, StoreError, SyncJob, VaultError};
 
 /// What integrations are sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +251,7 @@ async fn delete_registered_hooks(services: &Services, record: &IntegrationRecord
     for (project, hook_id) in registered {
         match services
             .gitlab
-            .delete_project_hook(&record.host_url, &token, project, hook_id)
+            .delete_hook(&record.host_url, &token, HookOwner::Project(project), hook_id)
             .await
         {
             Ok(()) | Err(GitLabError::NotFound) => {}

@@ -130,91 +130,51 @@ pub trait GitLabApi: Send + Sync {
         token: &SecretString,
         project_id: ProjectId,
     ) -> Result<GitLabProject, GitLabError>;
-    /// `GET /projects/:id/hooks` (every page).
-    async fn project_hooks(
+    /// `GET /{projects|groups}/:id/hooks` (every page). Group hooks need Premium and Owner on
+    /// the group.
+    async fn hooks(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
     ) -> Result<Vec<ProjectHook>, GitLabError>;
-    /// `POST /projects/:id/hooks`, or `PUT /projects/:id/hooks/:hook_id` when `hook_id` is given.
-    async fn save_project_hook(
+    /// `GET /{projects|groups}/:id/hooks/:hook_id`: one hook, with its `alert_status`.
+    async fn hook(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
+        hook_id: u64,
+    ) -> Result<ProjectHook, GitLabError>;
+    /// `POST /{projects|groups}/:id/hooks`, or `PUT …/hooks/:hook_id` when `hook_id` is given.
+    async fn save_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        owner: HookOwner,
         hook_id: Option<u64>,
         hook: &HookSettings,
     ) -> Result<ProjectHook, GitLabError>;
-    /// `DELETE /projects/:id/hooks/:hook_id`.
-    /// `GET /projects/:id/hooks/:hook_id`: one hook, with its `alert_status`.
-    async fn project_hook(
+    /// `POST /{projects|groups}/:id/hooks/:hook_id/test/:trigger`: a test delivery, which
+    /// re-enables a disabled hook when the hook answers 2xx (GitLab then answers 201, else 422).
+    async fn test_hook(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<ProjectHook, GitLabError>;
-    /// `POST /projects/:id/hooks/:hook_id/test/:trigger`: a test delivery, which re-enables a
-    /// disabled hook when the hook answers 2xx (GitLab then answers 201, else 422).
-    async fn test_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: u64,
         trigger: &str,
     ) -> Result<(), GitLabError>;
-    async fn delete_project_hook(
+    /// `DELETE /{projects|groups}/:id/hooks/:hook_id`.
+    async fn delete_hook(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: u64,
     ) -> Result<(), GitLabError>;
     /// `GET /groups/:id`.
     async fn group(&self, host: &HostUrl, token: &SecretString, group_id: u64) -> Result<GitLabGroup, GitLabError>;
-    /// `GET /groups/:id/hooks` (every page). Group hooks need Premium and Owner on the group.
-    async fn group_hooks(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-    ) -> Result<Vec<ProjectHook>, GitLabError>;
-    /// `GET /groups/:id/hooks/:hook_id`.
-    async fn group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: u64,
-    ) -> Result<ProjectHook, GitLabError>;
-    /// `POST /groups/:id/hooks`, or `PUT /groups/:id/hooks/:hook_id` when `hook_id` is given.
-    async fn save_group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: Option<u64>,
-        hook: &HookSettings,
-    ) -> Result<ProjectHook, GitLabError>;
-    /// `POST /groups/:id/hooks/:hook_id/test/:trigger`, as for project hooks.
-    async fn test_group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: u64,
-        trigger: &str,
-    ) -> Result<(), GitLabError>;
-    /// `DELETE /groups/:id/hooks/:hook_id`.
-    async fn delete_group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: u64,
-    ) -> Result<(), GitLabError>;
     /// `GET /api/v4/version` without a token: Ok when GitLab answers at all (401 included).
     async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError>;
     /// `POST /oauth/token` with `grant_type=authorization_code` and the PKCE verifier.
@@ -312,6 +272,24 @@ pub struct CommitStatus {
     pub description: Option<String>,
     /// The pipeline to attach to (a merge request's head pipeline), if any.
     pub pipeline_id: Option<u64>,
+}
+
+/// Whose hooks a call is about: a project's or a group's. GitLab's two hook APIs take the same
+/// fields and answer the same shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookOwner {
+    Project(ProjectId),
+    Group(u64),
+}
+
+impl HookOwner {
+    /// The API path of the owner's hooks.
+    pub fn hooks_path(self) -> String {
+        match self {
+            HookOwner::Project(id) => format!("api/v4/projects/{id}/hooks"),
+            HookOwner::Group(id) => format!("api/v4/groups/{id}/hooks"),
+        }
+    }
 }
 
 /// What we ask GitLab to send to our webhook URL.

@@ -3,7 +3,6 @@
 //! one `GROUPHOOK#{group}` item per group hook, written whole but for its delivery note.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::adapters::dynamodb::keys::{GROUP_HOOK_PREFIX, HOOK_PREFIX, group_hook_sk, hook_sk, integration_pk};
 use crate::adapters::dynamodb::{DynamoStore, Item, condition_held, from_item, number, s, to_item, unavailable};
@@ -31,6 +30,23 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.item)
+    }
+
+    /// Notes a delivery's time on a hook record (`sk`), if it is one of a hook we registered;
+    /// nothing otherwise.
+    async fn note_last_delivery(&self, integration_id: &IntegrationId, sk: String, at: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(sk))
+            .update_expression("SET last_delivery_at = :at")
+            .condition_expression("attribute_exists(hook_id)")
+            .expression_attribute_values(":at", number(at))
+            .send()
+            .await;
+        condition_held(result).map(|_| ())
     }
 }
 
@@ -122,19 +138,7 @@ impl HookStore for DynamoStore {
         project_id: ProjectId,
         at: i64,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(hook_sk(project_id)))
-            .update_expression("SET last_delivery_at = :at")
-            .condition_expression("attribute_exists(hook_id)")
-            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-            .send()
-            .await;
-        // No registered hook: nothing to note.
-        condition_held(result).map(|_| ())
+        self.note_last_delivery(integration_id, hook_sk(project_id), at).await
     }
 
     async fn hook_for_delivery(
@@ -197,19 +201,8 @@ impl HookStore for DynamoStore {
         group_id: u64,
         at: i64,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(group_hook_sk(group_id)))
-            .update_expression("SET last_delivery_at = :at")
-            .condition_expression("attribute_exists(hook_id)")
-            .expression_attribute_values(":at", number(at))
-            .send()
-            .await;
-        // No hook of ours on the group: nothing to note.
-        condition_held(result).map(|_| ())
+        self.note_last_delivery(integration_id, group_hook_sk(group_id), at)
+            .await
     }
 
     async fn remove_group_hook(&self, integration_id: &IntegrationId, group_id: u64) -> Result<(), StoreError> {

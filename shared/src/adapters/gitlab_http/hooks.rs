@@ -1,5 +1,5 @@
-//! GitLab's project hook endpoints: list, read one, save, delete, and the test delivery that
-//! re-enables a disabled hook.
+//! GitLab's hook endpoints, for a project's hooks and a group's alike: list, read one, save,
+//! and the test delivery that re-enables a disabled hook.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -7,31 +7,20 @@ use crate::adapters::gitlab_http::HttpGitLab;
 use crate::adapters::gitlab_http::answers::{header_u32, json_within, link_next_page};
 use crate::domain::gitlab::ProjectHook;
 use crate::domain::host::HostUrl;
-use crate::domain::ids::ProjectId;
-use crate::ports::{GitLabError, HookSettings};
+use crate::ports::{GitLabError, HookOwner, HookSettings};
 
 impl HttpGitLab {
+    /// Every page of the owner's hooks.
     pub(super) async fn list_hooks(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
-    ) -> Result<Vec<ProjectHook>, GitLabError> {
-        self.every_hook_at(host, token, &format!("api/v4/projects/{project_id}/hooks"))
-            .await
-    }
-
-    /// Every page of a hook listing at `path` (a project's or a group's hooks).
-    pub(super) async fn every_hook_at(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        path: &str,
+        owner: HookOwner,
     ) -> Result<Vec<ProjectHook>, GitLabError> {
         let mut hooks = Vec::new();
         let mut page = 1;
         loop {
-            let mut url = host.join(path);
+            let mut url = host.join(&owner.hooks_path());
             url.query_pairs_mut()
                 .append_pair("per_page", "100")
                 .append_pair("page", &page.to_string());
@@ -50,64 +39,51 @@ impl HttpGitLab {
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: u64,
     ) -> Result<ProjectHook, GitLabError> {
-        let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}"));
-        let response = self.send(self.get(url, Some(token))).await?;
-        json_within(response).await
+        self.get_json(host.join(&format!("{}/{hook_id}", owner.hooks_path())), token)
+            .await
     }
 
     /// GitLab sends the hook a test event of `trigger`; a 2xx answer from the hook re-enables it.
     /// GitLab answers 201 when the hook answered 2xx, else 422 (the hook's answer as message).
-    pub(super) async fn test_hook(
+    pub(super) async fn send_test_delivery(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: u64,
         trigger: &str,
     ) -> Result<(), GitLabError> {
-        let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}/test/{trigger}"));
+        let url = host.join(&format!("{}/{hook_id}/test/{trigger}", owner.hooks_path()));
         self.send(self.with_token(self.client().post(url), Some(token))).await?;
         Ok(())
     }
 
-    pub(super) async fn delete_hook(
+    /// Creates a hook (`hook_id` none) or updates one, with the settings (and token) given.
+    pub(super) async fn put_hook(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), GitLabError> {
-        let url = host.join(&format!("api/v4/projects/{project_id}/hooks/{hook_id}"));
-        self.delete_with(url, token).await
-    }
-
-    pub(super) async fn save_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: Option<u64>,
         hook: &HookSettings,
     ) -> Result<ProjectHook, GitLabError> {
-        let body = hook_body(hook);
+        let path = owner.hooks_path();
         let request = match hook_id {
-            Some(id) => self
-                .client()
-                .put(host.join(&format!("api/v4/projects/{project_id}/hooks/{id}"))),
-            None => self
-                .client()
-                .post(host.join(&format!("api/v4/projects/{project_id}/hooks"))),
+            Some(id) => self.client().put(host.join(&format!("{path}/{id}"))),
+            None => self.client().post(host.join(&path)),
         };
-        let response = self.send(self.with_token(request.json(&body), Some(token))).await?;
+        let response = self
+            .send(self.with_token(request.json(&hook_body(hook)), Some(token)))
+            .await?;
         json_within(response).await
     }
 }
 
-/// What GitLab is sent to save a project or group hook (the token is sent, never shown back).
-pub(super) fn hook_body(hook: &HookSettings) -> serde_json::Value {
+/// What GitLab is sent to save a hook (the token is sent, never shown back).
+fn hook_body(hook: &HookSettings) -> serde_json::Value {
     serde_json::json!({
         "url": hook.url,
         "token": hook.token.expose_secret(),

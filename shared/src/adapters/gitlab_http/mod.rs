@@ -12,7 +12,8 @@ use crate::domain::host::HostUrl;
 use crate::domain::ids::ProjectId;
 use crate::domain::oauth::{OAuthClient, OAuthTokens};
 use crate::ports::{
-    Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookSettings, KeysetPage, KeysetRange, ProjectsPage,
+    Avatar, CommitStatus, DeployToken, GitLabApi, GitLabError, HookOwner, HookSettings, KeysetPage, KeysetRange,
+    ProjectsPage,
 };
 use answers::{body_within, header_u32, json_within, link_next_page, read_token_answer};
 
@@ -139,55 +140,56 @@ impl GitLabApi for HttpGitLab {
             .await
     }
 
-    async fn project_hooks(
+    async fn hooks(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
     ) -> Result<Vec<ProjectHook>, GitLabError> {
-        self.list_hooks(host, token, project_id).await
+        self.list_hooks(host, token, owner).await
     }
 
-    async fn project_hook(
+    async fn hook(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: u64,
     ) -> Result<ProjectHook, GitLabError> {
-        self.get_hook(host, token, project_id, hook_id).await
+        self.get_hook(host, token, owner, hook_id).await
     }
 
-    async fn test_project_hook(
+    async fn save_hook(
         &self,
         host: &HostUrl,
         token: &SecretString,
-        project_id: ProjectId,
-        hook_id: u64,
-        trigger: &str,
-    ) -> Result<(), GitLabError> {
-        self.test_hook(host, token, project_id, hook_id, trigger).await
-    }
-
-    async fn delete_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
-        hook_id: u64,
-    ) -> Result<(), GitLabError> {
-        self.delete_hook(host, token, project_id, hook_id).await
-    }
-
-    async fn save_project_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        project_id: ProjectId,
+        owner: HookOwner,
         hook_id: Option<u64>,
         hook: &HookSettings,
     ) -> Result<ProjectHook, GitLabError> {
-        self.save_hook(host, token, project_id, hook_id, hook).await
+        self.put_hook(host, token, owner, hook_id, hook).await
+    }
+
+    async fn test_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        owner: HookOwner,
+        hook_id: u64,
+        trigger: &str,
+    ) -> Result<(), GitLabError> {
+        self.send_test_delivery(host, token, owner, hook_id, trigger).await
+    }
+
+    async fn delete_hook(
+        &self,
+        host: &HostUrl,
+        token: &SecretString,
+        owner: HookOwner,
+        hook_id: u64,
+    ) -> Result<(), GitLabError> {
+        self.delete_with(host.join(&format!("{}/{hook_id}", owner.hooks_path())), token)
+            .await
     }
 
     async fn reachable(&self, host: &HostUrl) -> Result<(), GitLabError> {
@@ -284,57 +286,6 @@ impl GitLabApi for HttpGitLab {
 
     async fn group(&self, host: &HostUrl, token: &SecretString, group_id: u64) -> Result<GitLabGroup, GitLabError> {
         self.get_group(host, token, group_id).await
-    }
-
-    async fn group_hooks(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-    ) -> Result<Vec<ProjectHook>, GitLabError> {
-        self.list_group_hooks(host, token, group_id).await
-    }
-
-    async fn group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: u64,
-    ) -> Result<ProjectHook, GitLabError> {
-        self.get_group_hook(host, token, group_id, hook_id).await
-    }
-
-    async fn save_group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: Option<u64>,
-        hook: &HookSettings,
-    ) -> Result<ProjectHook, GitLabError> {
-        self.save_group_hook_at(host, token, group_id, hook_id, hook).await
-    }
-
-    async fn test_group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: u64,
-        trigger: &str,
-    ) -> Result<(), GitLabError> {
-        self.test_group_hook_at(host, token, group_id, hook_id, trigger).await
-    }
-
-    async fn delete_group_hook(
-        &self,
-        host: &HostUrl,
-        token: &SecretString,
-        group_id: u64,
-        hook_id: u64,
-    ) -> Result<(), GitLabError> {
-        self.delete_group_hook_at(host, token, group_id, hook_id).await
     }
 
     async fn member_access(

@@ -11,7 +11,7 @@ use crate::app::{LookupError, Services};
 use crate::domain::ids::{IntegrationId, RepositoryId};
 use crate::domain::integration::IntegrationRecord;
 use crate::domain::webhook_keys::{IssuedKey, WebhookKey};
-use crate::ports::{GitLabError, HookSettings, StoreError};
+use crate::ports::{GitLabError, HookOwner, HookSettings, StoreError};
 
 /// The longest grace window a caller may ask for: a week, as for the configured one.
 pub const MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
@@ -233,7 +233,7 @@ pub async fn register_webhook(
     let project_id = repository.external_id;
     let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
     let hooks = with_token(services, &integration, |token| async move {
-        gitlab.project_hooks(host, &token, project_id).await
+        gitlab.hooks(host, &token, HookOwner::Project(project_id)).await
     })
     .await??;
     let existing = hooks.iter().find(|h| h.url == webhook_url).map(|h| h.id);
@@ -246,7 +246,7 @@ pub async fn register_webhook(
     let settings = &hook_settings(webhook_url, rotated.secret);
     let hook = with_token(services, &integration, |token| async move {
         gitlab
-            .save_project_hook(host, &token, project_id, existing, settings)
+            .save_hook(host, &token, HookOwner::Project(project_id), existing, settings)
             .await
     })
     .await??;

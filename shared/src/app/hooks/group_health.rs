@@ -6,7 +6,7 @@ use crate::app::Services;
 use crate::app::credentials::{CredentialsError, with_token};
 use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::integration::IntegrationRecord;
-use crate::ports::GitLabError;
+use crate::ports::{GitLabError, HookOwner};
 
 /// The test event that re-enables a hook (every hook we make takes push events).
 const TEST_TRIGGER: &str = "push_events";
@@ -33,7 +33,7 @@ pub async fn refresh_group_hook(
     let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
     let (group_id, hook_id) = (record.group_id, record.hook_id);
     let answer = with_token(services, integration, |token| async move {
-        gitlab.group_hook(host, &token, group_id, hook_id).await
+        gitlab.hook(host, &token, HookOwner::Group(group_id), hook_id).await
     })
     .await?;
     match answer {
@@ -103,7 +103,7 @@ pub async fn reenable_group_hook_if_disabled(
     let (group_id, hook_id) = (record.group_id, record.hook_id);
     let tested = with_token(services, integration, |token| async move {
         gitlab
-            .test_group_hook(host, &token, group_id, hook_id, TEST_TRIGGER)
+            .test_hook(host, &token, HookOwner::Group(group_id), hook_id, TEST_TRIGGER)
             .await
     })
     .await?;

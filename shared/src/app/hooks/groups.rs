@@ -11,7 +11,7 @@ use crate::domain::group_hooks::GroupHookRecord;
 use crate::domain::ids::IntegrationId;
 use crate::domain::integration::IntegrationRecord;
 use crate::domain::webhook_keys::{KeyGroup, WebhookKey};
-use crate::ports::{GitLabError, StoreError};
+use crate::ports::{GitLabError, HookOwner, StoreError};
 
 /// Why a group hook could not be registered, read or removed.
 ///
@@ -79,7 +79,7 @@ pub async fn register_group_hook(
     .await?
     .map_err(|e| refused(group_id, e))?;
     let hooks = with_token(services, &integration, |token| async move {
-        gitlab.group_hooks(host, &token, group_id).await
+        gitlab.hooks(host, &token, HookOwner::Group(group_id)).await
     })
     .await?
     .map_err(|e| refused(group_id, e))?;
@@ -96,7 +96,9 @@ pub async fn register_group_hook(
     let (_, rotated) = rotate(services, &integration, issued, grace).await?;
     let settings = &hook_settings(webhook_url, rotated.secret);
     let hook = with_token(services, &integration, |token| async move {
-        gitlab.save_group_hook(host, &token, group_id, existing, settings).await
+        gitlab
+            .save_hook(host, &token, HookOwner::Group(group_id), existing, settings)
+            .await
     })
     .await?
     .map_err(|e| refused(group_id, e))?;
@@ -149,7 +151,9 @@ pub async fn delete_group_hook(
         .ok_or(GroupHookError::NotFound)?;
     let (gitlab, host, group_id) = (services.gitlab.as_ref(), &integration.host_url, hook.group_id);
     let deleted = with_token(services, &integration, |token| async move {
-        gitlab.delete_group_hook(host, &token, group_id, hook_id).await
+        gitlab
+            .delete_hook(host, &token, HookOwner::Group(group_id), hook_id)
+            .await
     })
     .await?;
     match deleted {
@@ -228,7 +232,7 @@ pub async fn delete_registered_group_hooks(
     for hook in hooks {
         match services
             .gitlab
-            .delete_group_hook(&record.host_url, token, hook.group_id, hook.hook_id)
+            .delete_hook(&record.host_url, token, HookOwner::Group(hook.group_id), hook.hook_id)
             .await
         {
             Ok(()) | Err(GitLabError::NotFound) => {}

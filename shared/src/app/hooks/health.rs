@@ -11,7 +11,7 @@ use crate::domain::gitlab::ProjectHook;
 use crate::domain::hooks::{EXECUTABLE, HookHealth};
 use crate::domain::ids::ProjectId;
 use crate::domain::integration::IntegrationRecord;
-use crate::ports::GitLabError;
+use crate::ports::{GitLabError, HookOwner};
 
 /// The test event that re-enables a hook (we subscribe every hook to push events).
 const TEST_TRIGGER: &str = "push_events";
@@ -37,7 +37,7 @@ pub async fn refresh_hook(
 ) -> Result<Result<Option<HookHealth>, GitLabError>, CredentialsError> {
     let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
     let answer = with_token(services, integration, |token| async move {
-        gitlab.project_hook(host, &token, project_id, hook_id).await
+        gitlab.hook(host, &token, HookOwner::Project(project_id), hook_id).await
     })
     .await?;
     let stores = &services.hooks;
@@ -128,7 +128,7 @@ pub async fn reenable_if_disabled(
     let (gitlab, host) = (services.gitlab.as_ref(), &integration.host_url);
     let tested = with_token(services, integration, |token| async move {
         gitlab
-            .test_project_hook(host, &token, project_id, hook_id, TEST_TRIGGER)
+            .test_hook(host, &token, HookOwner::Project(project_id), hook_id, TEST_TRIGGER)
             .await
     })
     .await?;
